@@ -1,0 +1,1 @@
+//! Runnable examples for mercure-rs: see the `[[example]]` targets of this package.

@@ -1,0 +1,55 @@
+//! Token minting and cached-provider lookup.
+//!
+//! ```sh
+//! cargo bench -p mercure-client --bench tokens
+//! ```
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mercure_client::{
+    CachedTokenProvider, Grants, ProtocolVersion, SigningKey, TokenFactory, TokenProvider,
+    TopicSelector,
+};
+
+fn grants() -> Grants {
+    Grants::new()
+        .publish(["https://example.com/books/{id}"])
+        .subscribe([TopicSelector::exact("https://example.com/users/42")])
+        .payload(serde_json::json!({"user": "https://example.com/users/42"}))
+}
+
+fn factory(version: ProtocolVersion) -> TokenFactory {
+    TokenFactory::builder(SigningKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!").expect("key"))
+        .protocol(version)
+        .issuer("https://app.example.com")
+        .audience("https://example.com/.well-known/mercure")
+        .lifetime(Duration::from_secs(3600))
+        .build()
+        .expect("factory")
+}
+
+fn minting(c: &mut Criterion) {
+    let grants = grants();
+    let mut group = c.benchmark_group("mint_hs256");
+    group.throughput(Throughput::Elements(1));
+    for version in ProtocolVersion::ALL {
+        let factory = factory(version);
+        group.bench_function(format!("protocol_{version}"), |b| {
+            b.iter(|| factory.mint(black_box(&grants)).expect("mint"));
+        });
+    }
+    group.finish();
+}
+
+fn cached_lookup(c: &mut Criterion) {
+    let provider = CachedTokenProvider::new(factory(ProtocolVersion::V1), grants());
+    provider.token().expect("warm");
+    c.bench_function("cached_provider_lookup", |b| {
+        b.iter(|| black_box(provider.token().expect("token")));
+    });
+}
+
+criterion_group!(benches, minting, cached_lookup);
+criterion_main!(benches);

@@ -1,0 +1,339 @@
+//! A hub to publish to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use url::Url;
+
+use crate::{
+    BearerChallenge, CachedTokenProvider, Error, EventId, Grants, HubRejection, ProtocolVersion,
+    Publisher, Result, Token, TokenFactory, TokenProvider, Update,
+};
+
+/// How long a publish may take unless configured otherwise.
+pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest event id accepted from a hub.
+const MAX_EVENT_ID: usize = 64 * 1024;
+
+/// A Mercure hub: where to publish, where browsers subscribe, which
+/// dialect it speaks and how to authorize.
+///
+/// Cheap to clone (an `Arc` inside); clones share the HTTP connection pool.
+///
+/// ```no_run
+/// use mercure_client::{Hub, Update, Token};
+///
+/// # async fn run() -> mercure_client::Result<()> {
+/// let hub = Hub::builder("http://hub.internal:3000/.well-known/mercure")
+///     .public_url("https://example.com/.well-known/mercure")
+///     .token(Token::new(std::env::var("MERCURE_PUBLISHER_JWT").unwrap_or_default()))
+///     .build()?;
+/// let id = hub.publish(&Update::new("https://example.com/books/1", "{}")?).await?;
+/// println!("published {id}");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+#[derive(Debug)]
+struct HubInner {
+    url: Url,
+    public_url: Url,
+    version: ProtocolVersion,
+    provider: Option<Arc<dyn TokenProvider>>,
+    factory: Option<TokenFactory>,
+    client: reqwest::Client,
+    timeout: Option<Duration>,
+}
+
+impl Hub {
+    /// Starts configuring a hub whose (internal) URL is `url`.
+    pub fn builder(url: impl AsRef<str>) -> HubBuilder {
+        let url = url.as_ref();
+        HubBuilder {
+            url: parse_url(url),
+            public_url: None,
+            version: ProtocolVersion::default(),
+            provider: None,
+            factory: None,
+            client: None,
+            timeout: Some(DEFAULT_PUBLISH_TIMEOUT),
+        }
+    }
+
+    /// The URL this process publishes to (may be internal to a network).
+    pub fn url(&self) -> &Url {
+        &self.inner.url
+    }
+
+    /// The URL browsers and other subscribers reach the hub at.
+    pub fn public_url(&self) -> &Url {
+        &self.inner.public_url
+    }
+
+    /// The dialect the hub speaks.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.inner.version
+    }
+
+    /// The provider of the token this hub presents, if any.
+    pub fn token_provider(&self) -> Option<&Arc<dyn TokenProvider>> {
+        self.inner.provider.as_ref()
+    }
+
+    /// The factory minting tokens for this hub (for subscriber cookies), if any.
+    pub fn token_factory(&self) -> Option<&TokenFactory> {
+        self.inner.factory.as_ref()
+    }
+
+    /// The HTTP client.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// Publishes `update` and returns the id the hub assigned.
+    ///
+    /// The update is checked against the hub's dialect first. A 401 makes
+    /// the provider [`refresh`](TokenProvider::refresh) once; when that
+    /// yields a different token the request is sent again.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUpdate`], [`Error::Token`], one error per refusal
+    /// status ([`Error::BadRequest`], [`Error::Unauthorized`],
+    /// [`Error::Forbidden`], [`Error::PayloadTooLarge`], [`Error::Hub`],
+    /// [`Error::UnexpectedStatus`]), [`Error::Timeout`],
+    /// [`Error::Transport`], and [`Error::EmptyEventId`] for a 2xx without
+    /// an id.
+    pub async fn publish(&self, update: &Update) -> Result<EventId> {
+        update.validate_for(self.inner.version)?;
+        let body = update.to_form();
+        let token = match &self.inner.provider {
+            Some(provider) => Some(provider.token()?),
+            None => None,
+        };
+        match self.send(body.clone(), token.as_ref()).await {
+            Err(Error::Unauthorized(rejection)) => {
+                let Some(provider) = &self.inner.provider else {
+                    return Err(Error::Unauthorized(rejection));
+                };
+                let fresh = provider.refresh()?;
+                if Some(&fresh) == token.as_ref() {
+                    return Err(Error::Unauthorized(rejection));
+                }
+                tracing::debug!(hub = %self.inner.url, "publish refused with 401; retrying with a refreshed token");
+                self.send(body, Some(&fresh)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(&self, body: String, token: Option<&Token>) -> Result<EventId> {
+        let inner = &*self.inner;
+        let mut request = inner
+            .client
+            .post(inner.url.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, authorization_value(token)?);
+        }
+        if let Some(timeout) = inner.timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(BearerChallenge::parse);
+        let body = read_capped(response, MAX_EVENT_ID).await?;
+        if (200..300).contains(&status) {
+            let id = body.trim();
+            if id.is_empty() {
+                return Err(Error::EmptyEventId { status });
+            }
+            tracing::trace!(hub = %inner.url, id, "update published");
+            return Ok(EventId::new(id));
+        }
+        let rejection = HubRejection::new(status, &body, challenge);
+        tracing::debug!(hub = %inner.url, status, "publish refused");
+        Err(match status {
+            400 => Error::BadRequest(rejection),
+            401 => Error::Unauthorized(rejection),
+            403 => Error::Forbidden(rejection),
+            413 => Error::PayloadTooLarge(rejection),
+            500..=599 => Error::Hub(rejection),
+            _ => Error::UnexpectedStatus(rejection),
+        })
+    }
+}
+
+impl Publisher for Hub {
+    fn publish<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<EventId>> {
+        Box::pin(Hub::publish(self, update))
+    }
+}
+
+/// The `Authorization` header for `token`, marked sensitive so that HTTP
+/// stacks never log it.
+pub(crate) fn authorization_value(token: &Token) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&token.bearer()).map_err(|_| {
+        Error::Token(crate::TokenError::Provider(
+            "the token contains characters not allowed in an HTTP header".into(),
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+pub(crate) fn transport_error(error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        Error::Timeout(error)
+    } else {
+        Error::Transport(error)
+    }
+}
+
+/// Reads at most `cap` bytes of the body as (lossy) UTF-8.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn parse_url(url: &str) -> Result<Url> {
+    Url::parse(url).map_err(|source| Error::InvalidUrl {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// Configures a [`Hub`]; see [`Hub::builder`]. Keeps the first error and
+/// returns it from [`HubBuilder::build`].
+#[derive(Debug)]
+#[must_use]
+pub struct HubBuilder {
+    url: Result<Url>,
+    public_url: Option<Result<Url>>,
+    version: ProtocolVersion,
+    provider: Option<Arc<dyn TokenProvider>>,
+    factory: Option<TokenFactory>,
+    client: Option<reqwest::Client>,
+    timeout: Option<Duration>,
+}
+
+impl HubBuilder {
+    /// The URL subscribers use, when it differs from the publishing URL
+    /// (behind a reverse proxy, in another network).
+    pub fn public_url(mut self, url: impl AsRef<str>) -> Self {
+        self.public_url = Some(parse_url(url.as_ref()));
+        self
+    }
+
+    /// The dialect the hub speaks (default 0.x).
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Presents a fixed token.
+    pub fn token(mut self, token: Token) -> Self {
+        self.provider = Some(Arc::new(token));
+        self
+    }
+
+    /// Presents the tokens of `provider`.
+    pub fn token_provider(mut self, provider: impl TokenProvider + 'static) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Presents a shared provider.
+    pub fn shared_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Mints publisher tokens with `factory` (cached until shortly before
+    /// expiry) carrying `grants`, and keeps the factory for minting
+    /// subscriber tokens. Sets the dialect to the factory's.
+    pub fn token_factory(mut self, factory: TokenFactory, grants: Grants) -> Self {
+        self.version = factory.protocol();
+        self.provider = Some(Arc::new(CachedTokenProvider::new(factory.clone(), grants)));
+        self.factory = Some(factory);
+        self
+    }
+
+    /// Uses this HTTP client (proxies, TLS roots, pools are the caller's).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Bounds each publish request (default 10 s); `None` waits forever.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the hub.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] for an unparsable URL, [`Error::Config`] for a
+    /// URL that is not http(s) or a factory of another dialect.
+    pub fn build(self) -> Result<Hub> {
+        let url = self.url?;
+        let public_url = match self.public_url {
+            Some(public) => public?,
+            None => url.clone(),
+        };
+        for candidate in [&url, &public_url] {
+            if !matches!(candidate.scheme(), "http" | "https") {
+                return Err(Error::Config(format!(
+                    "a hub URL must be http or https, not {:?}",
+                    candidate.scheme()
+                )));
+            }
+        }
+        if let Some(factory) = &self.factory
+            && factory.protocol() != self.version
+        {
+            return Err(Error::Config(format!(
+                "the token factory mints {} tokens for a {} hub",
+                factory.protocol(),
+                self.version
+            )));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(Hub {
+            inner: Arc::new(HubInner {
+                url,
+                public_url,
+                version: self.version,
+                provider: self.provider,
+                factory: self.factory,
+                client,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! A client for the [Mercure](https://mercure.rocks) protocol: publish
+//! updates to a hub and mint the JWTs that authorize publishers and
+//! subscribers, in both dialects of the protocol (0.x, draft-07, and 1.0,
+//! draft-08).
+//!
+//! ```no_run
+//! use mercure_client::{Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, Update};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let factory = TokenFactory::builder(SigningKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!")?)
+//!     .build()?;
+//! let hub = Hub::builder("http://127.0.0.1:3000/.well-known/mercure")
+//!     .token_factory(factory, Grants::publish_all())
+//!     .build()?;
+//! let update = Update::builder("https://example.com/books/1")
+//!     .data(r#"{"status": "available"}"#)
+//!     .build()?;
+//! let id = hub.publish(&update).await?;
+//! # let _ = id; Ok(()) }
+//! ```
+//!
+//! # Features
+//! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
+//! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
+
+mod challenge;
+mod clock;
+pub mod crypto;
+mod error;
+mod event_id;
+mod hub;
+mod protocol;
+mod publisher;
+mod registry;
+mod selector;
+pub mod testing;
+mod text;
+mod token;
+mod update;
+
+pub use challenge::BearerChallenge;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, HubRejection, Result};
+pub use event_id::EventId;
+pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
+pub use jsonwebtoken::Algorithm;
+pub use protocol::{Dialect, ProtocolVersion, UnknownProtocolVersion};
+pub use publisher::Publisher;
+pub use registry::HubRegistry;
+pub use selector::{MatchType, TopicSelector};
+pub use token::{
+    AUTHORIZATION_DETAIL_TYPE, CachedTokenProvider, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_LIFETIME,
+    FnTokenProvider, Grants, SigningKey, Token, TokenError, TokenFactory, TokenFactoryBuilder,
+    TokenProvider,
+};
+pub use update::{Update, UpdateBuilder, UpdateError};
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Hub>();
+        assert_send_sync::<crate::HubRegistry>();
+        assert_send_sync::<crate::Update>();
+        assert_send_sync::<crate::TokenFactory>();
+        assert_send_sync::<crate::CachedTokenProvider>();
+        assert_send_sync::<crate::Error>();
+        assert_send_sync::<crate::testing::MockHub>();
+        assert_send_sync::<crate::testing::RecordingHub>();
+    }
+}
