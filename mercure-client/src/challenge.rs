@@ -8,7 +8,7 @@ use std::fmt;
 /// use mercure_client::BearerChallenge;
 ///
 /// let challenge = BearerChallenge::parse(
-///     r#"Bearer realm="mercure", error="invalid_token", error_description="The token \"expired\""#,
+///     r#"Bearer realm="mercure", error="invalid_token", error_description="The token \"expired\"""#,
 /// )
 /// .unwrap();
 /// assert_eq!(challenge.error.as_deref(), Some("invalid_token"));

@@ -61,6 +61,11 @@ pub enum Error {
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The hub (or a resource) answered with something this client cannot
+    /// use: a stream that is not `text/event-stream`, an oversized event,
+    /// a JSON document of the wrong shape.
+    #[error("unusable answer: {0}")]
+    InvalidResponse(String),
 }
 
 impl Error {
@@ -111,7 +116,7 @@ pub struct HubRejection {
     /// The response body, trimmed and truncated to [`HubRejection::MAX_MESSAGE`] bytes.
     pub message: String,
     /// The `Bearer` challenge, if the hub sent one.
-    pub challenge: Option<BearerChallenge>,
+    pub challenge: Option<Box<BearerChallenge>>,
 }
 
 impl HubRejection {
@@ -128,7 +133,7 @@ impl HubRejection {
         Self {
             status,
             message: message[..end].to_owned(),
-            challenge,
+            challenge: challenge.map(Box::new),
         }
     }
 }

@@ -8,6 +8,8 @@ use futures_util::future::BoxFuture;
 
 use crate::{EventId, ProtocolVersion, Publisher, Result, Update};
 
+type Responder = dyn Fn(&Update) -> Result<EventId> + Send + Sync;
+
 /// A publisher answering with a closure: assert on the update, return an
 /// id or any [`Error`](crate::Error) to exercise the caller's error paths.
 ///
@@ -24,7 +26,7 @@ use crate::{EventId, ProtocolVersion, Publisher, Result, Update};
 /// ```
 #[derive(Clone)]
 pub struct MockHub {
-    respond: Arc<dyn Fn(&Update) -> Result<EventId> + Send + Sync>,
+    respond: Arc<Responder>,
     version: ProtocolVersion,
 }
 
@@ -140,13 +142,17 @@ impl fmt::Debug for RecordingHub {
 
 impl Publisher for RecordingHub {
     fn publish<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<EventId>> {
-        let result = update.validate_for(self.version).map_err(Into::into).map(|()| {
-            let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-            self.lock().push(update.clone());
-            update
-                .id()
-                .map_or_else(|| EventId::new(format!("urn:mercure-rs:recorded:{n}")), EventId::new)
-        });
+        let result = update
+            .validate_for(self.version)
+            .map_err(Into::into)
+            .map(|()| {
+                let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+                self.lock().push(update.clone());
+                update.id().map_or_else(
+                    || EventId::new(format!("urn:mercure-rs:recorded:{n}")),
+                    EventId::new,
+                )
+            });
         Box::pin(std::future::ready(result))
     }
 }

@@ -44,7 +44,9 @@ mod tests {
 
     #[test]
     fn classes() {
-        for c in ['\0', '\n', '\r', '\t', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'] {
+        for c in [
+            '\0', '\n', '\r', '\t', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+        ] {
             assert!(is_control(c), "{c:?}");
         }
         for c in ['\u{200B}', '\u{202E}', '\u{FEFF}', '\u{2066}', '\u{E0041}'] {

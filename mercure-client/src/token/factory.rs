@@ -104,12 +104,10 @@ impl TokenFactory {
         let claims = Claims {
             iss: inner.issuer.as_deref(),
             aud: inner.audience.as_deref(),
-            sub: grants
-                .subject_value()
-                .or(match inner.version {
-                    ProtocolVersion::V0 => None,
-                    ProtocolVersion::V1 => inner.client_id.as_deref().or(inner.issuer.as_deref()),
-                }),
+            sub: grants.subject_value().or(match inner.version {
+                ProtocolVersion::V0 => None,
+                ProtocolVersion::V1 => inner.client_id.as_deref().or(inner.issuer.as_deref()),
+            }),
             client_id: match inner.version {
                 ProtocolVersion::V0 => None,
                 ProtocolVersion::V1 => inner.client_id.as_deref().or(inner.issuer.as_deref()),
@@ -127,12 +125,10 @@ impl TokenFactory {
                 grants,
                 version: ProtocolVersion::V0,
             }),
-            authorization_details: (inner.version == ProtocolVersion::V1).then_some(
-                MercureClaim {
-                    grants,
-                    version: ProtocolVersion::V1,
-                },
-            ),
+            authorization_details: (inner.version == ProtocolVersion::V1).then_some(MercureClaim {
+                grants,
+                version: ProtocolVersion::V1,
+            }),
         };
         self.sign(&claims)
     }
@@ -147,9 +143,8 @@ impl TokenFactory {
         let json = serde_json::to_vec(claims).map_err(|e| TokenError::Serialization {
             reason: e.to_string(),
         })?;
-        let mut token = String::with_capacity(
-            inner.header_prefix.len() + json.len() * 4 / 3 + 4 + 2 + 700,
-        );
+        let mut token =
+            String::with_capacity(inner.header_prefix.len() + json.len() * 4 / 3 + 4 + 2 + 700);
         token.push_str(&inner.header_prefix);
         URL_SAFE_NO_PAD.encode_string(&json, &mut token);
         let signer = (crate::crypto::provider().signer_factory)(

@@ -41,7 +41,10 @@ impl SigningKey {
                 reason: "the HMAC secret is empty".into(),
             });
         }
-        Ok(Self::from_parts(algorithm, EncodingKey::from_secret(secret)))
+        Ok(Self::from_parts(
+            algorithm,
+            EncodingKey::from_secret(secret),
+        ))
     }
 
     /// The `HS256` key most hubs are configured with.
