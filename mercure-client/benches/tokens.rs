@@ -40,6 +40,29 @@ fn minting(c: &mut Criterion) {
             b.iter(|| factory.mint(black_box(&grants)).expect("mint"));
         });
     }
+    // Baseline: jsonwebtoken::encode on equivalent claims built as a JSON
+    // value, the straightforward way to mint with the named crate.
+    mercure_client::crypto::install_default_provider();
+    let key = jsonwebtoken::EncodingKey::from_secret(b"!ChangeThisMercureHubJWTSecretKey!");
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    group.bench_function("baseline_jsonwebtoken_encode_0.x", |b| {
+        b.iter(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs();
+            let claims = serde_json::json!({
+                "iat": now,
+                "exp": now + 3600,
+                "mercure": {
+                    "publish": ["https://example.com/books/{id}"],
+                    "subscribe": ["https://example.com/users/42"],
+                    "payload": {"user": "https://example.com/users/42"}
+                }
+            });
+            jsonwebtoken::encode(&header, black_box(&claims), &key).expect("encode")
+        });
+    });
     group.finish();
 }
 
