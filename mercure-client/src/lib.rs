@@ -71,3 +71,8 @@ mod send_sync {
         assert_send_sync::<crate::testing::RecordingHub>();
     }
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
