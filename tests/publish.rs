@@ -30,8 +30,12 @@ fn hub(server: &TestServer, path: &str, version: ProtocolVersion) -> Hub {
 async fn request_bodies_and_headers_are_exact_for_both_dialects() {
     let cases: Vec<(Update, &str)> = vec![
         (
-            Update::new("https://example.com/books/1", "").unwrap(),
+            Update::builder("https://example.com/books/1").build().unwrap(),
             "topic=https%3A%2F%2Fexample.com%2Fbooks%2F1",
+        ),
+        (
+            Update::new("https://example.com/books/1", "").unwrap(),
+            "topic=https%3A%2F%2Fexample.com%2Fbooks%2F1&data=",
         ),
         (
             Update::builder("https://example.com/books/1")

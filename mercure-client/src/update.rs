@@ -81,7 +81,7 @@ pub struct Update {
 #[derive(Debug, PartialEq, Eq)]
 struct UpdateInner {
     topics: Vec<String>,
-    data: String,
+    data: Option<String>,
     private: bool,
     id: Option<String>,
     kind: Option<String>,
@@ -93,7 +93,7 @@ impl Update {
     pub fn builder(topic: impl Into<String>) -> UpdateBuilder {
         UpdateBuilder {
             topics: vec![topic.into()],
-            data: String::new(),
+            data: None,
             private: false,
             id: None,
             kind: None,
@@ -119,9 +119,15 @@ impl Update {
         &self.inner.topics[0]
     }
 
-    /// The payload (may be empty).
+    /// The payload (empty when none was set).
     pub fn data(&self) -> &str {
-        &self.inner.data
+        self.inner.data.as_deref().unwrap_or_default()
+    }
+
+    /// Whether a payload was set (possibly empty): only then is a `data`
+    /// field sent.
+    pub fn has_data(&self) -> bool {
+        self.inner.data.is_some()
     }
 
     /// Whether only authorized subscribers may receive it.
@@ -166,18 +172,19 @@ impl Update {
     }
 
     /// The `application/x-www-form-urlencoded` body of the publish request:
-    /// one `topic=` per topic, then `data`, `private=on`, `id`, `type` and
-    /// `retry`, leaving absent fields out.
+    /// one `topic=` per topic, then `data` (when set, even if empty),
+    /// `private=on`, `id`, `type` and `retry`, leaving absent fields out.
     pub fn to_form(&self) -> String {
         let inner = &*self.inner;
         let mut form = url::form_urlencoded::Serializer::new(String::with_capacity(
-            64 + inner.data.len() + inner.topics.iter().map(String::len).sum::<usize>(),
+            64 + inner.data.as_ref().map_or(0, String::len)
+                + inner.topics.iter().map(String::len).sum::<usize>(),
         ));
         for topic in &inner.topics {
             form.append_pair("topic", topic);
         }
-        if !inner.data.is_empty() {
-            form.append_pair("data", &inner.data);
+        if let Some(data) = &inner.data {
+            form.append_pair("data", data);
         }
         if inner.private {
             form.append_pair("private", "on");
@@ -200,7 +207,7 @@ impl Update {
 #[must_use]
 pub struct UpdateBuilder {
     topics: Vec<String>,
-    data: String,
+    data: Option<String>,
     private: bool,
     id: Option<String>,
     kind: Option<String>,
@@ -224,9 +231,9 @@ impl UpdateBuilder {
         self
     }
 
-    /// Sets the payload.
+    /// Sets the payload (sent as a `data` field even when empty).
     pub fn data(mut self, data: impl Into<String>) -> Self {
-        self.data = data.into();
+        self.data = Some(data.into());
         self
     }
 
@@ -238,7 +245,7 @@ impl UpdateBuilder {
         mut self,
         value: &T,
     ) -> Result<Self, serde_json::Error> {
-        self.data = serde_json::to_string(value)?;
+        self.data = Some(serde_json::to_string(value)?);
         Ok(self)
     }
 
@@ -407,7 +414,11 @@ mod tests {
 
     #[test]
     fn form_leaves_absent_fields_out() {
-        assert_eq!(Update::new("a b", "").unwrap().to_form(), "topic=a+b");
+        assert_eq!(
+            Update::builder("a b").build().unwrap().to_form(),
+            "topic=a+b"
+        );
+        assert_eq!(Update::new("a b", "").unwrap().to_form(), "topic=a+b&data=");
         let full = Update::builder("https://example.com/a?x=1&y=2")
             .alternate("/users/é")
             .data("a=b&c\nd")
