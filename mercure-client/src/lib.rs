@@ -23,12 +23,18 @@
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
 //! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
 
+mod authorization;
+mod authorizer;
 mod challenge;
 mod clock;
+mod cookie;
 pub mod crypto;
 mod error;
 mod event_id;
 mod hub;
+mod hub_url;
+mod link;
+mod preflight;
 mod protocol;
 mod publisher;
 mod registry;
@@ -38,12 +44,18 @@ mod text;
 mod token;
 mod update;
 
+pub use authorization::Authorization;
+pub use authorizer::{AuthorizedGrants, FnTopicAuthorizer, TopicAuthorizer};
 pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cookie::{AuthorizationCookie, CookieError, CookieOptions, SameSite, cookie_domain};
 pub use error::{Error, HubRejection, Result};
 pub use event_id::EventId;
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
+pub use hub_url::{HubUrl, HubUrlError};
 pub use jsonwebtoken::Algorithm;
+pub use link::{DiscoveryLink, LinkError};
+pub use preflight::is_cors_preflight;
 pub use protocol::{Dialect, ProtocolVersion, UnknownProtocolVersion};
 pub use publisher::Publisher;
 pub use registry::HubRegistry;
