@@ -1,0 +1,389 @@
+//! Hub configuration.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mercure_client::{Clock, ProtocolVersion, SystemClock};
+use url::Url;
+
+use crate::{Error, MemoryTransport, Transport, VerificationKey};
+
+/// Which dialects the hub speaks, like the official hub's
+/// `protocol_version_compatibility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DialectSupport {
+    /// Mercure 0.x (draft-07) only.
+    V0Only,
+    /// Mercure 1.0 (draft-08) only.
+    V1Only,
+    /// Both at once: each request is served in the dialect it speaks.
+    #[default]
+    Both,
+}
+
+impl DialectSupport {
+    /// Whether `version` is spoken.
+    pub fn accepts(self, version: ProtocolVersion) -> bool {
+        match self {
+            DialectSupport::V0Only => version == ProtocolVersion::V0,
+            DialectSupport::V1Only => version == ProtocolVersion::V1,
+            DialectSupport::Both => true,
+        }
+    }
+}
+
+impl FromStr for DialectSupport {
+    type Err = Error;
+
+    /// `0`/`0.x`/`draft-07`, `1`/`1.0`/`draft-08`, or `both`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.trim().eq_ignore_ascii_case("both") {
+            return Ok(DialectSupport::Both);
+        }
+        match s.parse::<ProtocolVersion>() {
+            Ok(ProtocolVersion::V0) => Ok(DialectSupport::V0Only),
+            Ok(ProtocolVersion::V1) => Ok(DialectSupport::V1Only),
+            Err(e) => Err(Error::InvalidConfig(format!("{e}, or both"))),
+        }
+    }
+}
+
+/// The default URL of the hub (its path is where [`crate::EmbeddedHub::router`] serves).
+pub const DEFAULT_HUB_URL: &str = "http://localhost/.well-known/mercure";
+/// Default number of events kept for reconciliation.
+pub const DEFAULT_HISTORY_SIZE: usize = 1000;
+/// Default number of events queued for one subscriber before it is dropped.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
+/// Default interval of heartbeat comments.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(40);
+/// Default maximum publish body size (1 MiB).
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The hub's settings; build with [`HubConfig::builder`].
+#[derive(Clone)]
+pub struct HubConfig {
+    pub(crate) url: Url,
+    pub(crate) support: DialectSupport,
+    pub(crate) publisher_keys: Vec<VerificationKey>,
+    pub(crate) subscriber_keys: Vec<VerificationKey>,
+    pub(crate) anonymous: bool,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) authorization_servers: Vec<String>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) max_body: usize,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) publish_origins: Vec<String>,
+    pub(crate) subscriptions: bool,
+    pub(crate) metrics: bool,
+    pub(crate) matcher_cache_size: usize,
+    pub(crate) max_selectors: usize,
+    pub(crate) max_selector_length: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("url", &self.url.as_str())
+            .field("support", &self.support)
+            .field("publisher_keys", &self.publisher_keys)
+            .field("subscriber_keys", &self.subscriber_keys)
+            .field("anonymous", &self.anonymous)
+            .field("issuers", &self.issuers)
+            .field("audience", &self.audience)
+            .field("transport", &self.transport)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("heartbeat", &self.heartbeat)
+            .field("max_body", &self.max_body)
+            .field("cors_origins", &self.cors_origins)
+            .field("publish_origins", &self.publish_origins)
+            .field("subscriptions", &self.subscriptions)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubConfig {
+    /// Starts a configuration with the defaults: both dialects, no keys,
+    /// anonymous subscribers refused, 1000 events of history, queues of
+    /// 1000 events, heartbeats every 40 s, 1 MiB publish bodies, no CORS,
+    /// no subscriptions API, no metrics.
+    pub fn builder() -> HubConfigBuilder {
+        HubConfigBuilder {
+            url: DEFAULT_HUB_URL.to_owned(),
+            support: DialectSupport::default(),
+            publisher_keys: Vec::new(),
+            subscriber_keys: Vec::new(),
+            anonymous: false,
+            issuers: Vec::new(),
+            audience: None,
+            authorization_servers: Vec::new(),
+            transport: None,
+            history_size: DEFAULT_HISTORY_SIZE,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            heartbeat: Some(DEFAULT_HEARTBEAT),
+            max_body: DEFAULT_MAX_BODY,
+            cors_origins: Vec::new(),
+            publish_origins: Vec::new(),
+            subscriptions: false,
+            metrics: false,
+            matcher_cache_size: 10_000,
+            max_selectors: 256,
+            max_selector_length: 4096,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The hub's URL (its resource identifier in 1.0).
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The path the hub is served at (`/.well-known/mercure` by default).
+    pub fn path(&self) -> &str {
+        self.url.path()
+    }
+
+    /// The dialects spoken.
+    pub fn support(&self) -> DialectSupport {
+        self.support
+    }
+}
+
+/// Builds a [`HubConfig`]; see [`HubConfig::builder`].
+#[must_use]
+pub struct HubConfigBuilder {
+    url: String,
+    support: DialectSupport,
+    publisher_keys: Vec<VerificationKey>,
+    subscriber_keys: Vec<VerificationKey>,
+    anonymous: bool,
+    issuers: Vec<String>,
+    audience: Option<String>,
+    authorization_servers: Vec<String>,
+    transport: Option<Arc<dyn Transport>>,
+    history_size: usize,
+    queue_capacity: usize,
+    heartbeat: Option<Duration>,
+    max_body: usize,
+    cors_origins: Vec<String>,
+    publish_origins: Vec<String>,
+    subscriptions: bool,
+    metrics: bool,
+    matcher_cache_size: usize,
+    max_selectors: usize,
+    max_selector_length: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for HubConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubConfigBuilder")
+            .field("url", &self.url)
+            .field("support", &self.support)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubConfigBuilder {
+    /// The hub's public URL, e.g. `https://example.com/.well-known/mercure`:
+    /// its path is where the router serves, it is the base of relative URL
+    /// patterns and topics, and (unless [`HubConfigBuilder::audience`] says
+    /// otherwise) the audience 1.0 tokens must name.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// The dialects spoken (default both).
+    pub fn support(mut self, support: DialectSupport) -> Self {
+        self.support = support;
+        self
+    }
+
+    /// A key verifying publisher tokens (and subscriber tokens, unless
+    /// subscriber keys are set).
+    pub fn publisher_key(mut self, key: VerificationKey) -> Self {
+        self.publisher_keys.push(key);
+        self
+    }
+
+    /// A key verifying subscriber tokens.
+    pub fn subscriber_key(mut self, key: VerificationKey) -> Self {
+        self.subscriber_keys.push(key);
+        self
+    }
+
+    /// One key for both publishers and subscribers.
+    pub fn key(self, key: VerificationKey) -> Self {
+        self.publisher_key(key.clone()).subscriber_key(key)
+    }
+
+    /// Whether subscribers without a token are served (public updates only).
+    pub fn anonymous(mut self, anonymous: bool) -> Self {
+        self.anonymous = anonymous;
+        self
+    }
+
+    /// Trusts 1.0 tokens from this issuer (`iss`); when none is set, any
+    /// issuer is accepted.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// The audience 1.0 tokens must name (default: the hub URL).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// An authorization server advertised in the 1.0 protected resource metadata.
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.authorization_servers.push(issuer.into());
+        self
+    }
+
+    /// The history storage (default: a [`MemoryTransport`] of
+    /// [`HubConfigBuilder::history_size`] events).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Events kept in the default in-memory history (default 1000; 0 keeps none).
+    pub fn history_size(mut self, size: usize) -> Self {
+        self.history_size = size;
+        self
+    }
+
+    /// Events queued for one subscriber; a subscriber that falls this far
+    /// behind is disconnected (it resumes from history). Default 1000.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// Interval of heartbeat comments (`None` sends none). Default 40 s.
+    pub fn heartbeat(mut self, interval: Option<Duration>) -> Self {
+        self.heartbeat = interval;
+        self
+    }
+
+    /// Largest publish body accepted (default 1 MiB; larger → 413).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// An origin allowed to use the hub from a browser (CORS, with
+    /// credentials). `*` allows every origin, without credentials.
+    pub fn cors_origin(mut self, origin: impl Into<String>) -> Self {
+        self.cors_origins.push(origin.into());
+        self
+    }
+
+    /// An origin allowed to publish with a cookie token (`*` for any).
+    pub fn publish_origin(mut self, origin: impl Into<String>) -> Self {
+        self.publish_origins.push(origin.into());
+        self
+    }
+
+    /// Enables subscription events and the subscriptions API.
+    pub fn subscriptions(mut self, enabled: bool) -> Self {
+        self.subscriptions = enabled;
+        self
+    }
+
+    /// Enables the Prometheus metrics endpoint.
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
+        self
+    }
+
+    /// Compiled topic matchers kept in the cache (default 10,000).
+    pub fn matcher_cache_size(mut self, size: usize) -> Self {
+        self.matcher_cache_size = size;
+        self
+    }
+
+    /// Limits on one subscribe request: number of selectors (default 256)
+    /// and length of each (default 4096 bytes).
+    pub fn selector_limits(mut self, max_selectors: usize, max_length: usize) -> Self {
+        self.max_selectors = max_selectors;
+        self.max_selector_length = max_length;
+        self
+    }
+
+    /// The clock judging token expiry (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an unparsable URL, a zero queue
+    /// capacity, a zero heartbeat or body size.
+    pub fn build(self) -> Result<HubConfig, Error> {
+        let url = Url::parse(&self.url)
+            .map_err(|e| Error::InvalidConfig(format!("invalid hub URL {:?}: {e}", self.url)))?;
+        if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::InvalidConfig(format!(
+                "the hub URL {:?} must be an http(s) URL",
+                self.url
+            )));
+        }
+        if self.queue_capacity == 0 {
+            return Err(Error::InvalidConfig(
+                "the queue capacity must be at least 1".into(),
+            ));
+        }
+        if self.heartbeat.is_some_and(|h| h.is_zero()) {
+            return Err(Error::InvalidConfig(
+                "the heartbeat interval must not be zero".into(),
+            ));
+        }
+        if self.max_body == 0 {
+            return Err(Error::InvalidConfig(
+                "the maximum body size must not be zero".into(),
+            ));
+        }
+        let subscriber_keys = if self.subscriber_keys.is_empty() {
+            self.publisher_keys.clone()
+        } else {
+            self.subscriber_keys
+        };
+        let audience = self.audience.or_else(|| Some(url.as_str().to_owned()));
+        Ok(HubConfig {
+            transport: self
+                .transport
+                .unwrap_or_else(|| Arc::new(MemoryTransport::new(self.history_size))),
+            url,
+            support: self.support,
+            publisher_keys: self.publisher_keys,
+            subscriber_keys,
+            anonymous: self.anonymous,
+            issuers: self.issuers,
+            audience,
+            authorization_servers: self.authorization_servers,
+            queue_capacity: self.queue_capacity,
+            heartbeat: self.heartbeat,
+            max_body: self.max_body,
+            cors_origins: self.cors_origins,
+            publish_origins: self.publish_origins,
+            subscriptions: self.subscriptions,
+            metrics: self.metrics,
+            matcher_cache_size: self.matcher_cache_size,
+            max_selectors: self.max_selectors,
+            max_selector_length: self.max_selector_length,
+            clock: self.clock,
+        })
+    }
+}

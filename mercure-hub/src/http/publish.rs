@@ -1,0 +1,217 @@
+//! `POST` on the hub: publishing.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mercure_client::{ProtocolVersion, Update};
+
+use super::errors::respond;
+use super::token::{self, Source};
+use crate::matcher::TopicSet;
+use crate::metrics::Counters;
+use crate::{DialectSupport, EmbeddedHub, Error};
+
+pub(super) async fn publish(
+    State(hub): State<EmbeddedHub>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&hub, query.as_deref(), &headers, &body) {
+        Ok(id) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            id,
+        )
+            .into_response(),
+        Err(error) => {
+            Counters::add(&hub.inner.counters.updates_rejected);
+            tracing::debug!(%error, "publish refused");
+            respond(&hub, &error)
+        }
+    }
+}
+
+fn handle(
+    hub: &EmbeddedHub,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Error> {
+    let config = hub.config();
+    let inner = &hub.inner;
+    let query_token = if config.support.accepts(ProtocolVersion::V0) {
+        query.and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v.into_owned())
+        })
+    } else {
+        None
+    };
+    let (token, source) = token::find(
+        headers,
+        query_token.as_deref(),
+        &cookie_dialects(config.support),
+    )
+    .ok_or(Error::MissingToken)?;
+    if source == Source::Cookie {
+        check_origin(headers, &config.publish_origins)?;
+    }
+    let authorization = inner.publishers.verify(&token, &inner.matchers)?;
+
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(Error::InvalidPublish(
+                "the body must be application/x-www-form-urlencoded".into(),
+            ));
+        }
+    }
+    let update = parse_form(body)?;
+    let dialect = match config.support {
+        DialectSupport::V1Only => ProtocolVersion::V1,
+        DialectSupport::V0Only => ProtocolVersion::V0,
+        DialectSupport::Both => authorization.dialect,
+    };
+    inner.validate(&update, dialect)?;
+    let topics = TopicSet::new(std::sync::Arc::from(update.topics()), config.url.clone());
+    if !authorization.may_publish_all(&topics) {
+        return Err(Error::Forbidden(
+            "the token does not allow publishing to every topic of this update".into(),
+        ));
+    }
+    Ok(inner.dispatch(&update).into_string())
+}
+
+/// Cookies looked at: those of the dialects spoken.
+pub(super) fn cookie_dialects(support: DialectSupport) -> Vec<ProtocolVersion> {
+    ProtocolVersion::ALL
+        .into_iter()
+        .filter(|v| support.accepts(*v))
+        .collect()
+}
+
+/// A cookie is sent by browsers along with cross-site requests, so a
+/// cookie-authenticated publish must come from an allowed origin.
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
+    if allowed.iter().any(|o| o == "*") {
+        return Ok(());
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization())
+        });
+    match origin {
+        Some(origin) if allowed.iter().any(|a| a.trim_end_matches('/') == origin) => Ok(()),
+        _ => Err(Error::Forbidden(
+            "publishing with a cookie requires an allowed Origin".into(),
+        )),
+    }
+}
+
+/// Reads the publish form into an [`Update`].
+fn parse_form(body: &[u8]) -> Result<Update, Error> {
+    let mut topics = Vec::new();
+    let mut data = None;
+    let mut private = false;
+    let mut id = None;
+    let mut kind = None;
+    let mut retry = None;
+    for (name, value) in url::form_urlencoded::parse(body) {
+        match &*name {
+            "topic" => topics.push(value.into_owned()),
+            "data" if data.is_none() => data = Some(value.into_owned()),
+            "private" => private = true,
+            "id" => id = Some(value.into_owned()),
+            "type" => kind = Some(value.into_owned()),
+            "retry" => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::InvalidPublish(format!(
+                        "retry must be a number of milliseconds, not {value:?}"
+                    )));
+                }
+                let millis = value.parse::<u64>().map_err(|_| {
+                    Error::InvalidPublish(format!("retry {value:?} is out of range"))
+                })?;
+                retry = Some(millis);
+            }
+            _ => {}
+        }
+    }
+    let mut topics = topics.into_iter();
+    let first = topics
+        .next()
+        .ok_or_else(|| Error::InvalidPublish("the topic field is required".into()))?;
+    let mut builder = Update::builder(first)
+        .alternates(topics)
+        .data(data.unwrap_or_default())
+        .private(private);
+    if let Some(id) = id {
+        builder = builder.id(id);
+    }
+    if let Some(kind) = kind {
+        builder = builder.event_type(kind);
+    }
+    if let Some(retry) = retry {
+        builder = builder.retry(Duration::from_millis(retry));
+    }
+    Ok(builder.build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_form() {
+        let update =
+            parse_form(b"topic=a&topic=b&data=x%0Ay&private=on&id=i&type=t&retry=2500&unknown=1")
+                .unwrap();
+        assert_eq!(update.topics(), ["a", "b"]);
+        assert_eq!(update.data(), "x\ny");
+        assert!(update.is_private());
+        assert_eq!(update.id(), Some("i"));
+        assert_eq!(update.event_type(), Some("t"));
+        assert_eq!(update.retry(), Some(2500));
+        assert!(parse_form(b"topic=a&private=").unwrap().is_private());
+        assert!(!parse_form(b"topic=a").unwrap().is_private());
+    }
+
+    #[test]
+    fn rejects_bad_forms() {
+        for body in [
+            &b"data=x"[..],
+            b"topic=a&retry=1s",
+            b"topic=a&retry=-1",
+            b"topic=a&retry=",
+            b"topic=a&retry=99999999999999999999999",
+            b"topic=a&id=%23x",
+            b"topic=a&id=earliest",
+            b"topic=a&type=x%0Adata:%20y",
+            b"topic=",
+        ] {
+            assert!(
+                parse_form(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

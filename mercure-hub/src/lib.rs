@@ -1,0 +1,55 @@
+//! A [Mercure](https://mercure.rocks) hub speaking both dialects of the
+//! protocol (0.x, draft-07, and 1.0, draft-08): an axum [`Router`] to
+//! mount inside any axum application, an in-process API for that
+//! application (publish without HTTP, serve streams for topics it chooses,
+//! close subscriptions when permissions change), and the standalone
+//! `mercure-hub` binary.
+//!
+//! ```no_run
+//! use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let hub = EmbeddedHub::new(
+//!     HubConfig::builder()
+//!         .key(VerificationKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!")?)
+//!         .anonymous(true)
+//!         .build()?,
+//! );
+//! let app = axum::Router::new().merge(hub.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! mercure_hub::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Router`]: axum::Router
+
+mod auth;
+mod config;
+mod documents;
+mod error;
+mod event;
+mod http;
+mod hub;
+mod key;
+mod matcher;
+mod metrics;
+mod sse;
+mod subscriber;
+mod subscription;
+mod template;
+mod transport;
+
+pub use config::{
+    DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE, DEFAULT_HUB_URL, DEFAULT_MAX_BODY,
+    DEFAULT_QUEUE_CAPACITY, DialectSupport, HubConfig, HubConfigBuilder,
+};
+pub use error::{Error, Result};
+pub use event::Event;
+pub use http::{serve, serve_with_shutdown};
+pub use hub::EmbeddedHub;
+pub use jsonwebtoken::Algorithm;
+pub use key::VerificationKey;
+pub use metrics::Metrics;
+pub use subscriber::{PrivateAccess, SubscribeRequest, SubscriptionInfo};
+pub use subscription::Subscription;
+pub use transport::{MemoryTransport, Transport};

@@ -1,0 +1,205 @@
+//! `mercure-hub`: a standalone Mercure hub (0.x and 1.0 dialects).
+//!
+//! Every flag can also be set with the `MERCURE_*` environment variable
+//! shown by `mercure-hub --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use mercure_client::{Grants, ProtocolVersion, SigningKey, TokenFactory};
+use mercure_hub::{DialectSupport, EmbeddedHub, HubConfig, VerificationKey};
+use tracing_subscriber::EnvFilter;
+
+/// A Mercure hub: real-time updates pushed over server-sent events.
+#[derive(Debug, Parser)]
+#[command(name = "mercure-hub", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MERCURE_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Public URL of the hub (default: http://ADDR/.well-known/mercure).
+    #[arg(long, env = "MERCURE_URL")]
+    url: Option<String>,
+    /// Dialects spoken: 0.x, 1.0 or both.
+    #[arg(long, env = "MERCURE_PROTOCOL", default_value = "both")]
+    protocol: String,
+    /// Key verifying publisher and subscriber tokens: the HMAC secret, or a
+    /// PEM public key for RS*/PS*/ES*/EdDSA.
+    #[arg(long, env = "MERCURE_JWT_KEY", hide_env_values = true)]
+    jwt_key: Option<String>,
+    /// File holding the key (instead of --jwt-key).
+    #[arg(long, env = "MERCURE_JWT_KEY_FILE")]
+    jwt_key_file: Option<PathBuf>,
+    /// Algorithm of the key.
+    #[arg(long, env = "MERCURE_JWT_ALGORITHM", default_value = "HS256")]
+    jwt_algorithm: String,
+    /// Key verifying publisher tokens only.
+    #[arg(long, env = "MERCURE_PUBLISHER_JWT_KEY", hide_env_values = true)]
+    publisher_jwt_key: Option<String>,
+    /// Algorithm of the publisher key (default: --jwt-algorithm).
+    #[arg(long, env = "MERCURE_PUBLISHER_JWT_ALGORITHM")]
+    publisher_jwt_algorithm: Option<String>,
+    /// Key verifying subscriber tokens only.
+    #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_KEY", hide_env_values = true)]
+    subscriber_jwt_key: Option<String>,
+    /// Algorithm of the subscriber key (default: --jwt-algorithm).
+    #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_ALGORITHM")]
+    subscriber_jwt_algorithm: Option<String>,
+    /// Serve subscribers without a token (public updates only).
+    #[arg(long, env = "MERCURE_ANONYMOUS")]
+    anonymous: bool,
+    /// Trusted issuer of 1.0 tokens (repeatable; any when none).
+    #[arg(long, env = "MERCURE_ISSUERS", value_delimiter = ',')]
+    issuer: Vec<String>,
+    /// Audience 1.0 tokens must name (default: the hub URL).
+    #[arg(long, env = "MERCURE_AUDIENCE")]
+    audience: Option<String>,
+    /// Events kept for reconnecting subscribers.
+    #[arg(long, env = "MERCURE_HISTORY_SIZE", default_value_t = mercure_hub::DEFAULT_HISTORY_SIZE)]
+    history_size: usize,
+    /// Events queued per subscriber before it is disconnected.
+    #[arg(long, env = "MERCURE_QUEUE_CAPACITY", default_value_t = mercure_hub::DEFAULT_QUEUE_CAPACITY)]
+    queue_capacity: usize,
+    /// Seconds between heartbeat comments (0: none).
+    #[arg(long, env = "MERCURE_HEARTBEAT", default_value_t = 40)]
+    heartbeat: u64,
+    /// Largest publish body, in bytes.
+    #[arg(long, env = "MERCURE_MAX_BODY", default_value_t = mercure_hub::DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// Origins allowed by CORS (comma-separated; `*` for any, without credentials).
+    #[arg(long, env = "MERCURE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Origins allowed to publish with a cookie (comma-separated).
+    #[arg(long, env = "MERCURE_PUBLISH_ORIGINS", value_delimiter = ',')]
+    publish_origins: Vec<String>,
+    /// Enable subscription events and the subscriptions API.
+    #[arg(long, env = "MERCURE_SUBSCRIPTIONS")]
+    subscriptions: bool,
+    /// Serve Prometheus metrics at /metrics.
+    #[arg(long, env = "MERCURE_METRICS")]
+    metrics: bool,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "MERCURE_LOG", default_value = "info")]
+    log: String,
+    /// Print tokens and curl commands to try the hub (needs an HMAC key).
+    #[arg(long, env = "MERCURE_DEMO")]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("mercure-hub: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/.well-known/mercure", args.addr));
+    let support: DialectSupport = args.protocol.parse()?;
+    let mut builder = HubConfig::builder()
+        .url(&url)
+        .support(support)
+        .anonymous(args.anonymous)
+        .history_size(args.history_size)
+        .queue_capacity(args.queue_capacity)
+        .heartbeat((args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)))
+        .max_body(args.max_body)
+        .subscriptions(args.subscriptions)
+        .metrics(args.metrics);
+    let shared_key = match (&args.jwt_key, &args.jwt_key_file) {
+        (Some(_), Some(_)) => return Err("use either --jwt-key or --jwt-key-file".into()),
+        (Some(key), None) => Some(key.clone()),
+        (None, Some(path)) => Some(std::fs::read_to_string(path)?),
+        (None, None) => None,
+    };
+    let publisher_key = args
+        .publisher_jwt_key
+        .clone()
+        .or_else(|| shared_key.clone());
+    let subscriber_key = args
+        .subscriber_jwt_key
+        .clone()
+        .or_else(|| shared_key.clone());
+    if let Some(key) = &publisher_key {
+        let algorithm = args
+            .publisher_jwt_algorithm
+            .as_deref()
+            .unwrap_or(&args.jwt_algorithm);
+        builder = builder.publisher_key(VerificationKey::from_config(algorithm, key)?);
+    } else {
+        tracing::warn!("no publisher key configured: publishing over HTTP is refused");
+    }
+    if let Some(key) = &subscriber_key {
+        let algorithm = args
+            .subscriber_jwt_algorithm
+            .as_deref()
+            .unwrap_or(&args.jwt_algorithm);
+        builder = builder.subscriber_key(VerificationKey::from_config(algorithm, key)?);
+    }
+    for issuer in &args.issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(audience) = &args.audience {
+        builder = builder.audience(audience);
+    }
+    for origin in &args.cors_origins {
+        builder = builder.cors_origin(origin);
+    }
+    for origin in &args.publish_origins {
+        builder = builder.publish_origin(origin);
+    }
+    let config = builder.build()?;
+    let hub = EmbeddedHub::new(config);
+    let app = hub.router().merge(hub.operations_router());
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, url = %url, protocol = %args.protocol, "Mercure hub listening");
+    if args.demo {
+        print_demo(&args, &url, shared_key.as_deref())?;
+    }
+    let closer = hub.clone();
+    mercure_hub::serve_with_shutdown(listener, app, async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        closer.close_subscribers(|_| true);
+    })
+    .await?;
+    Ok(())
+}
+
+fn print_demo(args: &Args, url: &str, key: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(key) = key.filter(|_| args.jwt_algorithm.to_ascii_uppercase().starts_with("HS"))
+    else {
+        println!("--demo needs an HMAC --jwt-key to mint tokens");
+        return Ok(());
+    };
+    let algorithm = args.jwt_algorithm.parse()?;
+    let factory = TokenFactory::builder(SigningKey::hmac(algorithm, key.as_bytes())?)
+        .protocol(ProtocolVersion::V0)
+        .build()?;
+    let publisher = factory.mint(&Grants::publish_all())?;
+    let subscriber = factory.mint(&Grants::subscribe_all())?;
+    println!(
+        "\nSubscribe (0.x):\n  curl -N '{url}?topic=https://example.com/books/1' -H 'Authorization: Bearer {}'\n\
+         Subscribe (1.0, anonymous hubs only without a token):\n  curl -N '{url}?match=https://example.com/books/1'\n\
+         Publish:\n  curl -X POST '{url}' -H 'Authorization: Bearer {}' -d topic=https://example.com/books/1 -d 'data={{\"status\":\"available\"}}'\n",
+        subscriber.expose(),
+        publisher.expose()
+    );
+    Ok(())
+}

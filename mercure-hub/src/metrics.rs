@@ -1,0 +1,108 @@
+//! Counters of the hub's activity, read by the Prometheus endpoint.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The live counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) subscribers_connected: AtomicU64,
+    pub(crate) subscribers_total: AtomicU64,
+    pub(crate) subscribers_dropped: AtomicU64,
+    pub(crate) updates_published: AtomicU64,
+    pub(crate) updates_deduplicated: AtomicU64,
+    pub(crate) updates_rejected: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Metrics {
+        Metrics {
+            subscribers_connected: self.subscribers_connected.load(Ordering::Relaxed),
+            subscribers_total: self.subscribers_total.load(Ordering::Relaxed),
+            subscribers_dropped: self.subscribers_dropped.load(Ordering::Relaxed),
+            updates_published: self.updates_published.load(Ordering::Relaxed),
+            updates_deduplicated: self.updates_deduplicated.load(Ordering::Relaxed),
+            updates_rejected: self.updates_rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the hub's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Subscribers connected now.
+    pub subscribers_connected: u64,
+    /// Subscribers ever connected.
+    pub subscribers_total: u64,
+    /// Subscribers disconnected because their queue overflowed.
+    pub subscribers_dropped: u64,
+    /// Updates published (and dispatched).
+    pub updates_published: u64,
+    /// Publishes answered from history because their id was already published.
+    pub updates_deduplicated: u64,
+    /// Publish requests refused (invalid, unauthorized).
+    pub updates_rejected: u64,
+}
+
+impl Metrics {
+    /// The counters in the Prometheus text exposition format (version 0.0.4).
+    ///
+    /// ```
+    /// let text = mercure_hub::Metrics::default().to_prometheus();
+    /// assert!(text.contains("mercure_subscribers_connected 0\n"));
+    /// ```
+    pub fn to_prometheus(&self) -> String {
+        let rows: [(&str, &str, &str, u64); 6] = [
+            (
+                "mercure_subscribers_connected",
+                "gauge",
+                "Subscribers connected now.",
+                self.subscribers_connected,
+            ),
+            (
+                "mercure_subscribers_total",
+                "counter",
+                "Subscribers ever connected.",
+                self.subscribers_total,
+            ),
+            (
+                "mercure_subscribers_dropped_total",
+                "counter",
+                "Subscribers disconnected because they fell too far behind.",
+                self.subscribers_dropped,
+            ),
+            (
+                "mercure_updates_total",
+                "counter",
+                "Updates published.",
+                self.updates_published,
+            ),
+            (
+                "mercure_updates_deduplicated_total",
+                "counter",
+                "Publishes of an id already in history, not delivered again.",
+                self.updates_deduplicated,
+            ),
+            (
+                "mercure_updates_rejected_total",
+                "counter",
+                "Publish requests refused.",
+                self.updates_rejected,
+            ),
+        ];
+        let mut text = String::with_capacity(1024);
+        for (name, kind, help, value) in rows {
+            // Writing to a String cannot fail.
+            let _ = write!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            );
+        }
+        text
+    }
+}

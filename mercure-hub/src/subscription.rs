@@ -1,0 +1,165 @@
+//! A live subscription: the server-sent events stream of one subscriber.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+
+use crate::Event;
+use crate::hub::Inner;
+use crate::subscriber::SubscriberEntry;
+
+/// Largest number of queued events written in one chunk.
+const BATCH_EVENTS: usize = 64;
+/// Size beyond which no more events are appended to a chunk.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The event stream of one subscriber, as bytes ready to write to an HTTP
+/// response body (`text/event-stream`).
+///
+/// It yields, in order: an opening comment (so the response starts at
+/// once) followed by the replayed events, then live events as they are
+/// published, with heartbeat comments in between. It ends when the token
+/// that authorized it expires, when the hub closes it (its queue
+/// overflowed, or [`EmbeddedHub::permission_changed`] was called), or when
+/// the hub shuts down. Dropping it unsubscribes.
+///
+/// Framework-neutral: any server that streams `Result<Bytes, E>` can serve
+/// it (axum through its [`IntoResponse`](axum::response::IntoResponse)
+/// implementation).
+///
+/// [`EmbeddedHub::permission_changed`]: crate::EmbeddedHub::permission_changed
+pub struct Subscription {
+    pub(crate) hub: Arc<Inner>,
+    pub(crate) entry: Arc<SubscriberEntry>,
+    pub(crate) receiver: mpsc::Receiver<Arc<Event>>,
+    pub(crate) initial: Option<Bytes>,
+    pub(crate) resumed_from: String,
+    pub(crate) heartbeat_every: Option<Duration>,
+    pub(crate) heartbeat: Option<Interval>,
+    pub(crate) expires_in: Option<Duration>,
+    pub(crate) expiry: Option<Pin<Box<Sleep>>>,
+    pub(crate) started: bool,
+    pub(crate) done: bool,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("subscriber", &self.entry.id)
+            .field("resumed_from", &self.resumed_from)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// The subscriber's identifier (`urn:uuid:...`).
+    pub fn subscriber(&self) -> &str {
+        &self.entry.id
+    }
+
+    /// Where the stream resumed: the requested id when the history holds
+    /// it, `earliest` when it does not (events may have been lost) or
+    /// none was held, else the id of the newest event held when the stream
+    /// opened. This is the value of the dialect's resume header.
+    pub fn resumed_from(&self) -> &str {
+        &self.resumed_from
+    }
+
+    /// The name of the response header reporting [`Subscription::resumed_from`]
+    /// in the subscriber's dialect (`Last-Event-ID` or `Mercure-Last-Event-ID`).
+    pub fn resume_header(&self) -> &'static str {
+        self.entry.dialect.dialect().resume_header
+    }
+
+    fn start_timers(&mut self) {
+        self.started = true;
+        let now = Instant::now();
+        if let Some(every) = self.heartbeat_every {
+            let mut interval = tokio::time::interval_at(now + every, every);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            self.heartbeat = Some(interval);
+        }
+        if let Some(expires_in) = self.expires_in {
+            self.expiry = Some(Box::pin(tokio::time::sleep_until(now + expires_in)));
+        }
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if !this.started {
+            this.start_timers();
+        }
+        if let Some(initial) = this.initial.take() {
+            return Poll::Ready(Some(Ok(initial)));
+        }
+        if this.entry.is_closed() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        if let Some(expiry) = &mut this.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            tracing::debug!(subscriber = %this.entry.id, "token expired, closing the stream");
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        match this.receiver.poll_recv(cx) {
+            Poll::Ready(Some(first)) => {
+                if let Some(heartbeat) = &mut this.heartbeat {
+                    heartbeat.reset();
+                }
+                let Ok(second) = this.receiver.try_recv() else {
+                    return Poll::Ready(Some(Ok(first.frame().clone())));
+                };
+                let mut chunk = BytesMut::with_capacity(first.frame().len() * 4);
+                chunk.extend_from_slice(first.frame());
+                chunk.extend_from_slice(second.frame());
+                let mut count = 2;
+                while count < BATCH_EVENTS && chunk.len() < BATCH_BYTES {
+                    match this.receiver.try_recv() {
+                        Ok(next) => {
+                            chunk.extend_from_slice(next.frame());
+                            count += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                Poll::Ready(Some(Ok(chunk.freeze())))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if let Some(heartbeat) = &mut this.heartbeat
+                    && heartbeat.poll_tick(cx).is_ready()
+                {
+                    return Poll::Ready(Some(Ok(Bytes::from_static(crate::sse::HEARTBEAT))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.entry);
+    }
+}
