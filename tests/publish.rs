@@ -30,7 +30,9 @@ fn hub(server: &TestServer, path: &str, version: ProtocolVersion) -> Hub {
 async fn request_bodies_and_headers_are_exact_for_both_dialects() {
     let cases: Vec<(Update, &str)> = vec![
         (
-            Update::builder("https://example.com/books/1").build().unwrap(),
+            Update::builder("https://example.com/books/1")
+                .build()
+                .unwrap(),
             "topic=https%3A%2F%2Fexample.com%2Fbooks%2F1",
         ),
         (
