@@ -39,6 +39,7 @@ mod protocol;
 mod publisher;
 mod registry;
 mod selector;
+mod subscriber;
 pub mod testing;
 mod text;
 mod token;
@@ -60,6 +61,13 @@ pub use protocol::{Dialect, ProtocolVersion, UnknownProtocolVersion};
 pub use publisher::Publisher;
 pub use registry::HubRegistry;
 pub use selector::{MatchType, TopicSelector};
+pub use subscriber::{
+    AuthorizationMethod, Connected, DEFAULT_INITIAL_DELAY, DEFAULT_MAX_DELAY,
+    DEFAULT_MAX_EVENT_SIZE, DEFAULT_MIN_RETRY, DEFAULT_READ_TIMEOUT, DEFAULT_RESET_AFTER,
+    EventTooLarge, EventsLost, ExponentialBackoff, ManualTimer, ReceivedUpdate, ReconnectReason,
+    Reconnecting, RetryStrategy, SseDecoder, Subscriber, SubscriberBuilder, SubscriberEvent, Timer,
+    TokioTimer,
+};
 pub use token::{
     AUTHORIZATION_DETAIL_TYPE, CachedTokenProvider, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_LIFETIME,
     FnTokenProvider, Grants, SigningKey, Token, TokenError, TokenFactory, TokenFactoryBuilder,

@@ -1,0 +1,649 @@
+//! The subscriber against a scripted hub that cuts streams, refuses
+//! tokens, fails and ends; time is a `ManualTimer`, moved by the test.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mercure_client::{
+    AuthorizationMethod, Error, EventId, ExponentialBackoff, ManualTimer, ProtocolVersion,
+    ReconnectReason, Subscriber, SubscriberEvent, Timer, Token, TokenError, TokenProvider,
+    TopicSelector,
+};
+use support::{ScriptedHub, Step};
+
+/// Hands out `token-<n>`; `refresh` moves to the next n.
+#[derive(Debug, Default)]
+struct Rotating {
+    generation: AtomicU32,
+    asked: AtomicU32,
+    refreshed: AtomicU32,
+}
+
+impl TokenProvider for Rotating {
+    fn token(&self) -> Result<Token, TokenError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(Token::new(format!(
+            "token-{}",
+            self.generation.load(Ordering::SeqCst)
+        )))
+    }
+
+    fn refresh(&self) -> Result<Token, TokenError> {
+        self.refreshed.fetch_add(1, Ordering::SeqCst);
+        let next = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Token::new(format!("token-{next}")))
+    }
+}
+
+fn history(n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| {
+            (
+                format!("urn:uuid:{i:04}"),
+                format!("{{\"n\": {i}, \"text\": \"é\\u00e9 line\"}}"),
+            )
+        })
+        .collect()
+}
+
+fn backoff() -> ExponentialBackoff {
+    ExponentialBackoff::new()
+        .initial(Duration::from_millis(100))
+        .max(Duration::from_secs(10))
+        .jitter(0.0)
+}
+
+/// Drains the subscriber, moving the manual timer by each announced delay.
+async fn drain(
+    subscriber: Subscriber,
+    timer: &ManualTimer,
+) -> (Vec<SubscriberEvent>, Option<Error>) {
+    let mut subscriber = subscriber;
+    let mut events = Vec::new();
+    let mut error = None;
+    let run = async {
+        while let Some(item) = subscriber.next().await {
+            match item {
+                Ok(event) => {
+                    if let SubscriberEvent::Reconnecting(r) = &event {
+                        timer.advance(r.delay);
+                    }
+                    events.push(event);
+                }
+                Err(e) => {
+                    error = Some(e);
+                    // The stream ends after an error.
+                    assert!(subscriber.next().await.is_none());
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the subscriber finished");
+    (events, error)
+}
+
+fn update_ids(events: &[SubscriberEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(SubscriberEvent::as_update)
+        .map(|u| u.id().expect("an id").to_string())
+        .collect()
+}
+
+fn delays(events: &[SubscriberEvent]) -> Vec<u128> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SubscriberEvent::Reconnecting(r) => Some(r.delay.as_millis()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_update_arrives_once_and_in_order_across_faults() {
+    for version in ProtocolVersion::ALL {
+        let resume = version.dialect().resume_header;
+        let steps = vec![
+            Step::cut_at(100),    // inside the second event
+            Step::status(401),    // expired token: refreshed, retried at once
+            Step::broken_at(150), // chunked body broken off
+            Step::status_with(503, &[("Retry-After", "2")], "overloaded"),
+            Step::cut_at(61), // exactly at an event boundary or not: no matter
+            Step::status(502),
+            Step::stream(),    // the rest, then a clean end
+            Step::status(204), // the hub ends the subscription
+        ];
+        let hub = ScriptedHub::start(history(12), steps, resume).await;
+        let timer = ManualTimer::new();
+        let provider = Arc::new(Rotating::default());
+        let subscriber = Subscriber::builder(hub.url())
+            .protocol(version)
+            .topic("https://example.com/books/1")
+            .topic(TopicSelector::pattern("https://example.com/authors/{id}"))
+            .shared_token_provider(provider.clone())
+            .retry_strategy(backoff())
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        let (events, error) = drain(subscriber, &timer).await;
+        assert!(error.is_none(), "{version}: {error:?}");
+
+        let expected: Vec<String> = (1..=12).map(|i| format!("urn:uuid:{i:04}")).collect();
+        assert_eq!(update_ids(&events), expected, "{version}");
+        let first = events.iter().find_map(SubscriberEvent::as_update).unwrap();
+        let value: serde_json::Value = first.json().unwrap();
+        assert_eq!(value["n"], 1);
+        assert_eq!(value["text"], "éé line");
+
+        // Delays: cut (100), 401 (0, refresh), broken (200), 503 (max(400,
+        // Retry-After 2 s)), cut (800), 502 (1600), end (3200).
+        assert_eq!(
+            delays(&events),
+            [100, 0, 200, 2000, 800, 1600, 3200],
+            "{version}"
+        );
+        let reasons: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                SubscriberEvent::Reconnecting(r) => Some(match &r.reason {
+                    ReconnectReason::Ended => "ended",
+                    ReconnectReason::ReadTimeout => "timeout",
+                    ReconnectReason::Refused(_) => "refused",
+                    ReconnectReason::Unavailable(_) => "unavailable",
+                    ReconnectReason::Network(_) => "network",
+                    _ => "other",
+                }),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "ended",
+                "refused",
+                "network",
+                "unavailable",
+                "ended",
+                "unavailable",
+                "ended"
+            ],
+            "{version}"
+        );
+
+        let seen = hub.seen();
+        assert_eq!(seen.len(), 8, "{version}");
+        // Selectors in the dialect's spelling.
+        let query = seen[0].target.split_once('?').unwrap().1.to_owned();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let (exact, pattern) = match version {
+            ProtocolVersion::V0 => ("topic", "topic"),
+            ProtocolVersion::V1 => ("match", "match_urlpattern"),
+        };
+        assert_eq!(
+            pairs,
+            [
+                (exact.to_owned(), "https://example.com/books/1".to_owned()),
+                (
+                    pattern.to_owned(),
+                    "https://example.com/authors/{id}".to_owned()
+                ),
+            ]
+        );
+        for request in &seen {
+            assert_eq!(request.header("accept"), Some("text/event-stream"));
+        }
+        // The first attempt resumes nothing; each later one resumes after
+        // the last complete event.
+        assert_eq!(seen[0].header("last-event-id"), None);
+        let ids: Vec<Option<&str>> = seen.iter().map(|s| s.header("last-event-id")).collect();
+        assert_eq!(ids[1], Some("urn:uuid:0001"));
+        assert_eq!(
+            ids[1], ids[2],
+            "the refused attempt did not move the cursor"
+        );
+        assert_eq!(ids[7], Some("urn:uuid:0012"));
+        // The token: asked before every attempt, refreshed once after 401.
+        let auth: Vec<&str> = seen
+            .iter()
+            .map(|s| s.header("authorization").unwrap())
+            .collect();
+        assert_eq!(auth[0], "Bearer token-0");
+        assert_eq!(auth[1], "Bearer token-0");
+        assert_eq!(auth[2], "Bearer token-1");
+        assert!(auth[3..].iter().all(|a| *a == "Bearer token-1"));
+        assert_eq!(provider.refreshed.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.asked.load(Ordering::SeqCst), 7);
+
+        // Connection events: resumed ids reported by the dialect's header.
+        let connected: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SubscriberEvent::Connected(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(connected.len(), 4);
+        assert_eq!(connected[0].requested, None);
+        assert_eq!(connected[0].resumed_from, None);
+        for c in &connected[1..] {
+            assert_eq!(c.requested, c.resumed_from, "{version}");
+        }
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SubscriberEvent::EventsLost(_)))
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_retry_sets_the_base_delay_with_a_floor() {
+    let steps = vec![
+        Step::Stream {
+            cut: None,
+            chunked: false,
+            hold: false,
+            prefix: "retry: 5000\n\n".into(),
+        },
+        Step::Stream {
+            cut: None,
+            chunked: false,
+            hold: false,
+            prefix: "retry: 1\n\n".into(),
+        },
+        Step::stream(),
+    ];
+    let hub = ScriptedHub::start(history(2), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff().reset_after(Duration::from_secs(3600)))
+        .min_retry(Duration::from_millis(250))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none());
+    // 5000 from the stream; then 1 ms floored at 250, doubled once.
+    assert_eq!(delays(&events), [5000, 500, 1000]);
+    assert_eq!(update_ids(&events), ["urn:uuid:0001", "urn:uuid:0002"]);
+}
+
+#[tokio::test]
+async fn a_silent_stream_is_reconnected_after_the_read_timeout() {
+    let steps = vec![
+        Step::Stream {
+            cut: None,
+            chunked: false,
+            hold: true,
+            prefix: String::new(),
+        },
+        Step::stream(),
+    ];
+    let hub = ScriptedHub::start(history(3), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let mut subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .read_timeout(Some(Duration::from_secs(30)))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        if let SubscriberEvent::Update(u) = subscriber.next().await.unwrap().unwrap() {
+            ids.push(u.id().unwrap().to_string());
+        }
+    }
+    // The stream is now silent. Wait until the subscriber waits, then let
+    // 29 s pass (nothing happens), then the 30th second.
+    let mut next = Box::pin(subscriber.next());
+    let poll_until_waiting = async {
+        loop {
+            tokio::select! {
+                item = &mut next => panic!("unexpected {item:?}"),
+                () = tokio::task::yield_now() => {}
+            }
+            if timer.waiting() > 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), poll_until_waiting)
+        .await
+        .unwrap();
+    timer.advance(Duration::from_secs(29));
+    for _ in 0..50 {
+        tokio::select! {
+            item = &mut next => panic!("reconnected too early: {item:?}"),
+            () = tokio::task::yield_now() => {}
+        }
+    }
+    timer.advance(Duration::from_secs(1));
+    let item = tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let SubscriberEvent::Reconnecting(r) = item else {
+        panic!("{item:?}")
+    };
+    assert!(matches!(r.reason, ReconnectReason::ReadTimeout));
+    timer.advance(r.delay);
+    let (rest, error) = drain(subscriber, &timer).await;
+    hub.release();
+    assert!(error.is_none());
+    assert!(update_ids(&rest).is_empty(), "nothing replayed twice");
+    assert_eq!(hub.seen()[1].header("last-event-id"), Some("urn:uuid:0003"));
+}
+
+#[tokio::test]
+async fn lost_events_are_reported() {
+    for version in ProtocolVersion::ALL {
+        let resume = version.dialect().resume_header;
+        let hub = ScriptedHub::start_with(
+            history(2),
+            vec![Step::stream()],
+            resume,
+            vec!["urn:uuid:gone".into()],
+        )
+        .await;
+        let timer = ManualTimer::new();
+        let subscriber = Subscriber::builder(hub.url())
+            .protocol(version)
+            .topic("*")
+            .last_event_id("urn:uuid:gone")
+            .retry_strategy(backoff())
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        let (events, _) = drain(subscriber, &timer).await;
+        let lost: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SubscriberEvent::EventsLost(lost) => Some(lost.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lost.len(), 1, "{version}");
+        assert_eq!(lost[0].requested, "urn:uuid:gone");
+        assert_eq!(lost[0].resumed_from, EventId::earliest());
+        assert_eq!(hub.seen()[0].header("last-event-id"), Some("urn:uuid:gone"));
+        // Reported before the replayed updates.
+        let position = |pred: &dyn Fn(&SubscriberEvent) -> bool| events.iter().position(pred);
+        assert!(
+            position(&|e| matches!(e, SubscriberEvent::EventsLost(_)))
+                < position(&|e| matches!(e, SubscriberEvent::Update(_)))
+        );
+    }
+}
+
+#[tokio::test]
+async fn earliest_is_not_a_loss() {
+    let hub = ScriptedHub::start_with(
+        history(2),
+        vec![Step::stream()],
+        "Last-Event-ID",
+        vec!["earliest".into()],
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .last_event_id(EventId::earliest())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, _) = drain(subscriber, &timer).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, SubscriberEvent::EventsLost(_)))
+    );
+    assert_eq!(update_ids(&events).len(), 2);
+}
+
+#[tokio::test]
+async fn refusals_that_retrying_cannot_fix_end_the_stream() {
+    for (status, check) in [
+        (
+            400u16,
+            (|e: &Error| matches!(e, Error::BadRequest(_))) as fn(&Error) -> bool,
+        ),
+        (
+            404,
+            |e| matches!(e, Error::UnexpectedStatus(r) if r.status == 404),
+        ),
+        (405, |e| e.status() == Some(405)),
+    ] {
+        let hub = ScriptedHub::start(
+            Vec::new(),
+            vec![Step::status_with(status, &[], "no such thing")],
+            "Last-Event-ID",
+        )
+        .await;
+        let timer = ManualTimer::new();
+        let subscriber = Subscriber::builder(hub.url())
+            .topic("*")
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        let (events, error) = drain(subscriber, &timer).await;
+        let error = error.expect("an error");
+        assert!(check(&error), "{status}: {error}");
+        assert!(error.to_string().contains("no such thing"));
+        assert!(events.is_empty());
+        assert_eq!(hub.seen().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn repeated_refusals_refresh_once_then_back_off_until_max_retries() {
+    let steps = vec![
+        Step::status_with(
+            401,
+            &[("WWW-Authenticate", r#"Bearer error="invalid_token""#)],
+            "",
+        ),
+        Step::status(401),
+        Step::status(403),
+        Step::status(401),
+    ];
+    let hub = ScriptedHub::start(Vec::new(), steps, "Mercure-Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let provider = Arc::new(Rotating::default());
+    let subscriber = Subscriber::builder(hub.url())
+        .protocol(ProtocolVersion::V1)
+        .topic("*")
+        .shared_token_provider(provider.clone())
+        .retry_strategy(backoff())
+        .max_retries(Some(3))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert_eq!(delays(&events), [0, 100, 200]);
+    let error = error.expect("gave up");
+    assert!(matches!(error, Error::Unauthorized(_)), "{error}");
+    assert_eq!(provider.refreshed.load(Ordering::SeqCst), 1);
+    let SubscriberEvent::Reconnecting(first) = &events[0] else {
+        panic!()
+    };
+    let ReconnectReason::Refused(Error::Unauthorized(rejection)) = &first.reason else {
+        panic!("{:?}", first.reason)
+    };
+    assert_eq!(
+        rejection
+            .challenge
+            .as_ref()
+            .and_then(|c| c.error.as_deref()),
+        Some("invalid_token")
+    );
+    let auth: Vec<String> = hub
+        .seen()
+        .iter()
+        .map(|s| s.header("authorization").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            "Bearer token-0",
+            "Bearer token-1",
+            "Bearer token-1",
+            "Bearer token-1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_non_event_stream_answer_is_an_error() {
+    let hub = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            200,
+            &[("Content-Type", "text/html")],
+            "<html>",
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (_, error) = drain(subscriber, &timer).await;
+    assert!(matches!(error, Some(Error::InvalidResponse(m)) if m.contains("text/html")));
+}
+
+#[tokio::test]
+async fn oversized_events_end_the_stream() {
+    let big = "x".repeat(4096);
+    let hub = ScriptedHub::start(
+        vec![("1".into(), big)],
+        vec![Step::stream()],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .max_event_size(1024)
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (_, error) = drain(subscriber, &timer).await;
+    assert!(matches!(error, Some(Error::InvalidResponse(m)) if m.contains("1024")));
+}
+
+#[tokio::test]
+async fn tokens_in_the_query_string_never_reach_errors() {
+    // A port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let timer = ManualTimer::new();
+    let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2lnbmF0dXJl";
+    let subscriber = Subscriber::builder(format!("http://{addr}/.well-known/mercure"))
+        .topic("*")
+        .token(Token::new(secret))
+        .authorization_method(AuthorizationMethod::QueryParameter)
+        .retry_strategy(backoff())
+        .max_retries(Some(1))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    assert!(!format!("{subscriber:?}").contains(secret));
+    let (events, error) = drain(subscriber, &timer).await;
+    let SubscriberEvent::Reconnecting(first) = &events[0] else {
+        panic!()
+    };
+    let error = error.expect("gave up");
+    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    for text in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{:?}", first.reason),
+        std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    ] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains("c2VjcmV0"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_by_query_parameter_and_cookie() {
+    let hub = ScriptedHub::start(
+        history(1),
+        vec![Step::stream(), Step::stream()],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    for method in [
+        AuthorizationMethod::QueryParameter,
+        AuthorizationMethod::Cookie,
+    ] {
+        let mut subscriber = Subscriber::builder(hub.url())
+            .topic("*")
+            .token(Token::new("abc.def.ghi"))
+            .authorization_method(method)
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        // Connected, then the update.
+        assert!(matches!(
+            subscriber.next().await,
+            Some(Ok(SubscriberEvent::Connected(_)))
+        ));
+        assert!(matches!(
+            subscriber.next().await,
+            Some(Ok(SubscriberEvent::Update(_)))
+        ));
+    }
+    let seen = hub.seen();
+    assert!(
+        seen[0]
+            .target
+            .ends_with("topic=*&authorization=abc.def.ghi")
+            || seen[0]
+                .target
+                .ends_with("topic=%2A&authorization=abc.def.ghi"),
+        "{}",
+        seen[0].target
+    );
+    assert_eq!(seen[0].header("authorization"), None);
+    assert_eq!(
+        seen[1].header("cookie"),
+        Some("mercureAuthorization=abc.def.ghi")
+    );
+    assert!(!seen[1].target.contains("authorization"));
+
+    // 1.0 has no query parameter.
+    let error = Subscriber::builder(hub.url())
+        .protocol(ProtocolVersion::V1)
+        .topic("*")
+        .authorization_method(AuthorizationMethod::QueryParameter)
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, Error::Config(_)));
+    // No topic: nothing to subscribe to.
+    assert!(matches!(
+        Subscriber::builder(hub.url()).build(),
+        Err(Error::Config(_))
+    ));
+    let _ = timer.now();
+}
