@@ -1,0 +1,379 @@
+//! Subscribing: SSE encoding, matching per dialect, private updates,
+//! request validation, token presentation.
+
+mod support;
+
+use mercure_client::{Grants, ProtocolVersion, TopicSelector};
+use support::{config, start};
+
+const V0: ProtocolVersion = ProtocolVersion::V0;
+const V1: ProtocolVersion = ProtocolVersion::V1;
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn the_stream_opens_at_once_with_sse_headers() {
+    let hub = start(config().anonymous(true)).await;
+    let mut reader = hub.stream("topic=t", None).await;
+    assert_eq!(
+        reader.header("content-type").as_deref(),
+        Some("text/event-stream")
+    );
+    assert!(reader.header("cache-control").unwrap().contains("no-cache"));
+    assert_eq!(reader.header("x-accel-buffering").as_deref(), Some("no"));
+    // A first comment arrives before any update is published.
+    assert_eq!(reader.next_block().await.as_deref(), Some(":"));
+    assert_eq!(reader.header("last-event-id").as_deref(), Some("earliest"));
+}
+
+#[tokio::test]
+async fn events_carry_id_type_retry_and_split_data() {
+    let hub = start(config().anonymous(true)).await;
+    let mut reader = hub.stream("topic=t", None).await;
+    hub.publish_ok(
+        V0,
+        &[
+            ("topic", "t"),
+            ("data", "line 1\r\nline 2\rline 3\nid: forged\n"),
+            ("id", "e1"),
+            ("type", "changed"),
+            ("retry", "2500"),
+        ],
+    )
+    .await;
+    let event = reader.next_event().await.unwrap();
+    assert_eq!(event.id.as_deref(), Some("e1"));
+    assert_eq!(event.event.as_deref(), Some("changed"));
+    assert_eq!(event.retry.as_deref(), Some("2500"));
+    assert_eq!(event.data, ["line 1", "line 2", "line 3", "id: forged", ""]);
+    assert!(
+        reader
+            .raw
+            .contains("id: e1\nevent: changed\nretry: 2500\ndata: line 1\ndata: line 2\n"),
+        "{:?}",
+        reader.raw
+    );
+}
+
+/// Publishes each topic (public) then a sentinel, and returns the data of
+/// the events received before the sentinel.
+async fn received(hub: &support::TestHub, query: &str, topics: &[&str]) -> Vec<String> {
+    let sentinel = if query.starts_with("topic") {
+        "topic=sentinel"
+    } else {
+        "match=sentinel"
+    };
+    let mut reader = hub.stream(&format!("{query}&{sentinel}"), None).await;
+    for topic in topics {
+        hub.publish_ok(V0, &[("topic", topic), ("data", topic)])
+            .await;
+    }
+    hub.publish_ok(V0, &[("topic", "sentinel"), ("data", "sentinel")])
+        .await;
+    let mut got = Vec::new();
+    loop {
+        let event = reader.next_event().await.expect("stream ended");
+        if event.data() == "sentinel" {
+            return got;
+        }
+        got.push(event.data());
+    }
+}
+
+#[tokio::test]
+async fn matching_table_for_both_dialects() {
+    let hub = start(config().anonymous(true)).await;
+    let topics = [
+        "https://example.com/books/1",
+        "https://example.com/books/1/reviews",
+        "https://example.com/users/1",
+        "/relative/1",
+    ];
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "topic=https://example.com/books/1",
+            &["https://example.com/books/1"],
+        ),
+        (
+            "topic=https://example.com/books/{id}",
+            &["https://example.com/books/1"],
+        ),
+        (
+            "topic=https://example.com/books/{+rest}",
+            &[
+                "https://example.com/books/1",
+                "https://example.com/books/1/reviews",
+            ],
+        ),
+        (
+            "topic=https://example.com/users/1&topic=/relative/1",
+            &["https://example.com/users/1", "/relative/1"],
+        ),
+        (
+            "match=https://example.com/books/1",
+            &["https://example.com/books/1"],
+        ),
+        ("match_exact=https://example.com/books/{id}", &[]),
+        (
+            "match_urlpattern=https://example.com/books/:id",
+            &["https://example.com/books/1"],
+        ),
+        (
+            "match_urlpattern=https://example.com/books/*",
+            &[
+                "https://example.com/books/1",
+                "https://example.com/books/1/reviews",
+            ],
+        ),
+        ("matchURLPattern=/relative/:id", &["/relative/1"]),
+        (
+            "match=/relative/1&match_urlpattern=https://example.com/users/:id",
+            &["https://example.com/users/1", "/relative/1"],
+        ),
+    ];
+    for (query, expected) in cases {
+        let query = query
+            .split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap();
+                format!("{k}={}", encode(v))
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        assert_eq!(received(&hub, &query, &topics).await, *expected, "{query}");
+    }
+    // `*` selects everything in both dialects.
+    for query in ["topic=*", "match=*", "match_urlpattern=*"] {
+        let got = received(&hub, query, &topics).await;
+        assert_eq!(got, topics, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_reaches_a_subscriber_through_any_of_its_topics() {
+    let hub = start(config().anonymous(true)).await;
+    let mut reader = hub.stream("topic=alternate", None).await;
+    hub.publish_ok(
+        V0,
+        &[
+            ("topic", "canonical"),
+            ("topic", "alternate"),
+            ("data", "x"),
+        ],
+    )
+    .await;
+    let event = reader.next_event().await.unwrap();
+    assert_eq!(event.data(), "x");
+}
+
+#[tokio::test]
+async fn private_updates_need_a_grant_for_one_of_their_topics() {
+    let hub = start(config().anonymous(true)).await;
+    let user = "https://example.com/users/42";
+    for version in [V0, V1] {
+        let query = match version {
+            V0 => "topic=*".to_owned(),
+            V1 => "match=*".to_owned(),
+        };
+        let grant = match version {
+            V0 => TopicSelector::exact("https://example.com/users/{id}"),
+            V1 => TopicSelector::pattern("https://example.com/users/:id"),
+        };
+        let granted = hub.token(version, &Grants::new().subscribe([grant]));
+        let other = hub.token(
+            version,
+            &Grants::new().subscribe(["https://example.com/other"]),
+        );
+        let mut authorized = hub.stream(&query, Some(&granted)).await;
+        let mut unauthorized = hub.stream(&query, Some(&other)).await;
+        let mut anonymous = hub.stream(&query, None).await;
+        // Private, allowed through its alternate topic only.
+        hub.publish_ok(
+            V0,
+            &[
+                ("topic", "https://example.com/books/1"),
+                ("topic", user),
+                ("data", "private"),
+                ("private", "on"),
+            ],
+        )
+        .await;
+        hub.publish_ok(
+            V0,
+            &[("topic", "https://example.com/books/1"), ("data", "public")],
+        )
+        .await;
+        assert_eq!(
+            authorized.next_event().await.unwrap().data(),
+            "private",
+            "{version}"
+        );
+        assert_eq!(authorized.next_event().await.unwrap().data(), "public");
+        assert_eq!(
+            unauthorized.next_event().await.unwrap().data(),
+            "public",
+            "{version}"
+        );
+        assert_eq!(
+            anonymous.next_event().await.unwrap().data(),
+            "public",
+            "{version}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_subscribe_requests_get_400() {
+    let hub = start(config().anonymous(true).selector_limits(3, 64)).await;
+    for query in [
+        "",
+        "foo=bar",
+        "matchFoo=x",
+        "match_regex=x",
+        "MATCH=x",
+        "topic=a&match=b",
+        "topic=a%0Ab",
+        "match=a%C2%85b",
+        "topic=",
+        "topic=a&topic=b&topic=c&topic=d",
+        &format!("topic={}", "x".repeat(65)),
+        "topic=https://example.com/{unterminated",
+        "match_urlpattern=https://example.com/((",
+    ] {
+        let response = hub.subscribe(query, None).await;
+        assert_eq!(response.status(), 400, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_hub_speaking_one_dialect_refuses_the_other() {
+    let v0 = start(
+        config()
+            .anonymous(true)
+            .support(mercure_hub::DialectSupport::V0Only),
+    )
+    .await;
+    assert_eq!(v0.subscribe("match=t", None).await.status(), 400);
+    assert_eq!(v0.subscribe("topic=t", None).await.status(), 200);
+    let v1 = start(
+        config()
+            .anonymous(true)
+            .support(mercure_hub::DialectSupport::V1Only),
+    )
+    .await;
+    assert_eq!(v1.subscribe("topic=t", None).await.status(), 400);
+    assert_eq!(v1.subscribe("match=t", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn anonymous_subscribers_are_refused_unless_enabled() {
+    let hub = start(config()).await;
+    let response = hub.subscribe("match=t", None).await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let hub = start(config().support(mercure_hub::DialectSupport::V0Only)).await;
+    let response = hub.subscribe("topic=t", None).await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers().get("www-authenticate").is_none(),
+        "no 1.0 challenge from a 0.x hub"
+    );
+}
+
+#[tokio::test]
+async fn token_precedence_header_then_query_then_cookie() {
+    let hub = start(config()).await;
+    let good = hub.token(V0, &Grants::subscribe_all());
+    let send = |query: String, header: Option<&str>, cookie: Option<String>| {
+        let mut request = hub.client.get(format!("{}?{query}", hub.url));
+        if let Some(header) = header {
+            request = request.bearer_auth(header);
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    // A bad header wins over a good query parameter and cookie.
+    let response = send(
+        format!("topic=t&authorization={good}"),
+        Some("bad"),
+        Some(format!("mercureAuthorization={good}")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 401);
+    // A bad query parameter wins over a good cookie (0.x).
+    let response = send(
+        "topic=t&authorization=bad".into(),
+        None,
+        Some(format!("mercureAuthorization={good}")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 401);
+    // Each alone is accepted.
+    assert_eq!(
+        send(format!("topic=t&authorization={good}"), None, None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        send(
+            "topic=t".into(),
+            None,
+            Some(format!("mercureAuthorization={good}"))
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    // 1.0 has no query parameter: it is ignored, so the request is anonymous.
+    assert_eq!(
+        send(format!("match=t&authorization={good}"), None, None)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let v1 = hub.token(V1, &Grants::subscribe_all());
+    assert_eq!(
+        send(
+            "match=t".into(),
+            None,
+            Some(format!("__Secure-mercure_access_token={v1}"))
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_are_sent_between_events() {
+    let hub = start(
+        config()
+            .anonymous(true)
+            .heartbeat(Some(std::time::Duration::from_millis(50))),
+    )
+    .await;
+    let mut reader = hub.stream("topic=t", None).await;
+    assert_eq!(
+        reader.next_block().await.as_deref(),
+        Some(":"),
+        "opening comment"
+    );
+    assert_eq!(reader.next_block().await.as_deref(), Some(":"), "heartbeat");
+    assert_eq!(reader.next_block().await.as_deref(), Some(":"), "heartbeat");
+}
