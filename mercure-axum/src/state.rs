@@ -1,0 +1,131 @@
+//! The Mercure part of an application's state.
+
+use axum::extract::FromRef;
+use mercure_client::{
+    Authorization, CookieOptions, DiscoveryLink, Hub, HubRegistry, HubUrl, TopicAuthorizer,
+};
+
+/// The Mercure configuration of an axum application: the hubs, how
+/// authorization cookies are shaped and who may be granted which topics.
+///
+/// Put it in the application state (directly, or as a field of a state
+/// that derives [`FromRef`]); the extractors and layers of this crate find
+/// it there. Cheap to clone.
+///
+/// With `Mercure` as the state, handlers can also extract the default
+/// [`Hub`] or the whole [`HubRegistry`] with `State`:
+///
+/// ```
+/// use axum::{Router, extract::State, routing::post};
+/// use mercure_axum::Mercure;
+/// use mercure_axum::client::{Hub, Update};
+///
+/// async fn publish(State(hub): State<Hub>) -> String {
+///     let update = Update::new("https://example.com/books/1", "{}").unwrap();
+///     match hub.publish(&update).await {
+///         Ok(id) => id.to_string(),
+///         Err(error) => error.to_string(),
+///     }
+/// }
+///
+/// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
+/// let app: Router = Router::new().route("/publish", post(publish)).with_state(Mercure::new(hub));
+/// ```
+///
+/// In a larger state:
+///
+/// ```
+/// use axum::extract::FromRef;
+/// use mercure_axum::Mercure;
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState {
+///     mercure: Mercure,
+///     // database pools, template environments, ...
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mercure {
+    authorization: Authorization,
+}
+
+impl Mercure {
+    /// One hub.
+    pub fn new(hub: Hub) -> Self {
+        Self::from_authorization(Authorization::for_hub(hub))
+    }
+
+    /// Several hubs; cookies and URLs are for the default one unless named.
+    pub fn with_registry(registry: HubRegistry) -> Self {
+        Self::from_authorization(Authorization::new(registry))
+    }
+
+    /// From a configured [`Authorization`].
+    pub fn from_authorization(authorization: Authorization) -> Self {
+        Self { authorization }
+    }
+
+    /// Shapes the authorization cookies with `options`.
+    #[must_use]
+    pub fn cookie_options(mut self, options: CookieOptions) -> Self {
+        self.authorization = self.authorization.options(options);
+        self
+    }
+
+    /// Consults `authorizer` whenever a cookie is minted: denied topics are
+    /// left out of the token.
+    #[must_use]
+    pub fn authorizer(mut self, authorizer: impl TopicAuthorizer + 'static) -> Self {
+        self.authorization = self.authorization.authorizer(authorizer);
+        self
+    }
+
+    /// The cookie minting service.
+    pub fn authorization(&self) -> &Authorization {
+        &self.authorization
+    }
+
+    /// The default hub.
+    pub fn hub(&self) -> &Hub {
+        self.authorization.hub()
+    }
+
+    /// All hubs.
+    pub fn registry(&self) -> &HubRegistry {
+        self.authorization.registry()
+    }
+
+    /// A subscription URL builder for the default hub's public URL.
+    pub fn hub_url(&self) -> HubUrl {
+        HubUrl::new(self.hub())
+    }
+
+    /// The discovery link to the default hub.
+    pub fn discovery_link(&self) -> DiscoveryLink {
+        DiscoveryLink::new(self.hub())
+    }
+}
+
+impl From<Authorization> for Mercure {
+    fn from(authorization: Authorization) -> Self {
+        Self::from_authorization(authorization)
+    }
+}
+
+impl FromRef<Mercure> for Hub {
+    fn from_ref(mercure: &Mercure) -> Self {
+        mercure.hub().clone()
+    }
+}
+
+impl FromRef<Mercure> for HubRegistry {
+    fn from_ref(mercure: &Mercure) -> Self {
+        mercure.registry().clone()
+    }
+}
+
+impl FromRef<Mercure> for Authorization {
+    fn from_ref(mercure: &Mercure) -> Self {
+        mercure.authorization.clone()
+    }
+}
