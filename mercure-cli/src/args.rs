@@ -1,0 +1,196 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mercure_client::{Algorithm, ProtocolVersion};
+
+/// The Mercure toolkit: mint tokens, publish updates to a hub.
+///
+/// Secrets are read from the environment or from files, never required on
+/// the command line (where other users of the machine could see them).
+#[derive(Debug, Parser)]
+#[command(name = "mercure", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Mint a JWT for publishers or subscribers (0.x or 1.0 shape).
+    ///
+    /// Example: mercure token --publish '*' --subscribe 'https://example.com/users/42'
+    Token(TokenArgs),
+    /// Publish an update to a hub; prints the id the hub assigned.
+    ///
+    /// Example: mercure publish --hub http://127.0.0.1:3000/.well-known/mercure
+    ///          --topic https://example.com/books/1 --data '{"status":"sold"}'
+    Publish(PublishArgs),
+}
+
+/// Which dialect of the protocol.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Protocol {
+    /// 0.x (draft-07): the `mercure` claim.
+    #[value(name = "0", alias = "0.x")]
+    V0,
+    /// 1.0 (draft-08): RFC 9068 access tokens with `authorization_details`.
+    #[value(name = "1", alias = "1.0")]
+    V1,
+}
+
+impl From<Protocol> for ProtocolVersion {
+    fn from(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::V0 => ProtocolVersion::V0,
+            Protocol::V1 => ProtocolVersion::V1,
+        }
+    }
+}
+
+/// Signature algorithms.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub(crate) enum Alg {
+    /// HMAC SHA-256 (shared secret).
+    Hs256,
+    /// HMAC SHA-384 (shared secret).
+    Hs384,
+    /// HMAC SHA-512 (shared secret).
+    Hs512,
+    /// RSA PKCS#1 v1.5 SHA-256 (PEM private key).
+    Rs256,
+    /// RSA PKCS#1 v1.5 SHA-384.
+    Rs384,
+    /// RSA PKCS#1 v1.5 SHA-512.
+    Rs512,
+    /// RSA-PSS SHA-256.
+    Ps256,
+    /// RSA-PSS SHA-384.
+    Ps384,
+    /// RSA-PSS SHA-512.
+    Ps512,
+    /// ECDSA P-256 SHA-256 (PEM private key).
+    Es256,
+    /// ECDSA P-384 SHA-384.
+    Es384,
+    /// Ed25519 (PEM private key).
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+impl From<Alg> for Algorithm {
+    fn from(alg: Alg) -> Self {
+        match alg {
+            Alg::Hs256 => Algorithm::HS256,
+            Alg::Hs384 => Algorithm::HS384,
+            Alg::Hs512 => Algorithm::HS512,
+            Alg::Rs256 => Algorithm::RS256,
+            Alg::Rs384 => Algorithm::RS384,
+            Alg::Rs512 => Algorithm::RS512,
+            Alg::Ps256 => Algorithm::PS256,
+            Alg::Ps384 => Algorithm::PS384,
+            Alg::Ps512 => Algorithm::PS512,
+            Alg::Es256 => Algorithm::ES256,
+            Alg::Es384 => Algorithm::ES384,
+            Alg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// How tokens are signed.
+#[derive(Debug, Args)]
+pub(crate) struct KeyArgs {
+    /// Signature algorithm.
+    #[arg(long, value_enum, default_value = "HS256")]
+    pub(crate) alg: Alg,
+    /// Environment variable holding the HMAC secret.
+    #[arg(long, value_name = "VAR", default_value = "MERCURE_JWT_SECRET")]
+    pub(crate) secret_env: String,
+    /// File holding the HMAC secret (raw bytes) or the PEM private key.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// `iss` claim (required for 1.0).
+    #[arg(long, env = "MERCURE_JWT_ISSUER")]
+    pub(crate) issuer: Option<String>,
+    /// `aud` claim: the hub's resource identifier (required for 1.0).
+    #[arg(long, env = "MERCURE_JWT_AUDIENCE")]
+    pub(crate) audience: Option<String>,
+    /// Token lifetime in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub(crate) ttl: u64,
+}
+
+/// `mercure token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// Protocol dialect of the token.
+    #[arg(long, value_enum, default_value = "0", env = "MERCURE_PROTOCOL")]
+    pub(crate) protocol: Protocol,
+    /// Topic (or `*`) the token may publish to; repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) publish: Vec<String>,
+    /// Topic (or `*`) whose private updates the token may receive; repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) subscribe: Vec<String>,
+    /// Pattern (URI template in 0.x, URL pattern in 1.0) the token may
+    /// publish to; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) publish_pattern: Vec<String>,
+    /// Pattern whose private updates the token may receive; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) subscribe_pattern: Vec<String>,
+    /// Subscriber payload, as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) payload: Option<String>,
+    /// `sub` claim.
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+    /// Print the decoded header and claims instead of the token.
+    #[arg(long)]
+    pub(crate) decode: bool,
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+}
+
+/// `mercure publish`.
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The hub's URL.
+    #[arg(long, env = "MERCURE_URL")]
+    pub(crate) hub: String,
+    /// Protocol dialect of the hub.
+    #[arg(long, value_enum, default_value = "0", env = "MERCURE_PROTOCOL")]
+    pub(crate) protocol: Protocol,
+    /// Topic; the first is canonical, the others alternates. Repeatable.
+    #[arg(long, required = true, value_name = "TOPIC")]
+    pub(crate) topic: Vec<String>,
+    /// Payload; `-` reads standard input.
+    #[arg(long, conflicts_with = "data_file")]
+    pub(crate) data: Option<String>,
+    /// File whose content is the payload.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) data_file: Option<PathBuf>,
+    /// Only subscribers authorized for one of the topics receive it.
+    #[arg(long)]
+    pub(crate) private: bool,
+    /// Event id (the hub generates one otherwise).
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// SSE event type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) event_type: Option<String>,
+    /// Reconnection delay advertised to subscribers, in milliseconds.
+    #[arg(long, value_name = "MILLISECONDS")]
+    pub(crate) retry: Option<u64>,
+    /// Environment variable holding a ready-made publisher token; when set
+    /// and non-empty it is used instead of minting one.
+    #[arg(long, value_name = "VAR", default_value = "MERCURE_PUBLISHER_JWT")]
+    pub(crate) jwt_env: String,
+    /// Request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+}
