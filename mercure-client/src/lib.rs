@@ -29,6 +29,7 @@ mod challenge;
 mod clock;
 mod cookie;
 pub mod crypto;
+mod discovery;
 mod error;
 mod event_id;
 mod hub;
@@ -50,6 +51,10 @@ pub use authorizer::{AuthorizedGrants, FnTopicAuthorizer, TopicAuthorizer};
 pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cookie::{AuthorizationCookie, CookieError, CookieOptions, SameSite, cookie_domain};
+pub use discovery::{
+    Discovery, HubLink, LinkValue, ResourceMetadata, detect_protocol, discover,
+    fetch_resource_metadata, metadata_url,
+};
 pub use error::{Error, HubRejection, Result};
 pub use event_id::EventId;
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
