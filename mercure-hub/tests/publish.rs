@@ -8,6 +8,8 @@ use support::{config, start};
 const V0: ProtocolVersion = ProtocolVersion::V0;
 const V1: ProtocolVersion = ProtocolVersion::V1;
 
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 #[tokio::test]
 async fn answers_the_id_as_text_plain_and_generates_urn_uuids() {
     let hub = start(config()).await;
@@ -61,7 +63,7 @@ async fn honours_a_supplied_id_and_is_idempotent_on_retry() {
 #[tokio::test]
 async fn rejects_invalid_updates_in_both_dialects() {
     let hub = start(config()).await;
-    let cases: &[(&[(&str, &str)], u16)] = &[
+    let cases: &[(Form<'_>, u16)] = &[
         (&[("data", "no topic")], 400),
         (&[("topic", "")], 400),
         (&[("topic", "t"), ("id", "#hub")], 400),
@@ -86,7 +88,7 @@ async fn rejects_invalid_updates_in_both_dialects() {
 #[tokio::test]
 async fn applies_the_extra_rules_of_1_0() {
     let hub = start(config()).await;
-    let cases: &[(&[(&str, &str)], u16, u16)] = &[
+    let cases: &[(Form<'_>, u16, u16)] = &[
         // form, status with a 0.x token, status with a 1.0 token
         (&[("topic", "*")], 200, 400),
         (&[("topic", "t"), ("type", "mercure")], 200, 400),

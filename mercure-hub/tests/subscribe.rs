@@ -377,3 +377,33 @@ async fn heartbeats_are_sent_between_events() {
     assert_eq!(reader.next_block().await.as_deref(), Some(":"), "heartbeat");
     assert_eq!(reader.next_block().await.as_deref(), Some(":"), "heartbeat");
 }
+
+#[tokio::test]
+async fn the_connection_closes_when_the_token_expires() {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+    let issued = 1_900_000_000;
+    // The hub's clock stands 200 ms before the token's expiry.
+    let hub_clock = mercure_client::ManualClock::new(
+        UNIX_EPOCH + Duration::from_millis((issued + 60) * 1000 - 200),
+    );
+    let hub = start(config().clock(Arc::new(hub_clock))).await;
+    let token = mercure_client::TokenFactory::builder(
+        mercure_client::SigningKey::hs256(support::SECRET).unwrap(),
+    )
+    .lifetime(Duration::from_secs(60))
+    .clock(Arc::new(mercure_client::ManualClock::at_unix(issued)))
+    .build()
+    .unwrap()
+    .mint(&Grants::subscribe_all())
+    .unwrap();
+    let mut reader = hub.stream("topic=t", Some(token.expose())).await;
+    assert_eq!(reader.next_block().await.as_deref(), Some(":"));
+    assert_eq!(
+        reader.next_event().await,
+        None,
+        "the hub ends the stream at expiry"
+    );
+    assert!(reader.ended);
+    hub.wait_subscribers(0).await;
+}

@@ -1,0 +1,176 @@
+//! The in-process API: subscriptions served without HTTP, bounded queues,
+//! token expiry, closing subscriptions when permissions change.
+
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use mercure_client::{ProtocolVersion, TopicSelector, Update};
+use mercure_hub::{EmbeddedHub, HubConfig, PrivateAccess, SubscribeRequest, Subscription};
+
+fn hub(builder: mercure_hub::HubConfigBuilder) -> EmbeddedHub {
+    EmbeddedHub::new(builder.build().unwrap())
+}
+
+async fn next_text(subscription: &mut Subscription) -> Option<String> {
+    let chunk = subscription.next().await?.unwrap();
+    Some(String::from_utf8(chunk.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn server_selected_streams_receive_what_the_server_chose() {
+    let hub = hub(HubConfig::builder());
+    let mut stream = hub
+        .subscribe(
+            SubscribeRequest::new([TopicSelector::pattern("https://example.com/users/42/:rest")])
+                .dialect(ProtocolVersion::V1)
+                .private_access(PrivateAccess::Selectors(vec![TopicSelector::exact(
+                    "https://example.com/users/42/inbox",
+                )])),
+        )
+        .unwrap();
+    assert_eq!(stream.resume_header(), "Mercure-Last-Event-ID");
+    assert_eq!(next_text(&mut stream).await.as_deref(), Some(":\n\n"));
+    let private = |topic: &str, data: &str| {
+        Update::builder(topic)
+            .data(data)
+            .private(true)
+            .build()
+            .unwrap()
+    };
+    hub.publish(&private(
+        "https://example.com/users/42/settings",
+        "not granted",
+    ))
+    .unwrap();
+    hub.publish(&private("https://example.com/users/42/inbox", "granted"))
+        .unwrap();
+    hub.publish(&Update::new("https://example.com/users/7/inbox", "other user").unwrap())
+        .unwrap();
+    let text = next_text(&mut stream).await.unwrap();
+    assert!(text.ends_with("data: granted\n\n"), "{text}");
+    assert_eq!(hub.subscriptions().len(), 1);
+    drop(stream);
+    assert_eq!(hub.subscriptions().len(), 0);
+    assert_eq!(hub.metrics().subscribers_connected, 0);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_closed_and_counted_without_slowing_publishers() {
+    let hub = hub(HubConfig::builder().queue_capacity(4));
+    let mut slow = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    let mut fast = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    assert!(next_text(&mut slow).await.is_some());
+    assert!(next_text(&mut fast).await.is_some());
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        // Publishing never waits: five updates go out while `slow` reads nothing.
+        ids.push(
+            hub.publish(&Update::new("t", format!("u{i}")).unwrap())
+                .unwrap(),
+        );
+        if i < 4 {
+            let text = next_text(&mut fast).await.unwrap();
+            assert!(text.contains(&format!("data: u{i}")), "{text}");
+        }
+    }
+    assert_eq!(hub.metrics().subscribers_dropped, 1);
+    // The slow stream ends at once, without the queued events: its client
+    // resumes from history with the last id it saw.
+    assert_eq!(next_text(&mut slow).await, None);
+    let mut resumed = hub
+        .subscribe(SubscribeRequest::new(["t"]).last_event_id(ids[0].as_str()))
+        .unwrap();
+    let replay = next_text(&mut resumed).await.unwrap();
+    for i in 1..5 {
+        assert!(replay.contains(&format!("data: u{i}")), "{replay}");
+    }
+    assert!(!replay.contains("data: u0"));
+    // The fast one is still served.
+    let text = next_text(&mut fast).await.unwrap();
+    assert!(text.contains("data: u4"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_ends_when_the_token_expires() {
+    let hub = hub(HubConfig::builder().heartbeat(None));
+    let mut stream = hub
+        .subscribe(
+            SubscribeRequest::new(["t"]).expires_at(SystemTime::now() + Duration::from_secs(30)),
+        )
+        .unwrap();
+    assert!(next_text(&mut stream).await.is_some());
+    let started = tokio::time::Instant::now();
+    assert_eq!(next_text(&mut stream).await, None);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(29) && elapsed <= Duration::from_secs(31),
+        "{elapsed:?}"
+    );
+    assert!(
+        hub.subscribe(
+            SubscribeRequest::new(["t"]).expires_at(SystemTime::now() - Duration::from_secs(1))
+        )
+        .is_err()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_follow_the_configured_interval() {
+    let hub = hub(HubConfig::builder().heartbeat(Some(Duration::from_secs(15))));
+    let mut stream = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    assert!(next_text(&mut stream).await.is_some());
+    let started = tokio::time::Instant::now();
+    assert_eq!(next_text(&mut stream).await.as_deref(), Some(":\n\n"));
+    assert_eq!(started.elapsed(), Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn permission_changes_close_the_affected_subscriptions() {
+    let hub = hub(HubConfig::builder());
+    let mut alice_books = hub
+        .subscribe(SubscribeRequest::new(["https://example.com/books/{id}"]).subject("alice"))
+        .unwrap();
+    let mut alice_users = hub
+        .subscribe(SubscribeRequest::new(["https://example.com/users/alice"]).subject("alice"))
+        .unwrap();
+    let mut bob_books = hub
+        .subscribe(SubscribeRequest::new(["https://example.com/books/{id}"]).subject("bob"))
+        .unwrap();
+    for stream in [&mut alice_books, &mut alice_users, &mut bob_books] {
+        assert!(next_text(stream).await.is_some());
+    }
+    assert_eq!(
+        hub.permission_changed("alice", "https://example.com/books/1"),
+        1
+    );
+    assert_eq!(next_text(&mut alice_books).await, None);
+    hub.publish(&Update::new("https://example.com/books/1", "still here").unwrap())
+        .unwrap();
+    assert!(
+        next_text(&mut bob_books)
+            .await
+            .unwrap()
+            .contains("still here")
+    );
+    hub.publish(&Update::new("https://example.com/users/alice", "also").unwrap())
+        .unwrap();
+    assert!(next_text(&mut alice_users).await.unwrap().contains("also"));
+    assert_eq!(hub.close_subscribers(|_| true), 2);
+    assert_eq!(next_text(&mut bob_books).await, None);
+}
+
+#[tokio::test]
+async fn subscribing_needs_a_valid_selector() {
+    let hub = hub(HubConfig::builder());
+    assert!(matches!(
+        hub.subscribe(SubscribeRequest::new(Vec::<TopicSelector>::new())),
+        Err(mercure_hub::Error::InvalidSubscribe(_))
+    ));
+    assert!(matches!(
+        hub.subscribe(
+            SubscribeRequest::new([TopicSelector::pattern("https://a/((")])
+                .dialect(ProtocolVersion::V1)
+        ),
+        Err(mercure_hub::Error::InvalidSelector { .. })
+    ));
+}

@@ -1,0 +1,259 @@
+//! The subscriptions API and subscription events, in both dialects.
+
+mod support;
+
+use mercure_client::{Grants, ProtocolVersion, TopicSelector};
+use serde_json::{Value, json};
+use support::{config, start};
+
+const V0: ProtocolVersion = ProtocolVersion::V0;
+const V1: ProtocolVersion = ProtocolVersion::V1;
+
+async fn get(
+    hub: &support::TestHub,
+    path: &str,
+    token: &str,
+) -> (u16, Option<String>, Option<String>, Value) {
+    let response = hub
+        .client
+        .get(format!("{}{path}", hub.origin))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let link = response
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.text().await.unwrap();
+    (
+        status,
+        content_type,
+        link,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn lists_subscriptions_as_json_ld_in_0_x() {
+    let hub = start(config().subscriptions(true)).await;
+    let subscriber = hub.token(V0, &Grants::subscribe_all().payload(json!({"user": 42})));
+    let _stream = hub
+        .stream(
+            "topic=https%3A%2F%2Fexample.com%2Fbooks%2F1",
+            Some(&subscriber),
+        )
+        .await;
+    let admin = hub.token(
+        V0,
+        &Grants::new().subscribe(["/.well-known/mercure/subscriptions{/topic}{/subscriber}"]),
+    );
+    let (status, content_type, _, body) =
+        get(&hub, "/.well-known/mercure/subscriptions", &admin).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type.as_deref(), Some("application/ld+json"));
+    assert_eq!(body["@context"], "https://mercure.rocks/");
+    assert_eq!(body["id"], "/.well-known/mercure/subscriptions");
+    assert_eq!(body["type"], "Subscriptions");
+    let last = hub.hub.last_event_id().unwrap();
+    assert_eq!(body["lastEventID"], last.as_str());
+    let subscriptions = body["subscriptions"].as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1);
+    let subscription = &subscriptions[0];
+    let subscriber_id = subscription["subscriber"].as_str().unwrap().to_owned();
+    assert!(subscriber_id.starts_with("urn:uuid:"));
+    let encoded_subscriber = subscriber_id.replace(':', "%3A");
+    let id = format!(
+        "/.well-known/mercure/subscriptions/https%3A%2F%2Fexample.com%2Fbooks%2F1/{encoded_subscriber}"
+    );
+    assert_eq!(
+        subscription,
+        &json!({
+            "id": id,
+            "type": "Subscription",
+            "topic": "https://example.com/books/1",
+            "subscriber": subscriber_id,
+            "active": true,
+            "payload": {"user": 42},
+        })
+    );
+    // One topic's collection, then one subscription.
+    let (status, _, _, body) = get(
+        &hub,
+        "/.well-known/mercure/subscriptions/https%3A%2F%2Fexample.com%2Fbooks%2F1",
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["subscriptions"].as_array().unwrap().len(), 1);
+    let (status, _, _, body) = get(&hub, &id, &admin).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["@context"], "https://mercure.rocks/");
+    assert_eq!(body["subscriber"], subscriber_id.as_str());
+    assert_eq!(body["lastEventID"], last.as_str());
+    let (status, _, _, _) =
+        get(&hub, "/.well-known/mercure/subscriptions/https%3A%2F%2Fexample.com%2Fbooks%2F1/urn%3Auuid%3Anope", &admin)
+            .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn lists_subscriptions_as_json_in_1_0() {
+    let hub = start(config().subscriptions(true)).await;
+    let subscriber = hub.token(V1, &Grants::subscribe_all().payload(json!({"user": 7})));
+    let _stream = hub
+        .stream(
+            "match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid",
+            Some(&subscriber),
+        )
+        .await;
+    let admin = hub.token(
+        V1,
+        &Grants::new().subscribe([TopicSelector::pattern(
+            "/.well-known/mercure/subscriptions{/*}?",
+        )]),
+    );
+    let path =
+        "/.well-known/mercure/subscriptions/urlpattern/https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid";
+    let (status, content_type, link, body) = get(&hub, path, &admin).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let last = hub.hub.last_event_id().unwrap();
+    assert_eq!(
+        link.unwrap(),
+        format!("<{}>; rel=\"mercure\"; last-event-id=\"{last}\"", hub.url)
+    );
+    assert_eq!(body["type"], "subscriptions");
+    assert!(body.get("@context").is_none());
+    let subscription = &body["subscriptions"][0];
+    assert_eq!(subscription["type"], "subscription");
+    assert_eq!(subscription["match"], "https://example.com/books/:id");
+    assert_eq!(subscription["match_type"], "urlpattern");
+    assert_eq!(subscription["active"], true);
+    assert_eq!(subscription["payload"], json!({"user": 7}));
+    // The exact collection of the same expression is empty.
+    let (_, _, _, body) = get(
+        &hub,
+        "/.well-known/mercure/subscriptions/exact/https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid",
+        &admin,
+    )
+    .await;
+    assert_eq!(body["subscriptions"], json!([]));
+}
+
+#[tokio::test]
+async fn the_api_needs_a_grant_for_the_requested_url() {
+    let hub = start(config().subscriptions(true)).await;
+    let response = hub
+        .client
+        .get(format!("{}/subscriptions", hub.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let narrow = hub.token(
+        V0,
+        &Grants::new().subscribe(["/.well-known/mercure/subscriptions/a"]),
+    );
+    assert_eq!(
+        get(&hub, "/.well-known/mercure/subscriptions", &narrow)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        get(&hub, "/.well-known/mercure/subscriptions/a", &narrow)
+            .await
+            .0,
+        200
+    );
+    let disabled = start(config()).await;
+    let all = disabled.token(V0, &Grants::subscribe_all());
+    assert_eq!(
+        get(&disabled, "/.well-known/mercure/subscriptions", &all)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn subscription_events_announce_connections_and_disconnections() {
+    let hub = start(config().subscriptions(true)).await;
+    for version in [V0, V1] {
+        let (query, watch_query) = match version {
+            V0 => (
+                "topic=https%3A%2F%2Fexample.com%2Fa",
+                "topic=%2F.well-known%2Fmercure%2Fsubscriptions%7B%2Ftopic%7D%7B%2Fsubscriber%7D",
+            ),
+            V1 => (
+                "match=https%3A%2F%2Fexample.com%2Fa",
+                "match_urlpattern=%2F.well-known%2Fmercure%2Fsubscriptions%2Fexact%2F%3Amatch%2F%3Asubscriber",
+            ),
+        };
+        let watcher_token = hub.token(version, &Grants::subscribe_all());
+        let mut watcher = hub.stream(watch_query, Some(&watcher_token)).await;
+        let unprivileged_token = hub.token(version, &Grants::new().subscribe(["x"]));
+        let mut unprivileged = hub.stream(watch_query, Some(&unprivileged_token)).await;
+        let subscriber = hub.token(
+            version,
+            &Grants::new().subscribe(["x"]).payload(json!({"n": 1})),
+        );
+        let stream = hub.stream(query, Some(&subscriber)).await;
+        // The watcher's own connection is announced too: skip it.
+        let (connected, connected_doc) = next_about(&mut watcher, "https://example.com/a").await;
+        drop(stream);
+        let (_, disconnected_doc) = next_about(&mut watcher, "https://example.com/a").await;
+        assert_eq!(connected_doc["active"], true, "{version}");
+        assert_eq!(disconnected_doc["active"], false, "{version}");
+        assert_eq!(connected_doc["payload"], json!({"n": 1}));
+        assert_eq!(connected_doc["subscriber"], disconnected_doc["subscriber"]);
+        match version {
+            V0 => {
+                assert_eq!(connected.event, None);
+                assert_eq!(connected_doc["@context"], "https://mercure.rocks/");
+                assert_eq!(connected_doc["type"], "Subscription");
+                assert_eq!(connected_doc["topic"], "https://example.com/a");
+            }
+            V1 => {
+                assert_eq!(connected.event.as_deref(), Some("mercure"));
+                assert_eq!(connected_doc["type"], "subscription");
+                assert_eq!(connected_doc["match"], "https://example.com/a");
+                assert_eq!(connected_doc["match_type"], "exact");
+            }
+        }
+        assert!(
+            connected_doc["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("/.well-known/mercure/subscriptions/")
+        );
+        // Subscription events are private: a watcher without the grant
+        // gets the public sentinel published after them, and nothing before.
+        let sentinel = "/.well-known/mercure/subscriptions/exact/sentinel/x";
+        hub.publish_ok(
+            V0,
+            &[("topic", sentinel), ("data", "{\"topic\": \"sentinel\"}")],
+        )
+        .await;
+        let first = unprivileged.next_event().await.unwrap();
+        assert_eq!(first.data(), "{\"topic\": \"sentinel\"}", "{version}");
+    }
+}
+
+/// The next subscription event about the selector `expression`.
+async fn next_about(reader: &mut support::SseReader, expression: &str) -> (support::Sse, Value) {
+    loop {
+        let event = reader.next_event().await.unwrap();
+        let doc: Value = serde_json::from_str(&event.data()).unwrap();
+        let selector = doc.get("topic").or_else(|| doc.get("match")).unwrap();
+        if selector == expression {
+            return (event, doc);
+        }
+    }
+}
