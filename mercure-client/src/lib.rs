@@ -41,6 +41,7 @@ mod publisher;
 mod registry;
 mod selector;
 mod subscriber;
+mod subscriptions;
 pub mod testing;
 mod text;
 mod token;
@@ -72,6 +73,9 @@ pub use subscriber::{
     EventTooLarge, EventsLost, ExponentialBackoff, ManualTimer, ReceivedUpdate, ReconnectReason,
     Reconnecting, RetryStrategy, SseDecoder, Subscriber, SubscriberBuilder, SubscriberEvent, Timer,
     TokioTimer,
+};
+pub use subscriptions::{
+    ActiveSubscription, SubscriptionEvents, SubscriptionList, SubscriptionsApi,
 };
 pub use token::{
     AUTHORIZATION_DETAIL_TYPE, CachedTokenProvider, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_LIFETIME,
