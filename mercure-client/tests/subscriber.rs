@@ -647,3 +647,56 @@ async fn tokens_by_query_parameter_and_cookie() {
     ));
     let _ = timer.now();
 }
+
+#[tokio::test]
+async fn updates_only_and_subscription_events_skip_connection_events() {
+    let history = vec![
+        (
+            "1".to_owned(),
+            r#"{"type": "Subscription", "topic": "https://example.com/a", "subscriber": "urn:uuid:s1", "active": true, "payload": {"user": 1}}"#.to_owned(),
+        ),
+        ("2".to_owned(), "not a subscription".to_owned()),
+        (
+            "3".to_owned(),
+            r#"{"type": "subscription", "match": "https://example.com/:id", "match_type": "urlpattern", "subscriber": "urn:uuid:s1", "active": false}"#.to_owned(),
+        ),
+    ];
+    let hub = ScriptedHub::start(
+        history,
+        vec![Step::cut_at(170), Step::stream(), Step::stream()],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let build = || {
+        Subscriber::builder(hub.url())
+            .topic("*")
+            .retry_strategy(backoff().initial(Duration::ZERO))
+            .timer(timer.clone())
+            .build()
+            .unwrap()
+    };
+    let updates: Vec<_> = build().updates().take(3).collect().await;
+    let data: Vec<String> = updates
+        .into_iter()
+        .map(|u| u.unwrap().into_data())
+        .collect();
+    assert_eq!(data[1], "not a subscription");
+
+    let events: Vec<_> = mercure_client::SubscriptionEvents::new(build())
+        .take(3)
+        .collect()
+        .await;
+    let first = events[0].as_ref().unwrap();
+    assert!(first.active);
+    assert_eq!(first.selector.expression(), "https://example.com/a");
+    assert_eq!(first.payload.as_ref().unwrap()["user"], 1);
+    // A document that is not a subscription is reported, and the stream goes on.
+    assert!(matches!(events[1], Err(Error::InvalidResponse(_))));
+    let last = events[2].as_ref().unwrap();
+    assert!(!last.active);
+    assert_eq!(
+        last.selector,
+        TopicSelector::pattern("https://example.com/:id")
+    );
+}
