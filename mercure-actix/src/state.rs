@@ -88,6 +88,20 @@ impl Mercure {
     pub fn discovery_link(&self) -> DiscoveryLink {
         DiscoveryLink::new(self.hub())
     }
+
+    /// Registers `mercure_hub_url` for these hubs in a minijinja
+    /// environment; see [`add_minijinja_functions`](mercure_client::add_minijinja_functions).
+    #[cfg(feature = "minijinja")]
+    pub fn add_to_minijinja(&self, env: &mut minijinja::Environment<'_>) {
+        mercure_client::add_minijinja_functions(env, self.registry().clone());
+    }
+
+    /// Subscription URLs for these hubs, to put in askama templates; see
+    /// [`HubUrls`](mercure_client::HubUrls).
+    #[cfg(feature = "askama")]
+    pub fn hub_urls(&self) -> mercure_client::HubUrls {
+        mercure_client::HubUrls::new(self.registry().clone())
+    }
 }
 
 impl From<Authorization> for Mercure {

@@ -36,6 +36,11 @@
 //!     .with_state(mercure);
 //! ```
 //!
+//! # Features
+//! - `minijinja`: [`Mercure::add_to_minijinja`] registers a `mercure_hub_url`
+//!   function, so that a template writes `{{ mercure_hub_url(["/books/1"]) }}`.
+//! - `askama`: [`Mercure::hub_urls`] gives a value to put in template
+//!   structs: `{{ mercure.hub_url(["/books/1"])? }}`.
 
 mod cookie_layer;
 mod cookies;

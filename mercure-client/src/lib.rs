@@ -22,6 +22,8 @@
 //! # Features
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
 //! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
+//! - `minijinja`: [`add_minijinja_functions`] registers `mercure_hub_url` in templates.
+//! - `askama`: [`HubUrls`], subscription URLs for askama templates.
 
 mod authorization;
 mod authorizer;
@@ -43,6 +45,7 @@ mod registry;
 mod selector;
 mod subscriber;
 mod subscriptions;
+mod templates;
 pub mod testing;
 mod text;
 mod token;
@@ -79,6 +82,10 @@ pub use subscriber::{
 pub use subscriptions::{
     ActiveSubscription, SubscriptionEvents, SubscriptionList, SubscriptionsApi,
 };
+#[cfg(feature = "askama")]
+pub use templates::HubUrls;
+#[cfg(feature = "minijinja")]
+pub use templates::add_minijinja_functions;
 pub use token::{
     AUTHORIZATION_DETAIL_TYPE, CachedTokenProvider, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_LIFETIME,
     FnTokenProvider, Grants, SigningKey, Token, TokenError, TokenFactory, TokenFactoryBuilder,
