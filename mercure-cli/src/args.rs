@@ -27,6 +27,108 @@ pub(crate) enum Command {
     /// Example: mercure publish --hub http://127.0.0.1:3000/.well-known/mercure
     ///          --topic https://example.com/books/1 --data '{"status":"sold"}'
     Publish(PublishArgs),
+    /// Subscribe to topics and print the updates as they arrive; reconnects
+    /// by itself, resuming from the last event received.
+    ///
+    /// Example: mercure subscribe --hub http://127.0.0.1:3000/.well-known/mercure
+    ///          --topic https://example.com/books/1 --json
+    Subscribe(SubscribeArgs),
+    /// Fetch a resource and print the hubs its `Link` headers advertise,
+    /// and whether the hub speaks 0.x or 1.0.
+    ///
+    /// Example: mercure discover https://example.com/books/1
+    Discover(DiscoverArgs),
+    /// List the active subscriptions of a hub (its subscriptions API).
+    ///
+    /// Example: mercure subscriptions --hub http://127.0.0.1:3000/.well-known/mercure
+    ///          --topic https://example.com/books/1
+    Subscriptions(SubscriptionsArgs),
+}
+
+/// How a subscriber obtains its token.
+#[derive(Debug, Args)]
+pub(crate) struct SubscriberAuthArgs {
+    /// Environment variable holding a ready-made subscriber token; when set
+    /// and non-empty it is used instead of minting one.
+    #[arg(long, value_name = "VAR", default_value = "MERCURE_SUBSCRIBER_JWT")]
+    pub(crate) jwt_env: String,
+    /// Subscribe without a token (public updates only).
+    #[arg(long)]
+    pub(crate) anonymous: bool,
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+}
+
+/// How the token is presented.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AuthMethod {
+    /// `Authorization: Bearer` header.
+    Header,
+    /// The dialect's authorization cookie.
+    Cookie,
+    /// The `authorization` query parameter (0.x only; the token ends up in
+    /// URLs and logs).
+    Query,
+}
+
+/// `mercure subscribe`.
+#[derive(Debug, Args)]
+pub(crate) struct SubscribeArgs {
+    /// The hub's URL.
+    #[arg(long, env = "MERCURE_URL")]
+    pub(crate) hub: String,
+    /// Protocol dialect of the hub.
+    #[arg(long, value_enum, default_value = "0", env = "MERCURE_PROTOCOL")]
+    pub(crate) protocol: Protocol,
+    /// Exact topic (or `*`); repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) topic: Vec<String>,
+    /// Pattern (URI template in 0.x, URL pattern in 1.0); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) pattern: Vec<String>,
+    /// Resume after this event id (`earliest` for the whole history).
+    #[arg(long, value_name = "ID")]
+    pub(crate) last_event_id: Option<String>,
+    /// How the token is presented.
+    #[arg(long, value_enum, default_value = "header")]
+    pub(crate) auth: AuthMethod,
+    /// Print one JSON object per line, connection events included.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Exit after this many updates.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+    #[command(flatten)]
+    pub(crate) auth_args: SubscriberAuthArgs,
+}
+
+/// `mercure discover`.
+#[derive(Debug, Args)]
+pub(crate) struct DiscoverArgs {
+    /// The resource whose `Link` headers to read.
+    pub(crate) url: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `mercure subscriptions`.
+#[derive(Debug, Args)]
+pub(crate) struct SubscriptionsArgs {
+    /// The hub's URL.
+    #[arg(long, env = "MERCURE_URL")]
+    pub(crate) hub: String,
+    /// Protocol dialect of the hub.
+    #[arg(long, value_enum, default_value = "0", env = "MERCURE_PROTOCOL")]
+    pub(crate) protocol: Protocol,
+    /// Only the subscriptions to this topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) topic: Option<String>,
+    /// Only this subscriber's subscription (needs --topic).
+    #[arg(long, value_name = "ID", requires = "topic")]
+    pub(crate) subscriber: Option<String>,
+    #[command(flatten)]
+    pub(crate) auth_args: SubscriberAuthArgs,
 }
 
 /// Which dialect of the protocol.

@@ -54,3 +54,28 @@ fn trim_newline(secret: &[u8]) -> &[u8] {
     }
     &secret[..end]
 }
+
+/// The token a subscriber presents: from `args.jwt_env`, minted with
+/// `selectors` as its subscribe grants, or none when anonymous.
+pub(crate) fn subscriber_token(
+    args: &crate::args::SubscriberAuthArgs,
+    version: ProtocolVersion,
+    selectors: &[mercure_client::TopicSelector],
+) -> Result<Option<mercure_client::Token>, CliError> {
+    if args.anonymous {
+        return Ok(None);
+    }
+    if let Ok(jwt) = std::env::var(&args.jwt_env)
+        && !jwt.trim().is_empty()
+    {
+        return Ok(Some(mercure_client::Token::new(jwt.trim())));
+    }
+    let factory = factory(&args.key, version).map_err(|error| {
+        format!(
+            "{error} (or pass --anonymous, or set {} to a subscriber token)",
+            args.jwt_env
+        )
+    })?;
+    let grants = mercure_client::Grants::new().subscribe(selectors.iter().cloned());
+    Ok(Some(factory.mint(&grants)?))
+}

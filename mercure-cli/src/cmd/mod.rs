@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+mod discover;
 mod key;
 mod publish;
+mod subscribe;
+mod subscriptions;
 mod token;
 
 use crate::args::{Cli, Command};
@@ -14,5 +17,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Token(args) => token::run(&args),
         Command::Publish(args) => publish::run(args).await,
+        Command::Subscribe(args) => subscribe::run(args).await,
+        Command::Discover(args) => discover::run(args).await,
+        Command::Subscriptions(args) => subscriptions::run(args).await,
     }
 }
