@@ -245,3 +245,94 @@ async fn reconciliation_replays_what_followed_the_last_event_id() {
     let ids: Vec<_> = events.iter().filter_map(|e| e.id.clone()).collect();
     assert_eq!(ids, ["feed-2", "feed-3"]);
 }
+
+/// Our `Subscriber` against this hub: every way of presenting the token
+/// gets the private update.
+#[tokio::test]
+async fn our_subscriber_authorizes_by_header_cookie_and_query() {
+    use futures_util::StreamExt;
+    use mercure_client::{AuthorizationMethod, Subscriber};
+
+    let flask = FlaskHub::start().await;
+    let topic = "https://example.com/users/42/notifications";
+    let methods = [
+        AuthorizationMethod::Header,
+        AuthorizationMethod::Cookie,
+        AuthorizationMethod::QueryParameter,
+    ];
+    let mut tasks = Vec::new();
+    for method in methods {
+        let subscriber = Subscriber::builder(flask.url())
+            .protocol(ProtocolVersion::V0)
+            .topic(topic)
+            .token(subscriber_token(&[topic]))
+            .authorization_method(method)
+            .build()
+            .expect("subscriber");
+        tasks.push(tokio::spawn(async move {
+            let mut updates = subscriber.updates();
+            let update = tokio::time::timeout(WAIT, updates.next())
+                .await
+                .expect("an update in time")
+                .expect("stream open")
+                .expect("no error");
+            (method, update.data().to_owned())
+        }));
+    }
+    wait_for_subscribers(&flask, topic, methods.len()).await;
+    let update = Update::builder(topic)
+        .data("for user 42 only")
+        .private(true)
+        .build()
+        .expect("update");
+    publisher(&flask).publish(&update).await.expect("publish");
+    for task in tasks {
+        let (method, data) = task.await.expect("join");
+        assert_eq!(data, "for user 42 only", "{method:?}");
+    }
+}
+
+/// Our `Subscriber` resumes from a `Last-Event-ID` this hub knows. The hub
+/// sends no resume header, so nothing may be reported as lost.
+#[tokio::test]
+async fn our_subscriber_resumes_from_the_last_event_id() {
+    use futures_util::StreamExt;
+    use mercure_client::{Subscriber, SubscriberEvent};
+
+    let flask = FlaskHub::start().await;
+    let topic = "https://example.com/journal";
+    let hub = publisher(&flask);
+    for n in 1..=3 {
+        let update = Update::builder(topic)
+            .data(format!("entry {n}"))
+            .id(format!("journal-{n}"))
+            .build()
+            .expect("update");
+        hub.publish(&update).await.expect("publish");
+    }
+    let mut subscriber = Subscriber::builder(flask.url())
+        .topic(topic)
+        .anonymous()
+        .last_event_id("journal-1")
+        .build()
+        .expect("subscriber");
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let event = tokio::time::timeout(WAIT, subscriber.next())
+            .await
+            .expect("events in time")
+            .expect("stream open")
+            .expect("no error");
+        match event {
+            SubscriberEvent::Update(update) => {
+                ids.push(update.id().map(|id| id.as_str().to_owned()));
+            }
+            SubscriberEvent::EventsLost(lost) => panic!("nothing was lost: {lost:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        ids,
+        [Some("journal-2".to_owned()), Some("journal-3".to_owned())]
+    );
+}
