@@ -41,6 +41,10 @@
 //!   function, so that a template writes `{{ mercure_hub_url(["/books/1"]) }}`.
 //! - `askama`: [`Mercure::hub_urls`] gives a value to put in template
 //!   structs: `{{ mercure.hub_url(["/books/1"])? }}`.
+//! - `embedded-hub`: a hub of `mercure-hub` embedded in the application
+//!   ([`Mercure::embedded`]): `ServerStream` serves streams of topics the
+//!   server chooses, and [`Mercure::permission_changed`] closes the
+//!   subscriptions of a subscriber who lost a permission.
 
 mod cookie_layer;
 mod cookies;
@@ -48,6 +52,8 @@ mod discovery;
 mod error;
 mod host;
 mod state;
+#[cfg(feature = "embedded-hub")]
+mod stream;
 
 pub use cookie_layer::{AuthorizationCookieLayer, AuthorizationCookieService};
 pub use cookies::MercureCookies;
@@ -55,3 +61,5 @@ pub use discovery::{Discovery, DiscoveryLayer};
 pub use error::{Error, Result};
 pub use mercure_client as client;
 pub use state::Mercure;
+#[cfg(feature = "embedded-hub")]
+pub use stream::ServerStream;
