@@ -488,6 +488,13 @@ impl SubscriptionsApi {
     }
 }
 
+impl Hub {
+    /// The hub's subscriptions API; same as [`SubscriptionsApi::new`].
+    pub fn subscriptions(&self) -> SubscriptionsApi {
+        SubscriptionsApi::new(self)
+    }
+}
+
 /// Subscription events: one [`ActiveSubscription`] per connection
 /// (`active: true`) or disconnection (`active: false`).
 ///

@@ -146,6 +146,22 @@ impl Subscriber {
     }
 }
 
+impl Hub {
+    /// Starts configuring a subscription to this hub; same as
+    /// [`Subscriber::for_hub`].
+    ///
+    /// ```
+    /// use mercure_client::Hub;
+    ///
+    /// let hub = Hub::builder("http://127.0.0.1:3000/.well-known/mercure").build().unwrap();
+    /// let subscriber = hub.subscriber().topic("https://example.com/books/1").build().unwrap();
+    /// assert_eq!(subscriber.url().query(), Some("topic=https%3A%2F%2Fexample.com%2Fbooks%2F1"));
+    /// ```
+    pub fn subscriber(&self) -> SubscriberBuilder {
+        Subscriber::for_hub(self)
+    }
+}
+
 impl Stream for Subscriber {
     type Item = Result<SubscriberEvent>;
 

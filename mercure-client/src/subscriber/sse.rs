@@ -54,7 +54,11 @@ pub struct SseDecoder {
     after_cr: bool,
     /// Whether the start of the stream (where a BOM may be) is behind us.
     started: bool,
-    data: Vec<u8>,
+    /// The data buffer, without its trailing LF: decoded line by line
+    /// (the same as decoding the whole stream, as line ends are ASCII).
+    data: String,
+    /// Whether the data buffer is non-empty (holds at least the LF).
+    has_data: bool,
     event_type: Vec<u8>,
     /// The last event id buffer (carried from event to event).
     id_buffer: String,
@@ -82,7 +86,8 @@ impl SseDecoder {
             partial: Vec::new(),
             after_cr: false,
             started: false,
-            data: Vec::new(),
+            data: String::new(),
+            has_data: false,
             event_type: Vec::new(),
             id_buffer: String::new(),
             last_event_id: String::new(),
@@ -110,6 +115,7 @@ impl SseDecoder {
         self.after_cr = false;
         self.started = false;
         self.data.clear();
+        self.has_data = false;
         self.event_type.clear();
         self.block_retry = None;
         self.id_buffer.clone_from(&self.last_event_id);
@@ -254,15 +260,27 @@ impl SseDecoder {
                 if self.data.len() + value.len() + 1 > self.max_event_size {
                     return Err(self.too_large());
                 }
-                self.data.extend_from_slice(value);
-                self.data.push(b'\n');
+                if self.has_data {
+                    self.data.push('\n');
+                    push_lossy(&mut self.data, value);
+                } else {
+                    // Most events have one data line: one exact allocation,
+                    // moved out as is.
+                    self.data = to_string_lossy(value);
+                    self.has_data = true;
+                }
             }
             b"event" => {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
             b"id" if memchr::memchr(0, value).is_none() => {
-                self.id_buffer = String::from_utf8_lossy(value).into_owned();
+                // Reuses the buffer's allocation.
+                self.id_buffer.clear();
+                match std::str::from_utf8(value) {
+                    Ok(id) => self.id_buffer.push_str(id),
+                    Err(_) => self.id_buffer.push_str(&String::from_utf8_lossy(value)),
+                }
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 // Digits only, so parsing fails only on overflow (ignored).
@@ -282,28 +300,37 @@ impl SseDecoder {
             self.last_event_id.clone_from(&self.id_buffer);
         }
         let retry = self.block_retry.take();
-        if self.data.is_empty() {
+        if !self.has_data {
             self.event_type.clear();
             return;
         }
-        self.data.pop(); // the trailing LF
-        let data = bytes_to_string(std::mem::take(&mut self.data));
-        let event_type = if self.event_type.is_empty() {
+        let data = std::mem::take(&mut self.data);
+        self.has_data = false;
+        let event_type = if self.event_type.is_empty() || self.event_type == b"message" {
             None
         } else {
-            let event_type = bytes_to_string(std::mem::take(&mut self.event_type));
-            (event_type != "message").then_some(event_type)
+            Some(to_string_lossy(&self.event_type))
         };
+        self.event_type.clear();
         let id = (!self.last_event_id.is_empty()).then(|| self.last_event_id.as_str().into());
         self.ready
             .push_back(ReceivedUpdate::from_parts(id, event_type, data, retry));
     }
 }
 
-fn bytes_to_string(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// UTF-8 with U+FFFD for invalid sequences (`from_utf8` first: its
+/// validation is much faster than the lossy decoder's).
+fn to_string_lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
