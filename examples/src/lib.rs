@@ -1,1 +1,11 @@
-//! Runnable examples for mercure-rs: see the `[[example]]` targets of this package.
+//! Runnable examples for mercure-rs, and the code they share:
+//!
+//! * [`board`]: a live status board (users whose statuses update in real
+//!   time, private notes per user), independent of any web framework;
+//! * [`status_board`]: the board on axum with the hub embedded;
+//!
+//! Run them with `cargo run -p mercure-examples --example NAME`; see the
+//! `[[example]]` targets of this package.
+
+pub mod board;
+pub mod status_board;

@@ -1,0 +1,106 @@
+//! Where the board and its hub are, and the key they share.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use mercure_client::ProtocolVersion;
+use url::Url;
+
+use crate::board::BoardError;
+
+/// The demo's JWT secret, shared by the app (which signs) and the hub
+/// (which verifies). Any real deployment sets its own.
+pub const DEMO_SECRET: &str = "!ChangeThisMercureHubJWTSecretKey!";
+
+/// The board's settings: its own URL, its hub's public URL, the secret
+/// the two share and the dialect they speak.
+#[derive(Clone)]
+pub struct BoardSettings {
+    base_url: Url,
+    hub_url: Url,
+    secret: Vec<u8>,
+    protocol: ProtocolVersion,
+}
+
+impl fmt::Debug for BoardSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoardSettings")
+            .field("base_url", &self.base_url.as_str())
+            .field("hub_url", &self.hub_url.as_str())
+            .field("secret", &"<redacted>")
+            .field("protocol", &self.protocol)
+            .finish()
+    }
+}
+
+impl BoardSettings {
+    /// A board reached at `base_url` whose hub is at `hub_url`, signing
+    /// with [`DEMO_SECRET`] in the 0.x dialect.
+    ///
+    /// # Errors
+    /// [`BoardError::Settings`] when `base_url` cannot be a base.
+    pub fn new(base_url: Url, hub_url: Url) -> Result<Self, BoardError> {
+        if base_url.cannot_be_a_base() {
+            return Err(BoardError::Settings(format!(
+                "{base_url} cannot be a base URL"
+            )));
+        }
+        let mut base_url = base_url;
+        if !base_url.path().ends_with('/') {
+            let path = format!("{}/", base_url.path());
+            base_url.set_path(&path);
+        }
+        Ok(Self {
+            base_url,
+            hub_url,
+            secret: DEMO_SECRET.as_bytes().to_vec(),
+            protocol: ProtocolVersion::V0,
+        })
+    }
+
+    /// A board served at `addr` with its hub embedded at
+    /// `/.well-known/mercure` of the same origin.
+    pub fn local(addr: SocketAddr) -> Self {
+        let base = format!("http://{addr}/");
+        let hub = format!("http://{addr}/.well-known/mercure");
+        Self {
+            base_url: Url::parse(&base).expect("a socket address makes a valid URL"),
+            hub_url: Url::parse(&hub).expect("a socket address makes a valid URL"),
+            secret: DEMO_SECRET.as_bytes().to_vec(),
+            protocol: ProtocolVersion::V0,
+        }
+    }
+
+    /// Signs and verifies tokens with `secret` (HS256).
+    #[must_use]
+    pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secret = secret.as_ref().to_vec();
+        self
+    }
+
+    /// Speaks `version` of the protocol (topics, cookie name, tokens).
+    #[must_use]
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.protocol = version;
+        self
+    }
+
+    /// Where the board is reached (ends with `/`).
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The hub's public URL.
+    pub fn hub_url(&self) -> &Url {
+        &self.hub_url
+    }
+
+    /// The dialect.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    pub(crate) fn secret_bytes(&self) -> &[u8] {
+        &self.secret
+    }
+}
