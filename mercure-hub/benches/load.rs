@@ -1,0 +1,562 @@
+//! Load benchmark of the `mercure-hub` binary on loopback.
+//!
+//! Spawns the release binary as a child process (so its memory can be read
+//! from /proc), then drives it with raw HTTP/1.1 over TCP from this process:
+//!
+//! 1. publish throughput: keep-alive publishers on several connections;
+//! 2. publish round trip on one keep-alive connection (no delayed-ACK stall);
+//! 3. new subscriptions per second;
+//! 4. idle subscribers held, and the hub's resident memory per subscriber;
+//! 5. one update fanned out to many subscribers (delivery latency spread);
+//! 6. publish→receive latency with 100 subscribers.
+//!
+//! Every phase is bounded in count and in time. Sizes come from
+//! environment variables (see `Settings`); `benches/load.sh` raises the
+//! open-files limit and runs it.
+
+#![allow(missing_docs)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mercure_client::{Grants, SigningKey, TokenFactory};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const SECRET: &str = "!ChangeThisMercureHubJWTSecretKey!";
+const PATH: &str = "/.well-known/mercure";
+
+struct Settings {
+    publishes: u64,
+    publish_connections: usize,
+    round_trips: usize,
+    new_subscriptions: usize,
+    idle_subscribers: usize,
+    fanout_subscribers: usize,
+    fanout_updates: usize,
+    latency_subscribers: usize,
+    latency_updates: usize,
+    phase_limit: Duration,
+    phases: String,
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        Self {
+            publishes: env("BENCH_PUBLISHES", 200_000),
+            publish_connections: env("BENCH_PUBLISH_CONNECTIONS", 16) as usize,
+            round_trips: env("BENCH_ROUND_TRIPS", 2_000) as usize,
+            new_subscriptions: env("BENCH_NEW_SUBSCRIPTIONS", 20_000) as usize,
+            idle_subscribers: env("BENCH_IDLE_SUBSCRIBERS", 50_000) as usize,
+            fanout_subscribers: env("BENCH_FANOUT_SUBSCRIBERS", 10_000) as usize,
+            fanout_updates: env("BENCH_FANOUT_UPDATES", 5) as usize,
+            latency_subscribers: env("BENCH_LATENCY_SUBSCRIBERS", 100) as usize,
+            latency_updates: env("BENCH_LATENCY_UPDATES", 2_000) as usize,
+            phase_limit: Duration::from_secs(env("BENCH_PHASE_SECONDS", 60)),
+            phases: std::env::var("BENCH_PHASES")
+                .unwrap_or_else(|_| "publish,rtt,latency,new,fanout,idle".into()),
+        }
+    }
+}
+
+/// The hub under test, killed on drop.
+struct HubProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl HubProcess {
+    fn spawn(queue_capacity: usize) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--anonymous",
+                "--heartbeat",
+                "0",
+                "--log",
+                "warn,mercure_hub=info",
+            ])
+            .args([
+                "--queue-capacity",
+                &queue_capacity.to_string(),
+                "--jwt-key",
+                SECRET,
+            ])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the mercure-hub binary");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = loop {
+            let line = lines.next().expect("the hub exited").expect("log line");
+            if let Some(start) = line.find("addr=") {
+                let addr = line[start + 5..].split_whitespace().next().expect("addr");
+                break addr.parse().expect("socket address");
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr }
+    }
+
+    /// Resident memory of the hub, in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn publisher_token() -> String {
+    TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
+        .build()
+        .expect("factory")
+        .mint(&Grants::publish_all())
+        .expect("token")
+        .expose()
+        .to_owned()
+}
+
+/// Connects from 127.0.0.(1 + n % 8) so that many connections do not run
+/// out of ephemeral ports.
+async fn connect(addr: SocketAddr, n: usize) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    let source = Ipv4Addr::new(127, 0, 0, 1 + (n % 8) as u8);
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// A keep-alive publisher speaking raw HTTP/1.1.
+struct Publisher {
+    stream: TcpStream,
+    head: String,
+    buffer: Vec<u8>,
+}
+
+impl Publisher {
+    async fn new(addr: SocketAddr, token: &str, n: usize) -> Self {
+        Self {
+            stream: connect(addr, n).await.expect("connect"),
+            head: format!(
+                "POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+            ),
+            buffer: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Publishes `body`; returns the response status.
+    async fn publish(&mut self, body: &str) -> u16 {
+        let mut request = String::with_capacity(self.head.len() + body.len() + 16);
+        request.push_str(&self.head);
+        request.push_str(&body.len().to_string());
+        request.push_str("\r\n\r\n");
+        request.push_str(body);
+        self.stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
+        loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end]).expect("utf-8 head");
+                let status: u16 = head[9..12].parse().expect("status");
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if self.buffer.len() >= end + 4 + length {
+                    self.buffer.drain(..end + 4 + length);
+                    return status;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "the hub closed a publisher connection");
+            self.buffer.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Opens a subscription and waits for the response head and opening comment.
+async fn subscribe(addr: SocketAddr, topic: &str, n: usize) -> std::io::Result<TcpStream> {
+    let mut stream = connect(addr, n).await?;
+    let request = format!(
+        "GET {PATH}?topic={topic} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut buffer = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("closed before the stream opened"));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(end) = find(&buffer, b"\r\n\r\n") {
+            assert!(
+                buffer.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&buffer)
+            );
+            if find(&buffer[end..], b":\n\n").is_some() {
+                return Ok(stream);
+            }
+        }
+    }
+}
+
+/// Reads a subscription, calling `on_data` with each `data: <nanos>` value.
+async fn read_stamps(mut stream: TcpStream, expected: usize, mut on_data: impl FnMut(u64, u64)) {
+    let mut pending = Vec::with_capacity(1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut seen = 0;
+    while seen < expected {
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let received = now_nanos();
+        pending.extend_from_slice(&chunk[..n]);
+        let Some(last_newline) = pending.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        for line in pending[..last_newline].split(|&b| b == b'\n') {
+            if let Some(value) = line.strip_prefix(b"data: ")
+                && let Ok(text) = std::str::from_utf8(value)
+                && let Ok(sent) = text.trim().parse::<u64>()
+            {
+                on_data(sent, received);
+                seen += 1;
+            }
+        }
+        pending.drain(..=last_newline);
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index] as f64 / 1e6
+}
+
+fn report_latencies(name: &str, mut nanos: Vec<u64>) {
+    nanos.sort_unstable();
+    println!(
+        "{name}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+        nanos.len(),
+        percentile(&nanos, 0.50),
+        percentile(&nanos, 0.99),
+        percentile(&nanos, 1.0)
+    );
+}
+
+async fn publish_throughput(settings: &Settings, addr: SocketAddr, token: &str) {
+    let per_connection = settings.publishes / settings.publish_connections as u64;
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + settings.phase_limit;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..settings.publish_connections {
+        let token = token.to_owned();
+        let done = Arc::clone(&done);
+        tasks.push(tokio::spawn(async move {
+            let mut publisher = Publisher::new(addr, &token, n).await;
+            for i in 0..per_connection {
+                if i % 256 == 0 && Instant::now() > deadline {
+                    break;
+                }
+                let status = publisher
+                    .publish("topic=https%3A%2F%2Fexample.com%2Fbench&data=x")
+                    .await;
+                assert_eq!(status, 200);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("publisher task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let count = done.load(Ordering::Relaxed);
+    println!(
+        "publish throughput: {count} publishes on {} keep-alive connections in {elapsed:.2} s = {:.0} publishes/s",
+        settings.publish_connections,
+        count as f64 / elapsed
+    );
+}
+
+async fn publish_round_trips(settings: &Settings, addr: SocketAddr, token: &str) {
+    let mut publisher = Publisher::new(addr, token, 0).await;
+    let mut nanos = Vec::with_capacity(settings.round_trips);
+    let deadline = Instant::now() + settings.phase_limit;
+    for _ in 0..settings.round_trips {
+        if Instant::now() > deadline {
+            break;
+        }
+        let started = Instant::now();
+        assert_eq!(publisher.publish("topic=rtt&data=x").await, 200);
+        nanos.push(started.elapsed().as_nanos() as u64);
+    }
+    report_latencies("publish round trip, one keep-alive connection", nanos);
+}
+
+async fn new_subscriptions(settings: &Settings, addr: SocketAddr) {
+    let concurrency = 64;
+    let per_task = settings.new_subscriptions / concurrency;
+    let deadline = Instant::now() + settings.phase_limit;
+    let started = Instant::now();
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..concurrency {
+        let done = Arc::clone(&done);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_task {
+                if Instant::now() > deadline {
+                    break;
+                }
+                // Each subscription is opened, confirmed, then closed.
+                let stream = subscribe(addr, "new", t * per_task + i)
+                    .await
+                    .expect("subscribe");
+                drop(stream);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("subscriber task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let count = done.load(Ordering::Relaxed);
+    println!(
+        "new subscriptions: {count} opened (connect, request, response head and first chunk) by {concurrency} clients in {elapsed:.2} s = {:.0}/s",
+        count as f64 / elapsed
+    );
+}
+
+async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = hub.rss_kib();
+    let deadline = Instant::now() + settings.phase_limit;
+    let mut held = Vec::with_capacity(settings.idle_subscribers);
+    let concurrency = 256;
+    let addr = hub.addr;
+    let mut n = 0;
+    while held.len() < settings.idle_subscribers && Instant::now() < deadline {
+        let batch = concurrency.min(settings.idle_subscribers - held.len());
+        let mut tasks = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            n += 1;
+            let i = n;
+            tasks.push(tokio::spawn(
+                async move { subscribe(addr, "idle", i).await },
+            ));
+        }
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(stream) => held.push(stream),
+                Err(error) => {
+                    println!("idle subscribers: stopped at {} ({error})", held.len());
+                    return report_idle(before, hub, held.len());
+                }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    report_idle(before, hub, held.len());
+    drop(held);
+}
+
+fn report_idle(before: u64, hub: &HubProcess, count: usize) {
+    let after = hub.rss_kib();
+    println!(
+        "idle subscribers: {count} held; hub RSS {before} KiB -> {after} KiB = {:.2} KiB per subscriber",
+        (after.saturating_sub(before)) as f64 / count.max(1) as f64
+    );
+}
+
+async fn fanout(
+    settings: &Settings,
+    addr: SocketAddr,
+    token: &str,
+    subscribers: usize,
+    updates: usize,
+    topic: &str,
+    label: &str,
+) {
+    let deadline = Instant::now() + settings.phase_limit;
+    let mut streams = Vec::with_capacity(subscribers);
+    for chunk_start in (0..subscribers).step_by(256) {
+        let batch = 256.min(subscribers - chunk_start);
+        let mut tasks = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let topic = topic.to_owned();
+            tasks.push(tokio::spawn(async move {
+                subscribe(addr, &topic, chunk_start + i).await
+            }));
+        }
+        for task in tasks {
+            streams.push(task.await.expect("task").expect("subscribe"));
+        }
+        if Instant::now() > deadline {
+            println!(
+                "{label}: stopped connecting at {} subscribers (time limit)",
+                streams.len()
+            );
+            break;
+        }
+    }
+    let count = streams.len();
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(count * updates)));
+    let mut readers = Vec::with_capacity(count);
+    for stream in streams {
+        let latencies = Arc::clone(&latencies);
+        readers.push(tokio::spawn(async move {
+            let mut local = Vec::with_capacity(updates);
+            read_stamps(stream, updates, |sent, received| {
+                local.push(received.saturating_sub(sent))
+            })
+            .await;
+            latencies.lock().expect("lock").extend(local);
+        }));
+    }
+    let mut publisher = Publisher::new(addr, token, 0).await;
+    let pause = if subscribers >= 1000 {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_millis(2)
+    };
+    let mut last_delivery = Vec::new();
+    for _ in 0..updates {
+        tokio::time::sleep(pause).await;
+        let stamp = now_nanos();
+        assert_eq!(
+            publisher
+                .publish(&format!("topic={topic}&data={stamp}"))
+                .await,
+            200
+        );
+        last_delivery.push(stamp);
+    }
+    let wait = tokio::time::timeout(settings.phase_limit, async {
+        for reader in readers {
+            let _ = reader.await;
+        }
+    })
+    .await;
+    if wait.is_err() {
+        println!("{label}: not every subscriber received every update in time");
+    }
+    let latencies = std::mem::take(&mut *latencies.lock().expect("lock"));
+    report_latencies(
+        &format!("{label} ({count} subscribers x {updates} updates)"),
+        latencies,
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let settings = Settings::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let token = publisher_token();
+    runtime.block_on(async {
+        let hub = HubProcess::spawn(1000);
+        let addr = hub.addr;
+        println!(
+            "hub: {} (pid {}), RSS {} KiB at start",
+            addr,
+            hub.child.id(),
+            hub.rss_kib()
+        );
+        let run = |phase: &str| settings.phases.split(',').any(|p| p.trim() == phase);
+        if run("publish") {
+            publish_throughput(&settings, addr, &token).await;
+        }
+        if run("rtt") {
+            publish_round_trips(&settings, addr, &token).await;
+        }
+        if run("latency") {
+            fanout(
+                &settings,
+                addr,
+                &token,
+                settings.latency_subscribers,
+                settings.latency_updates,
+                "latency",
+                "publish->receive latency",
+            )
+            .await;
+        }
+        if run("new") {
+            new_subscriptions(&settings, addr).await;
+        }
+        if run("fanout") {
+            fanout(
+                &settings,
+                addr,
+                &token,
+                settings.fanout_subscribers,
+                settings.fanout_updates,
+                "fanout",
+                "one update to many subscribers",
+            )
+            .await;
+        }
+        drop(hub);
+        if !run("idle") {
+            return;
+        }
+        // A fresh hub, so the memory figure is not mixed with the phases above.
+        let hub = HubProcess::spawn(1000);
+        idle_subscribers(&settings, &hub).await;
+    });
+}

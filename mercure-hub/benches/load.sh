@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the hub load benchmark: raises the open-files limit (tens of
+# thousands of loopback connections are held on both sides), then builds
+# and runs `benches/load.rs` in release mode. Sizes: BENCH_* variables
+# (see the Settings struct in load.rs). Loopback only; every phase is
+# bounded in count and in time.
+set -euo pipefail
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+ulimit -n 200000 2>/dev/null || ulimit -n 120000 2>/dev/null || true
+echo "open files limit: $(ulimit -n)"
+cd "$(dirname "$0")/.."
+exec cargo bench -p mercure-hub --bench load "$@"
