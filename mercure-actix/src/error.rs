@@ -11,8 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// a token.
 ///
 /// As a response it is `400 Bad Request` when the request's host is missing
-/// or malformed and `500 Internal Server Error` otherwise (a configuration
-/// problem: the details go to the log, not to the client).
+/// or malformed, `403 Forbidden` when the topic authorizer refuses a
+/// server-selected stream, and `500 Internal Server Error` otherwise (a
+/// configuration problem: the details go to the log, not to the client).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -35,6 +36,19 @@ pub enum Error {
     /// A discovery link cannot be built.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The topic authorizer refused a topic of a server-selected stream.
+    #[error("the subscriber may not read the topic {0:?}")]
+    TopicDenied(String),
+    /// The operation needs the embedded hub, and none is attached.
+    #[error("no embedded hub is attached to the Mercure configuration")]
+    NoEmbeddedHub,
+    /// The embedded hub refused the operation.
+    #[cfg(feature = "embedded-hub")]
+    #[error(transparent)]
+    Hub(#[from] mercure_hub::Error),
+    /// The client side of the hub could not be configured.
+    #[error(transparent)]
+    Client(#[from] mercure_client::Error),
     /// A value cannot be sent in a header.
     #[error("the {0} header value contains characters HTTP does not allow")]
     InvalidHeaderValue(&'static str),
@@ -46,6 +60,7 @@ impl ResponseError for Error {
             Error::MissingHost
             | Error::InvalidHost
             | Error::Cookie(CookieError::InvalidRequestHost(_)) => StatusCode::BAD_REQUEST,
+            Error::TopicDenied(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +70,9 @@ impl ResponseError for Error {
         if status.is_server_error() {
             tracing::error!(error = %self, "cannot prepare the Mercure authorization");
             HttpResponse::build(status).body("cannot prepare the Mercure authorization")
+        } else if status == StatusCode::FORBIDDEN {
+            tracing::debug!(error = %self, "refusing a stream");
+            HttpResponse::build(status).body("forbidden")
         } else {
             tracing::debug!(error = %self, "refusing a request without a usable host");
             HttpResponse::build(status).body(self.to_string())

@@ -41,6 +41,11 @@
 //!   function, so that a template writes `{{ mercure_hub_url(["/books/1"]) }}`.
 //! - `askama`: [`Mercure::hub_urls`] gives a value to put in template
 //!   structs: `{{ mercure.hub_url(["/books/1"])? }}`.
+//! - `embedded-hub`: a hub of `mercure-hub` in the same process
+//!   ([`Mercure::embedded`]), its routes served alongside: `ServerStream`
+//!   serves streams of topics the server chooses, and
+//!   [`Mercure::permission_changed`] closes the subscriptions of a
+//!   subscriber who lost a permission.
 
 mod cookie;
 mod cookie_middleware;
@@ -50,6 +55,8 @@ mod error;
 mod host;
 mod response_ext;
 mod state;
+#[cfg(feature = "embedded-hub")]
+mod stream;
 
 pub use cookie::actix_cookie;
 pub use cookie_middleware::{SetAuthorizationCookie, SetAuthorizationCookieMiddleware};
@@ -59,3 +66,5 @@ pub use error::{Error, Result};
 pub use mercure_client as client;
 pub use response_ext::MercureResponseExt;
 pub use state::Mercure;
+#[cfg(feature = "embedded-hub")]
+pub use stream::ServerStream;

@@ -31,6 +31,8 @@ use mercure_client::{
 #[derive(Clone, Debug)]
 pub struct Mercure {
     authorization: Authorization,
+    #[cfg(feature = "embedded-hub")]
+    embedded: Option<mercure_hub::EmbeddedHub>,
 }
 
 impl Mercure {
@@ -46,7 +48,11 @@ impl Mercure {
 
     /// From a configured [`Authorization`].
     pub fn from_authorization(authorization: Authorization) -> Self {
-        Self { authorization }
+        Self {
+            authorization,
+            #[cfg(feature = "embedded-hub")]
+            embedded: None,
+        }
     }
 
     /// Shapes the authorization cookies with `options`.
@@ -101,6 +107,72 @@ impl Mercure {
     #[cfg(feature = "askama")]
     pub fn hub_urls(&self) -> mercure_client::HubUrls {
         mercure_client::HubUrls::new(self.registry().clone())
+    }
+}
+
+#[cfg(feature = "embedded-hub")]
+impl Mercure {
+    /// Mercure backed by a hub embedded in this process: cookies and URLs
+    /// point at its URL, tokens are minted by `factory` (whose key the hub
+    /// must verify), and server-selected streams and
+    /// [`Mercure::permission_changed`] work on it. The hub's own HTTP
+    /// routes are an axum router: serve them alongside the actix-web
+    /// application, e.g. with `mercure_hub::serve` on another port of the
+    /// same host (cookies do not care about ports).
+    ///
+    /// ```
+    /// use mercure_actix::Mercure;
+    /// use mercure_actix::client::{SigningKey, TokenFactory};
+    /// use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+    ///
+    /// let secret = b"!ChangeThisMercureHubJWTSecretKey!";
+    /// let hub = EmbeddedHub::new(
+    ///     HubConfig::builder()
+    ///         .url("https://example.com:8443/.well-known/mercure")
+    ///         .key(VerificationKey::hs256(secret).unwrap())
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap()).build().unwrap();
+    /// let mercure = Mercure::embedded(hub, factory).unwrap();
+    /// assert!(mercure.embedded_hub().is_some());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Client`](crate::Error::Client) when the hub's URL is not http(s).
+    pub fn embedded(
+        hub: mercure_hub::EmbeddedHub,
+        factory: mercure_client::TokenFactory,
+    ) -> Result<Self, crate::Error> {
+        let client = Hub::builder(hub.config().url().as_str())
+            .token_factory(factory, mercure_client::Grants::publish_all())
+            .build()?;
+        Ok(Self::new(client).with_embedded_hub(hub))
+    }
+
+    /// Attaches the embedded hub, for server-selected streams and
+    /// [`Mercure::permission_changed`].
+    #[must_use]
+    pub fn with_embedded_hub(mut self, hub: mercure_hub::EmbeddedHub) -> Self {
+        self.embedded = Some(hub);
+        self
+    }
+
+    /// The embedded hub, if attached.
+    pub fn embedded_hub(&self) -> Option<&mercure_hub::EmbeddedHub> {
+        self.embedded.as_ref()
+    }
+
+    /// Tells the embedded hub that `subscriber`'s permission on `topic`
+    /// changed: its subscriptions selecting `topic` are closed, and the
+    /// client reconnects with whatever its (new) token allows. Returns how
+    /// many subscribers were closed. `subscriber` is the token's subject.
+    ///
+    /// # Errors
+    /// [`Error::NoEmbeddedHub`](crate::Error::NoEmbeddedHub).
+    pub fn permission_changed(&self, subscriber: &str, topic: &str) -> Result<usize, crate::Error> {
+        let hub = self.embedded.as_ref().ok_or(crate::Error::NoEmbeddedHub)?;
+        Ok(hub.permission_changed(subscriber, topic))
     }
 }
 
