@@ -23,6 +23,10 @@
 //!
 //! [`Router`]: axum::Router
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod auth;
 mod config;
 mod documents;

@@ -80,6 +80,36 @@ impl Subscription {
         self.entry.dialect.dialect().resume_header
     }
 
+    /// The headers of the streaming response, framework-neutral: the
+    /// content type, caching and proxy-buffering directives, and the
+    /// resume header of the subscriber's dialect (lower-case names).
+    ///
+    /// ```
+    /// use mercure_hub::{EmbeddedHub, HubConfig, SubscribeRequest};
+    ///
+    /// let hub = EmbeddedHub::new(HubConfig::builder().build().unwrap());
+    /// let subscription = hub.subscribe(SubscribeRequest::new(["https://example.com/a"])).unwrap();
+    /// let headers = subscription.response_headers();
+    /// assert!(headers.contains(&("content-type", "text/event-stream".to_owned())));
+    /// assert!(headers.contains(&("last-event-id", "earliest".to_owned())));
+    /// ```
+    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
+        let resume = if self.resume_header() == "Last-Event-ID" {
+            "last-event-id"
+        } else {
+            "mercure-last-event-id"
+        };
+        vec![
+            ("content-type", "text/event-stream".to_owned()),
+            (
+                "cache-control",
+                "private, no-cache, no-store, must-revalidate, max-age=0".to_owned(),
+            ),
+            ("x-accel-buffering", "no".to_owned()),
+            (resume, self.resumed_from.clone()),
+        ]
+    }
+
     fn start_timers(&mut self) {
         self.started = true;
         let now = Instant::now();

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mercure_client::{ProtocolVersion, TopicSelector};
 
@@ -168,28 +168,16 @@ fn handle(hub: &EmbeddedHub, query: &str, headers: &HeaderMap) -> Result<Subscri
 
 impl IntoResponse for Subscription {
     /// A `200` `text/event-stream` response streaming the subscription,
-    /// with the dialect's resume header.
+    /// with the headers of [`Subscription::response_headers`].
     fn into_response(self) -> Response {
-        let resume = HeaderValue::from_str(self.resumed_from()).ok();
-        let resume_name = HeaderName::from_static(if self.resume_header() == "Last-Event-ID" {
-            "last-event-id"
-        } else {
-            "mercure-last-event-id"
-        });
+        let headers = self.response_headers();
         let mut response = Response::new(Body::from_stream(self));
         *response.status_mut() = StatusCode::OK;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-cache, no-store, must-revalidate, max-age=0"),
-        );
-        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        if let Some(resume) = resume {
-            headers.insert(resume_name, resume);
+        let map = response.headers_mut();
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                map.insert(HeaderName::from_static(name), value);
+            }
         }
         response
     }
