@@ -188,7 +188,7 @@ impl SseDecoder {
     fn feed_started(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
         let mut rest = chunk;
         if !self.partial.is_empty() {
-            match memchr::memchr2(b'\n', b'\r', rest) {
+            match find_line_end(rest) {
                 None => {
                     if self.partial.len() + rest.len() > self.max_event_size {
                         return Err(self.too_large());
@@ -209,7 +209,7 @@ impl SseDecoder {
                 }
             }
         }
-        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
+        while let Some(end) = find_line_end(rest) {
             self.line(&rest[..end])?;
             rest = self.skip_line_end(rest, end);
         }
@@ -318,19 +318,41 @@ impl SseDecoder {
     }
 }
 
+/// The first CR or LF: a scalar look at the first bytes (blank lines,
+/// short fields), then SIMD.
+#[inline]
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const HEAD: usize = 16;
+    let head = bytes.len().min(HEAD);
+    if let Some(end) = bytes[..head].iter().position(|&c| c == b'\n' || c == b'\r') {
+        return Some(end);
+    }
+    memchr::memchr2(b'\n', b'\r', &bytes[head..]).map(|end| end + head)
+}
+
+/// Validates UTF-8, with SIMD for long values.
+#[inline]
+fn as_utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() >= 128 {
+        simdutf8::basic::from_utf8(bytes).ok()
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
 fn push_lossy(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => out.push_str(text),
-        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    match as_utf8(bytes) {
+        Some(text) => out.push_str(text),
+        None => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
 /// UTF-8 with U+FFFD for invalid sequences (`from_utf8` first: its
 /// validation is much faster than the lossy decoder's).
 fn to_string_lossy(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    match as_utf8(bytes) {
+        Some(text) => text.to_owned(),
+        None => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
