@@ -49,7 +49,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use event::Event;
-pub use http::{serve, serve_with_shutdown};
+pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
 pub use jsonwebtoken::Algorithm;
 pub use key::VerificationKey;

@@ -173,7 +173,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         print_demo(&args, &url, shared_key.as_deref())?;
     }
     let closer = hub.clone();
-    mercure_hub::serve_with_shutdown(listener, app, async move {
+    mercure_hub::serve_hub(listener, hub, app, async move {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         closer.close_subscribers(|_| true);

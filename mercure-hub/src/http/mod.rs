@@ -2,6 +2,7 @@
 
 mod cors;
 mod errors;
+mod lean;
 mod metadata;
 mod operations;
 mod publish;
@@ -20,6 +21,8 @@ use mercure_client::ProtocolVersion;
 use tokio::net::TcpListener;
 
 use crate::EmbeddedHub;
+
+pub use lean::serve_hub;
 
 impl EmbeddedHub {
     /// The hub's routes, to merge into an application's router: the hub

@@ -128,7 +128,11 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
     })
 }
 
-fn handle(hub: &EmbeddedHub, query: &str, headers: &HeaderMap) -> Result<Subscription, Error> {
+pub(super) fn handle(
+    hub: &EmbeddedHub,
+    query: &str,
+    headers: &HeaderMap,
+) -> Result<Subscription, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let query = parse_query(hub, query)?;

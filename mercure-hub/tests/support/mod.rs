@@ -27,15 +27,34 @@ pub fn config() -> HubConfigBuilder {
     HubConfig::builder().key(VerificationKey::hs256(SECRET).unwrap())
 }
 
-/// Starts a hub with `builder` (its URL is set to the bound address).
+/// Starts a hub with `builder` (its URL is set to the bound address),
+/// served by `mercure_hub::serve_hub` (subscriptions on the lean path).
 pub async fn start(builder: HubConfigBuilder) -> TestHub {
+    start_with(builder, true).await
+}
+
+/// Starts a hub served by the axum router alone (`mercure_hub::serve`).
+pub async fn start_router(builder: HubConfigBuilder) -> TestHub {
+    start_with(builder, false).await
+}
+
+async fn start_with(builder: HubConfigBuilder, lean: bool) -> TestHub {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let origin = format!("http://{addr}");
     let url = format!("{origin}/.well-known/mercure");
     let hub = EmbeddedHub::new(builder.url(&url).build().unwrap());
     let app = hub.router().merge(hub.operations_router());
-    tokio::spawn(mercure_hub::serve(listener, app));
+    if lean {
+        tokio::spawn(mercure_hub::serve_hub(
+            listener,
+            hub.clone(),
+            app,
+            std::future::pending(),
+        ));
+    } else {
+        tokio::spawn(mercure_hub::serve(listener, app));
+    }
     TestHub {
         hub,
         url,
