@@ -2,6 +2,7 @@
 //! on `127.0.0.1`, port 0, that records every request and answers with a
 //! scripted response chosen by path.
 
+pub mod browser;
 pub mod flask_hub;
 pub mod raw_sse;
 
