@@ -1,0 +1,135 @@
+//! End to end with axum: a browser-like client gets the authorization
+//! cookie from the application, discovers the embedded hub mounted in the
+//! same router, subscribes with the cookie and receives a private update
+//! that an anonymous client does not.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use futures_util::StreamExt as _;
+use mercure_axum::client::{HubUrl, SigningKey, TokenFactory, Update};
+use mercure_axum::{DiscoveryLayer, Mercure, MercureCookies};
+use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+
+const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
+const INBOX: &str = "https://example.com/users/ada/inbox";
+
+async fn inbox(
+    cookies: MercureCookies,
+) -> mercure_axum::Result<(MercureCookies, Html<&'static str>)> {
+    Ok((cookies.subscribe([INBOX])?, Html("<h1>Inbox</h1>")))
+}
+
+/// Reads an event stream until `needle` shows up, within a bounded wait.
+async fn read_until(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    needle: &str,
+) -> String {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the hub answers within 10 s")
+            .expect("the stream goes on")
+            .expect("a chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_cookie_from_the_app_opens_private_updates_on_the_mounted_hub() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let hub = EmbeddedHub::new(
+        HubConfig::builder()
+            .url(format!("{base}/.well-known/mercure"))
+            .key(VerificationKey::hs256(SECRET).expect("key"))
+            .anonymous(true)
+            .heartbeat(None)
+            .build()
+            .expect("hub config"),
+    );
+    let factory = TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
+        .build()
+        .expect("factory");
+    let mercure = Mercure::embedded(hub.clone(), factory).expect("mercure");
+    let app = Router::new()
+        .route("/inbox", get(inbox))
+        .layer(DiscoveryLayer::new(&mercure))
+        .with_state(mercure.clone())
+        .merge(hub.router());
+    let server = tokio::spawn(mercure_hub::serve(listener, app));
+
+    // The browser loads the page: it gets the cookie and the hub's address.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let page = browser
+        .get(format!("{base}/inbox"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let link = page.headers()["link"].to_str().expect("ascii").to_owned();
+    assert_eq!(
+        link,
+        format!("<{base}/.well-known/mercure>; rel=\"mercure\"")
+    );
+    let set_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        set_cookie.contains("; Path=/.well-known/mercure;"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains("Domain="), "{set_cookie}");
+
+    let url = HubUrl::new(mercure.hub())
+        .topic(INBOX)
+        .build()
+        .expect("url");
+    let authorized = browser.get(url.clone()).send().await.expect("subscribe");
+    assert_eq!(authorized.status(), 200);
+    let anonymous = reqwest::get(url).await.expect("subscribe");
+    assert_eq!(anonymous.status(), 200);
+    let mut authorized = authorized.bytes_stream();
+    let mut anonymous = anonymous.bytes_stream();
+    // Both streams are open once their first chunk arrives.
+    read_until(&mut authorized, ":").await;
+    read_until(&mut anonymous, ":").await;
+
+    // The application publishes through the hub's HTTP endpoint.
+    let private = Update::builder(INBOX)
+        .data("for ada only")
+        .private(true)
+        .build()
+        .expect("update");
+    mercure
+        .hub()
+        .publish(&private)
+        .await
+        .expect("publish private");
+    let public = Update::builder(INBOX)
+        .data("for everyone")
+        .build()
+        .expect("update");
+    mercure
+        .hub()
+        .publish(&public)
+        .await
+        .expect("publish public");
+
+    let seen = read_until(&mut authorized, "data: for everyone").await;
+    assert!(seen.contains("data: for ada only"), "{seen}");
+    let seen = read_until(&mut anonymous, "data: for everyone").await;
+    assert!(!seen.contains("for ada only"), "{seen}");
+
+    server.abort();
+}
