@@ -133,3 +133,106 @@ async fn the_cookie_from_the_app_opens_private_updates_on_the_mounted_hub() {
 
     server.abort();
 }
+
+/// Mercure 1.0: the `__Secure-mercure_access_token` cookie (Secure even on
+/// plain-http loopback, which browsers treat as a secure context) carries
+/// an RFC 9068 access token the hub accepts.
+#[tokio::test]
+async fn the_1_0_cookie_opens_private_updates_too() {
+    use mercure_axum::client::ProtocolVersion;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let hub_url = format!("{base}/.well-known/mercure");
+    let hub = EmbeddedHub::new(
+        HubConfig::builder()
+            .url(hub_url.clone())
+            .key(VerificationKey::hs256(SECRET).expect("key"))
+            .anonymous(true)
+            .heartbeat(None)
+            .build()
+            .expect("hub config"),
+    );
+    let factory = TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
+        .protocol(ProtocolVersion::V1)
+        .issuer("https://app.example.com")
+        .audience(hub_url)
+        .build()
+        .expect("factory");
+    let mercure = Mercure::embedded(hub.clone(), factory).expect("mercure");
+    assert_eq!(mercure.hub().protocol(), ProtocolVersion::V1);
+    let app = Router::new()
+        .route("/inbox", get(inbox))
+        .with_state(mercure.clone())
+        .merge(hub.router());
+    let server = tokio::spawn(mercure_hub::serve(listener, app));
+
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("{base}/inbox"))
+        .send()
+        .await
+        .expect("page");
+    let set_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("__Secure-mercure_access_token="),
+        "{set_cookie}"
+    );
+    assert!(set_cookie.contains("; Secure;"), "{set_cookie}");
+    // What a browser sends back to the hub (loopback is a secure context).
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+
+    let url = HubUrl::new(mercure.hub())
+        .topic(INBOX)
+        .build()
+        .expect("url");
+    assert_eq!(
+        url.query(),
+        Some("match=https%3A%2F%2Fexample.com%2Fusers%2Fada%2Finbox")
+    );
+    let authorized = client
+        .get(url.clone())
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(authorized.status(), 200);
+    let anonymous = client.get(url).send().await.expect("subscribe");
+    assert_eq!(anonymous.status(), 200);
+    let mut authorized = authorized.bytes_stream();
+    let mut anonymous = anonymous.bytes_stream();
+    read_until(&mut authorized, ":").await;
+    read_until(&mut anonymous, ":").await;
+
+    let private = Update::builder(INBOX)
+        .data("for ada only")
+        .private(true)
+        .build()
+        .expect("update");
+    mercure
+        .hub()
+        .publish(&private)
+        .await
+        .expect("publish private");
+    let public = Update::builder(INBOX)
+        .data("for everyone")
+        .build()
+        .expect("update");
+    mercure
+        .hub()
+        .publish(&public)
+        .await
+        .expect("publish public");
+
+    let seen = read_until(&mut authorized, "data: for everyone").await;
+    assert!(seen.contains("data: for ada only"), "{seen}");
+    let seen = read_until(&mut anonymous, "data: for everyone").await;
+    assert!(!seen.contains("for ada only"), "{seen}");
+
+    server.abort();
+}
