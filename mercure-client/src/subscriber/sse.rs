@@ -62,6 +62,9 @@ pub struct SseDecoder {
     event_type: Vec<u8>,
     /// The last event id buffer (carried from event to event).
     id_buffer: String,
+    /// Whether an `id` field was taken since the last blank line (the id
+    /// buffer is only meaningful then).
+    id_set: bool,
     /// The event source's last event id: the id buffer as of the last
     /// blank line.
     last_event_id: String,
@@ -90,6 +93,7 @@ impl SseDecoder {
             has_data: false,
             event_type: Vec::new(),
             id_buffer: String::new(),
+            id_set: false,
             last_event_id: String::new(),
             block_retry: None,
             reconnection_time: None,
@@ -118,7 +122,7 @@ impl SseDecoder {
         self.has_data = false;
         self.event_type.clear();
         self.block_retry = None;
-        self.id_buffer.clone_from(&self.last_event_id);
+        self.id_set = false;
     }
 
     /// The id to send back in `Last-Event-ID` when reconnecting: the id
@@ -130,7 +134,7 @@ impl SseDecoder {
     /// Sets the last event id, for resuming a stream decoded elsewhere.
     pub fn set_last_event_id(&mut self, id: impl Into<String>) {
         self.last_event_id = id.into();
-        self.id_buffer.clone_from(&self.last_event_id);
+        self.id_set = false;
     }
 
     /// The reconnection time the stream asked for with its latest valid
@@ -247,7 +251,8 @@ impl SseDecoder {
             self.dispatch();
             return Ok(());
         }
-        let (name, value) = match memchr::memchr(b':', line) {
+        // Field names are short: a plain scan finds the colon first.
+        let (name, value) = match line.iter().position(|&c| c == b':') {
             Some(0) => return Ok(()), // a comment
             Some(colon) => {
                 let value = &line[colon + 1..];
@@ -281,6 +286,7 @@ impl SseDecoder {
                     Ok(id) => self.id_buffer.push_str(id),
                     Err(_) => self.id_buffer.push_str(&String::from_utf8_lossy(value)),
                 }
+                self.id_set = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 // Digits only, so parsing fails only on overflow (ignored).
@@ -296,8 +302,11 @@ impl SseDecoder {
     }
 
     fn dispatch(&mut self) {
-        if self.last_event_id != self.id_buffer {
-            self.last_event_id.clone_from(&self.id_buffer);
+        if self.id_set {
+            // The buffer becomes the last event id; its old allocation is
+            // reused by the next id field.
+            std::mem::swap(&mut self.last_event_id, &mut self.id_buffer);
+            self.id_set = false;
         }
         let retry = self.block_retry.take();
         if !self.has_data {
@@ -318,16 +327,10 @@ impl SseDecoder {
     }
 }
 
-/// The first CR or LF: a scalar look at the first bytes (blank lines,
-/// short fields), then SIMD.
+/// The first CR or LF.
 #[inline]
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    const HEAD: usize = 16;
-    let head = bytes.len().min(HEAD);
-    if let Some(end) = bytes[..head].iter().position(|&c| c == b'\n' || c == b'\r') {
-        return Some(end);
-    }
-    memchr::memchr2(b'\n', b'\r', &bytes[head..]).map(|end| end + head)
+    memchr::memchr2(b'\n', b'\r', bytes)
 }
 
 /// Validates UTF-8, with SIMD for long values.
