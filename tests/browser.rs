@@ -191,6 +191,15 @@ async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
         notes(&alice).await,
         ["Bob: lunch at noon?", "server: for Alice only"]
     );
+    // Bob's page reloaded after the form: the server renders his own
+    // latest notes, and still none of Alice's.
+    bob.wait_until(
+        "Bob's page to reconnect",
+        "document.getElementById('notes') !== null && document.body.dataset.connection === 'open'",
+        DEFAULT_WAIT,
+    )
+    .await;
+    assert_eq!(notes(&bob).await, ["server: for Bob only"]);
 
     // Let the status highlight finish before the pictures.
     for browser in [&alice, &bob] {

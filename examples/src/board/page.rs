@@ -6,7 +6,7 @@ use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
-use crate::board::{BoardError, Topics, User};
+use crate::board::{BoardError, Note, Topics, User};
 
 /// The logged-in user a page is rendered for.
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +15,8 @@ pub struct Viewer {
     pub id: String,
     /// The user's display name.
     pub name: String,
+    /// The user's latest notes, newest first.
+    pub notes: Vec<Note>,
 }
 
 /// What the template sees.

@@ -1,6 +1,6 @@
 //! The board: users, statuses, sessions, and the publishing of changes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -16,6 +16,8 @@ use crate::board::{BoardError, BoardSettings, Topics};
 const MAX_STATUS: usize = 80;
 /// The longest note, in characters.
 const MAX_NOTE: usize = 280;
+/// How many notes per user the page shows after a reload.
+const KEPT_NOTES: usize = 20;
 /// The status everyone starts with.
 const INITIAL_STATUS: &str = "available";
 
@@ -58,6 +60,7 @@ pub struct Board {
 struct Inner {
     users: Mutex<Vec<User>>,
     sessions: Mutex<HashMap<String, String>>,
+    notes: Mutex<HashMap<String, VecDeque<Note>>>,
     topics: Topics,
     hub: Hub,
     page: Page,
@@ -123,6 +126,7 @@ impl Board {
             inner: Arc::new(Inner {
                 users: Mutex::new(users),
                 sessions: Mutex::new(HashMap::new()),
+                notes: Mutex::new(HashMap::new()),
                 topics,
                 hub,
                 page,
@@ -187,7 +191,16 @@ impl Board {
             .subject(user.id.clone())
     }
 
-    /// Renders the board page as seen by `viewer` (`None`: not logged in).
+    /// The latest notes sent to `user`, newest first.
+    pub fn notes(&self, user: &str) -> Vec<Note> {
+        lock(&self.inner.notes)
+            .get(user)
+            .map(|notes| notes.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Renders the board page as seen by `viewer` (`None`: not logged in):
+    /// the statuses, and the viewer's latest notes.
     ///
     /// # Errors
     /// [`BoardError::Template`].
@@ -196,6 +209,7 @@ impl Board {
         let viewer = viewer.map(|user| Viewer {
             id: user.id.clone(),
             name: user.name.clone(),
+            notes: self.notes(&user.id),
         });
         self.inner
             .page
@@ -236,15 +250,21 @@ impl Board {
     pub async fn notify(&self, to: &str, from: &str, message: &str) -> Result<EventId, BoardError> {
         let to = self.user(to)?;
         let message = checked(message, "message", MAX_NOTE)?;
+        let note = Note {
+            from: from.to_owned(),
+            message,
+        };
         let update = Update::builder(self.inner.topics.notifications(&to.id))
             .event_type("note")
             .private(true)
-            .json(&Note {
-                from: from.to_owned(),
-                message,
-            })?
+            .json(&note)?
             .build()?;
-        Ok(self.inner.hub.publish(&update).await?)
+        let id = self.inner.hub.publish(&update).await?;
+        let mut notes = lock(&self.inner.notes);
+        let kept = notes.entry(to.id).or_default();
+        kept.push_front(note);
+        kept.truncate(KEPT_NOTES);
+        Ok(id)
     }
 }
 
@@ -292,6 +312,28 @@ mod tests {
             selectors,
             ["http://127.0.0.1:3000/users/alice/notifications"]
         );
+    }
+
+    #[tokio::test]
+    async fn notes_are_kept_for_their_recipient_only_when_published() {
+        let board = board();
+        // Nothing listens on port 9 of 127.0.0.1: publishing fails, and a
+        // note the hub never got is not shown either.
+        let settings = BoardSettings::local("127.0.0.1:9".parse().unwrap());
+        let offline = Board::new(&settings).unwrap();
+        assert!(matches!(
+            offline.notify("alice", "bob", "hi").await,
+            Err(BoardError::Publish(_))
+        ));
+        assert!(offline.notes("alice").is_empty());
+        assert!(matches!(
+            board.notify("alice", "bob", "   ").await,
+            Err(BoardError::InvalidText { .. })
+        ));
+        assert!(matches!(
+            board.notify("mallory", "bob", "hi").await,
+            Err(BoardError::UnknownUser(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,248 @@
+//! The publisher service and the subscriber daemon against real hubs that
+//! go down and come back on the same port.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mercure_client::{
+    Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, TopicSelector, Update,
+};
+use mercure_examples::board::DEMO_SECRET;
+use mercure_examples::publisher_service::{Accepted, OrderService, ServiceSettings};
+use mercure_examples::subscriber_daemon::{DaemonConfig, run, subscriber};
+use mercure_hub::{EmbeddedHub, HubConfig, SubscribeRequest, VerificationKey};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// Bounds every wait: the tests never depend on how long something takes,
+/// only on its happening.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn hub_config(addr: SocketAddr) -> HubConfig {
+    HubConfig::builder()
+        .url(format!("http://{addr}/.well-known/mercure"))
+        .key(VerificationKey::hs256(DEMO_SECRET).expect("key"))
+        .anonymous(true)
+        .build()
+        .expect("hub config")
+}
+
+/// A hub served on `listener` until `stop` fires.
+struct RunningHub {
+    hub: EmbeddedHub,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningHub {
+    fn serve(listener: TcpListener, hub: EmbeddedHub) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(mercure_hub::serve_with_shutdown(
+            listener,
+            hub.router(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self { hub, stop, task }
+    }
+
+    /// Stops accepting, ends every stream, and waits for the server to end.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.hub.close_subscribers(|_| true);
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the hub stops")
+            .expect("the server task")
+            .expect("the server");
+    }
+}
+
+/// Binds `addr` again (the previous listener is gone).
+async fn rebind(addr: SocketAddr) -> TcpListener {
+    TcpListener::bind(addr)
+        .await
+        .expect("bind the same port again")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_accepted_while_the_hub_is_down_and_published_once_it_is_back() {
+    // The hub's port, with nothing listening on it yet.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let hub_url = format!("http://{addr}/.well-known/mercure");
+
+    let service_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = Url::parse(&format!(
+        "http://{}/",
+        service_listener.local_addr().expect("address")
+    ))
+    .expect("base");
+    let factory = TokenFactory::builder(SigningKey::hs256(DEMO_SECRET).expect("key"))
+        .build()
+        .expect("factory");
+    let publisher = Hub::builder(&hub_url)
+        .token_factory(factory, Grants::publish_all())
+        .build()
+        .expect("hub client");
+    let mut settings = ServiceSettings::new(base.clone());
+    settings.step_delay = Duration::ZERO;
+    settings.initial_backoff = Duration::from_millis(50);
+    settings.max_backoff = Duration::from_millis(400);
+    settings.max_attempts = 200;
+    let service = OrderService::start(publisher, &settings);
+    let server = tokio::spawn(mercure_hub::serve(service_listener, service.router()));
+
+    // The hub is down: the order is accepted all the same.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}orders"))
+        .form(&[("item", "a book")])
+        .send()
+        .await
+        .expect("POST /orders");
+    assert_eq!(response.status(), 202);
+    let accepted: Accepted = response.json().await.expect("JSON");
+    assert_eq!(accepted.topic, format!("{base}orders/{}", accepted.id));
+
+    // Bad input is refused without touching the queue.
+    let refused = http
+        .post(format!("{base}orders"))
+        .form(&[("item", "  ")])
+        .send()
+        .await
+        .expect("POST /orders");
+    assert_eq!(refused.status(), 422);
+
+    // The hub comes up; a subscription opened before it serves sees the
+    // queued updates arrive, in order.
+    let hub = EmbeddedHub::new(hub_config(addr));
+    let mut stream = hub
+        .subscribe(SubscribeRequest::new([TopicSelector::exact(
+            accepted.topic.clone(),
+        )]))
+        .expect("subscribe");
+    let running = RunningHub::serve(rebind(addr).await, hub);
+    let mut received = String::new();
+    tokio::time::timeout(WAIT, async {
+        while !received.contains("shipped") {
+            let chunk = stream
+                .next()
+                .await
+                .expect("the stream goes on")
+                .expect("bytes");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the order's updates did not arrive; got {received:?}"));
+    let statuses: Vec<&str> = ["received", "preparing", "shipped"]
+        .into_iter()
+        .filter(|status| received.contains(&format!("\"status\":\"{status}\"")))
+        .collect();
+    assert_eq!(statuses, ["received", "preparing", "shipped"]);
+    let positions: Vec<usize> = ["received", "preparing", "shipped"]
+        .iter()
+        .map(|status| {
+            received
+                .find(&format!("\"status\":\"{status}\""))
+                .expect("present")
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{received}"
+    );
+
+    let stats = service.queue().stats();
+    assert!(stats.retries > 0, "the first attempts failed: {stats:?}");
+    assert_eq!(stats.failed, 0);
+
+    let counters: serde_json::Value = http
+        .get(format!("{base}stats"))
+        .send()
+        .await
+        .expect("GET /stats")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(counters["published"], 3, "{counters}");
+    assert_eq!(counters["failed"], 0, "{counters}");
+    assert_eq!(counters["pending"], 0, "{counters}");
+
+    service.shutdown().await;
+    server.abort();
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_survives_a_hub_restart() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let topic = "https://example.com/books/1";
+    let first = RunningHub::serve(listener, EmbeddedHub::new(hub_config(addr)));
+
+    let config = DaemonConfig {
+        hub_url: format!("http://{addr}/.well-known/mercure"),
+        topics: vec![TopicSelector::exact(topic)],
+        secret: Some(DEMO_SECRET.as_bytes().to_vec()),
+        protocol: ProtocolVersion::V0,
+        initial_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(400),
+    };
+    let (lines, mut printed) = mpsc::unbounded_channel::<String>();
+    let daemon = tokio::spawn(run(subscriber(&config).expect("subscriber"), move |line| {
+        let _ = lines.send(line);
+    }));
+    let mut next_line = async move |what: &str| -> String {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let line = printed.recv().await.expect("the daemon goes on");
+                if line.starts_with(what) {
+                    return line;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the daemon never printed a line starting with {what:?}"))
+    };
+
+    next_line("connected").await;
+    // A private update: the daemon's token grants its topic.
+    let update = Update::builder(topic)
+        .data("first")
+        .private(true)
+        .build()
+        .expect("update");
+    let id = first.hub.publish(&update).expect("publish");
+    let line = next_line("update").await;
+    assert!(
+        line.contains(id.as_str()) && line.ends_with("first"),
+        "{line}"
+    );
+
+    first.stop().await;
+    next_line("reconnecting").await;
+
+    // A new hub on the same port, without the old one's history.
+    let second = RunningHub::serve(rebind(addr).await, EmbeddedHub::new(hub_config(addr)));
+    let line = next_line("connected").await;
+    assert!(line.contains(&format!("resuming after {id}")), "{line}");
+    // It tells the daemon it could not replay from that id.
+    let line = next_line("the hub could not replay").await;
+    assert!(line.contains(id.as_str()), "{line}");
+    let update = Update::new(topic, "second").expect("update");
+    second.hub.publish(&update).expect("publish");
+    let line = next_line("update").await;
+    assert!(line.ends_with("second"), "{line}");
+
+    daemon.abort();
+    second.stop().await;
+}
