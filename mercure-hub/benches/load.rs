@@ -147,12 +147,18 @@ fn publisher_token() -> String {
         .to_owned()
 }
 
-/// Connects from 127.0.0.(1 + n % 8) so that many connections do not run
+/// Number of loopback source addresses used (`BENCH_SOURCES`).
+static SOURCES: AtomicU64 = AtomicU64::new(1);
+
+/// Connects from 127.0.0.(1 + n % BENCH_SOURCES) so that many connections do not run
 /// out of ephemeral ports.
 async fn connect(addr: SocketAddr, n: usize) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
-    let source = Ipv4Addr::new(127, 0, 0, 1 + (n % 8) as u8);
-    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    let sources = SOURCES.load(Ordering::Relaxed).max(1);
+    if sources > 1 {
+        let source = Ipv4Addr::new(127, 0, 0, 1 + (n as u64 % sources) as u8);
+        socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    }
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
@@ -381,6 +387,8 @@ async fn new_subscriptions(settings: &Settings, addr: SocketAddr) {
 async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = hub.rss_kib();
+    let started = Instant::now();
+    let mut setup = Vec::with_capacity(settings.idle_subscribers);
     let deadline = Instant::now() + settings.phase_limit;
     let mut held = Vec::with_capacity(settings.idle_subscribers);
     let concurrency = 256;
@@ -392,13 +400,19 @@ async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
         for _ in 0..batch {
             n += 1;
             let i = n;
-            tasks.push(tokio::spawn(
-                async move { subscribe(addr, "idle", i).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                let started = Instant::now();
+                subscribe(addr, "idle", i)
+                    .await
+                    .map(|s| (s, started.elapsed().as_nanos() as u64))
+            }));
         }
         for task in tasks {
             match task.await.expect("task") {
-                Ok(stream) => held.push(stream),
+                Ok((stream, nanos)) => {
+                    held.push(stream);
+                    setup.push(nanos);
+                }
                 Err(error) => {
                     println!("idle subscribers: stopped at {} ({error})", held.len());
                     return report_idle(before, hub, held.len());
@@ -406,6 +420,12 @@ async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
             }
         }
     }
+    println!(
+        "idle subscribers: {} connected in {:.2} s",
+        held.len(),
+        started.elapsed().as_secs_f64()
+    );
+    report_latencies("idle subscribers: time to open each", setup);
     tokio::time::sleep(Duration::from_millis(500)).await;
     report_idle(before, hub, held.len());
     drop(held);
@@ -503,6 +523,7 @@ fn main() {
         return;
     }
     let settings = Settings::from_env();
+    SOURCES.store(env("BENCH_SOURCES", 1).clamp(1, 250), Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -81,6 +81,10 @@ struct Args {
     /// Serve Prometheus metrics at /metrics.
     #[arg(long, env = "MERCURE_METRICS")]
     metrics: bool,
+    /// Length of the queue of connections waiting to be accepted (capped by
+    /// the kernel's net.core.somaxconn).
+    #[arg(long, env = "MERCURE_BACKLOG", default_value_t = 4096)]
+    backlog: u32,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "MERCURE_LOG", default_value = "info")]
     log: String,
@@ -166,7 +170,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = builder.build()?;
     let hub = EmbeddedHub::new(config);
     let app = hub.router().merge(hub.operations_router());
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let socket = if args.addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(args.addr)?;
+    let listener = socket.listen(args.backlog)?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, url = %url, protocol = %args.protocol, "Mercure hub listening");
     if args.demo {

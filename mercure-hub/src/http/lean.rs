@@ -33,6 +33,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// idle subscriber than hyper does. Every other request (publishing, the
 /// subscriptions API, browsers' preflights, HTTP/2, refused subscriptions)
 /// goes to `app` through hyper. `TCP_NODELAY` is set on every connection.
+/// For many clients, create the listener with a long accept queue
+/// (`tokio::net::TcpSocket::listen(4096)`, as the `mercure-hub` binary
+/// does): `TcpListener::bind` asks for a short one.
 ///
 /// # Errors
 /// An I/O error of the listener.
