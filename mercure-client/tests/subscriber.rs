@@ -700,3 +700,19 @@ async fn updates_only_and_subscription_events_skip_connection_events() {
         TopicSelector::pattern("https://example.com/:id")
     );
 }
+
+#[tokio::test]
+async fn a_refusal_without_credentials_ends_the_stream() {
+    let hub = ScriptedHub::start(Vec::new(), vec![Step::status(401)], "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(events.is_empty());
+    assert!(matches!(error, Some(Error::Unauthorized(_))), "{error:?}");
+    assert_eq!(hub.seen().len(), 1);
+    assert_eq!(hub.seen()[0].header("authorization"), None);
+}

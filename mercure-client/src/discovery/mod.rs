@@ -67,7 +67,7 @@ impl HubLink {
 /// let hub = discovery.hub().unwrap();
 /// assert_eq!(hub.url.as_str(), "https://hub.example.com/.well-known/mercure");
 /// assert_eq!(hub.last_event_id.as_ref().unwrap(), "urn:uuid:1");
-/// assert_eq!(discovery.self_url().unwrap().as_str(), "https://example.com/books/1");
+/// assert_eq!(discovery.self_url.unwrap().as_str(), "https://example.com/books/1");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -74,8 +74,9 @@ pub enum AuthorizationMethod {
 /// network failures, honours the stream's `retry:` (with a floor),
 /// reconnects when the stream stays silent longer than the read timeout,
 /// and reports when the hub's history did not reach back to the id asked
-/// for. A 204 ends the stream; any other refusal ends it with an error
-/// (the stream yields `Err` once, then ends).
+/// for. A 204 ends the stream; any other refusal (and a 401 or 403 to a
+/// subscriber without a token) ends it with an error (the stream yields
+/// `Err` once, then ends).
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
@@ -645,8 +646,10 @@ impl Driver {
         let retry_after = retry_after(&response);
         let error = refusal(response, Arc::clone(&self.timer), self.read_timeout).await;
         match status.as_u16() {
+            // Without credentials, nothing will change by asking again.
+            401 | 403 if self.provider.is_none() => self.queue.push_back(Err(error)),
             401 | 403 => {
-                if self.provider.is_some() && !self.refreshed {
+                if !self.refreshed {
                     // Refresh the token and try again at once.
                     self.refreshed = true;
                     self.refresh_next = true;
