@@ -326,3 +326,57 @@ fn fixture_files_decode_alike() {
     assert_eq!(reference[2].0.as_deref(), Some("urn:uuid:2"));
     assert_eq!(reference[3].2, "");
 }
+
+/// Arbitrary bytes (event-stream punctuation, field names, invalid and
+/// split UTF-8) decode without panicking, to the same updates whatever the
+/// chunking, and the last event id never contains NUL.
+#[test]
+fn random_streams_decode_alike_in_any_chunking() {
+    let pieces: [&[u8]; 16] = [
+        b"data",
+        b"id",
+        b"event",
+        b"retry",
+        b":",
+        b" ",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\0",
+        b"1",
+        b"x",
+        b"\xEF\xBB\xBF",
+        b"\xC3",
+        b"\xA9",
+        b"\xFF",
+    ];
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let len = (next() % 60) as usize;
+        let input: Vec<u8> = (0..len)
+            .flat_map(|_| {
+                pieces[(next() % pieces.len() as u64) as usize]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        let whole = ours(&chunks(&input, input.len())).unwrap();
+        for size in [1, 2, 3, (next() % 17 + 1) as usize] {
+            assert_eq!(
+                ours(&chunks(&input, size)).unwrap(),
+                whole,
+                "{input:?} in chunks of {size}"
+            );
+        }
+        for (id, _, data, _) in &whole {
+            assert!(id.as_deref().is_none_or(|id| !id.contains('\0')));
+            assert!(!data.contains('\r'));
+        }
+    }
+}

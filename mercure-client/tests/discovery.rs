@@ -1,0 +1,147 @@
+//! Discovery over HTTP against a scripted server on 127.0.0.1.
+
+mod support;
+
+use mercure_client::{
+    Discovery, Error, LinkValue, ProtocolVersion, detect_protocol, discover,
+    fetch_resource_metadata, metadata_url,
+};
+use support::{ScriptedHub, Step};
+use url::Url;
+
+#[tokio::test]
+async fn discovers_hubs_from_several_link_headers() {
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            200,
+            &[
+                ("Link", r#"</books/1>; rel="self", <https://other.example/style.css>; rel=stylesheet"#),
+                (
+                    "Link",
+                    r#"</.well-known/mercure>; rel="mercure"; last-event-id="urn:uuid:7"; content-type="application/ld+json"; key-set="https://example.com/jwks.json""#,
+                ),
+                ("Link", r#"<https://hub2.example/.well-known/mercure>; rel="mercure"; type="application/json""#),
+            ],
+            r#"{"@id": "/books/1"}"#,
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    let resource = format!("http://{}/books/1?lang=fr", server.addr);
+    let discovery = discover(&reqwest::Client::new(), &resource).await.unwrap();
+    assert_eq!(discovery.hubs.len(), 2);
+    let first = discovery.hub().unwrap();
+    assert_eq!(
+        first.url.as_str(),
+        format!("http://{}/.well-known/mercure", server.addr)
+    );
+    assert_eq!(first.last_event_id.as_ref().unwrap(), "urn:uuid:7");
+    assert_eq!(first.content_type.as_deref(), Some("application/ld+json"));
+    assert_eq!(
+        first.key_set.as_deref(),
+        Some("https://example.com/jwks.json")
+    );
+    assert_eq!(first.protocol_hint(), Some(ProtocolVersion::V0));
+    assert_eq!(
+        discovery.hubs[1].link_type.as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(discovery.hubs[1].protocol_hint(), Some(ProtocolVersion::V1));
+    let self_url = discovery.self_url.clone().unwrap();
+    assert_eq!(self_url.as_str(), format!("http://{}/books/1", server.addr));
+    let resource_url = Url::parse(&resource).unwrap();
+    assert_eq!(discovery.topic(&resource_url), &self_url);
+}
+
+#[tokio::test]
+async fn refused_resources_are_errors() {
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(404, &[], "no such book")],
+        "Last-Event-ID",
+    )
+    .await;
+    let error = discover(
+        &reqwest::Client::new(),
+        &format!("http://{}/books/9", server.addr),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::UnexpectedStatus(ref r) if r.status == 404),
+        "{error}"
+    );
+    assert!(matches!(
+        discover(&reqwest::Client::new(), "not a url").await,
+        Err(Error::InvalidUrl { .. })
+    ));
+}
+
+#[tokio::test]
+async fn metadata_tells_the_dialect() {
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![
+            Step::status_with(
+                200,
+                &[("Content-Type", "application/json")],
+                r#"{"resource": "https://example.com/.well-known/mercure", "mercure_matcher_types_supported": ["exact", "urlpattern"]}"#,
+            ),
+            Step::status(404),
+            Step::status_with(200, &[], "<html>not metadata</html>"),
+            Step::status(503),
+        ],
+        "Last-Event-ID",
+    )
+    .await;
+    let hub = Url::parse(&server.url()).unwrap();
+    let client = reqwest::Client::new();
+    assert_eq!(
+        detect_protocol(&client, &hub).await.unwrap(),
+        ProtocolVersion::V1
+    );
+    assert_eq!(
+        detect_protocol(&client, &hub).await.unwrap(),
+        ProtocolVersion::V0
+    );
+    assert!(matches!(
+        fetch_resource_metadata(&client, &hub).await,
+        Err(Error::InvalidResponse(_))
+    ));
+    assert!(matches!(
+        fetch_resource_metadata(&client, &hub).await,
+        Err(Error::Hub(_))
+    ));
+    let seen = server.seen();
+    assert!(seen.iter().all(|s| s.target == metadata_url(&hub).path()));
+    assert_eq!(
+        seen[0].target,
+        "/.well-known/oauth-protected-resource/.well-known/mercure"
+    );
+}
+
+#[test]
+fn link_values_never_panic_on_garbage() {
+    let base = Url::parse("https://example.com/a/b").unwrap();
+    let alphabet: &[u8] = b"<>;=\", \t\\relmcu:/?#%[]!abc\x7f\xc3\xa9";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 40) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| alphabet[((seed >> (i % 56)) as usize + i * 7) % alphabet.len()])
+            .collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let links = LinkValue::parse_all(&text, &base);
+        let _ = Discovery::from_link_headers([text.as_ref()], &base);
+        for link in links {
+            for rel in link.relations() {
+                assert!(!rel.is_empty() && !rel.contains(char::is_whitespace));
+                assert_eq!(*rel, rel.to_ascii_lowercase());
+            }
+        }
+    }
+}
