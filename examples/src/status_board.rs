@@ -4,7 +4,8 @@
 //! * `GET /`: the board. A logged-in user's page carries an authorization
 //!   cookie (set by [`MercureCookies`]) granting their own private notes;
 //!   a visitor's page clears any leftover cookie.
-//! * `POST /login` (`user=`), `POST /logout`: the session.
+//! * `POST /login` (`user=`), `POST /logout`: the session. Logging out
+//!   also closes the user's open subscriptions on the embedded hub.
 //! * `POST /status` (`status=`): sets the user's status, published to
 //!   every page.
 //! * `POST /notes` (`to=`, `message=`): a private note to another user.
@@ -27,7 +28,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use mercure_axum::{DiscoveryLayer, Mercure, MercureCookies};
-use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_hub::EmbeddedHub;
 use serde::Deserialize;
 
 use crate::board::{
@@ -61,21 +62,18 @@ struct AppState {
 /// [`BoardError::Hub`] for a hub configuration problem, and the errors of
 /// [`Board::new`].
 pub fn app(settings: &BoardSettings) -> Result<App, BoardError> {
-    let board = Board::new(settings)?;
-    let hub = EmbeddedHub::new(
-        HubConfig::builder()
-            .url(settings.hub_url().as_str())
-            .key(VerificationKey::hs256(settings.secret_bytes())?)
-            .anonymous(true)
-            .build()?,
-    );
-    let router = router(board.clone()).merge(hub.router());
+    let hub = EmbeddedHub::new(settings.hub_config()?);
+    let mercure = Mercure::new(settings.hub()?).with_embedded_hub(hub.clone());
+    let board = Board::new(settings, mercure.hub().clone(), |env| {
+        mercure.add_to_minijinja(env);
+    })?;
+    let router = router(board.clone(), mercure).merge(hub.router());
     Ok(App { router, board, hub })
 }
 
-/// The board's routes alone, for an app whose hub runs elsewhere.
-pub fn router(board: Board) -> Router {
-    let mercure = Mercure::new(board.hub().clone());
+/// The board's routes alone (for a board whose hub runs elsewhere, pass a
+/// `mercure` without an embedded hub).
+pub fn router(board: Board, mercure: Mercure) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/login", post(login))
@@ -167,11 +165,16 @@ async fn login(
 
 async fn logout(
     State(board): State<Board>,
+    State(mercure): State<Mercure>,
     headers: HeaderMap,
     cookies: MercureCookies,
 ) -> Result<Response, AppError> {
-    if let Some((session, _)) = current_user(&board, &headers) {
+    if let Some((session, user)) = current_user(&board, &headers) {
         board.logout(&session);
+        // Pages still open (other tabs) hold a token that would receive
+        // the user's notes until it expires: the embedded hub closes their
+        // subscriptions, and they reconnect without the cleared cookie.
+        mercure.permission_changed(&user.id, &board.topics().notifications(&user.id))?;
     }
     let cookies = cookies.clear()?;
     Ok(with_session_cookie((cookies, Redirect::to("/")), None))

@@ -1,7 +1,7 @@
 //! The server-rendered page: a minijinja template whose hub URL comes from
-//! the `mercure_hub_url` template function.
+//! the `mercure_hub_url` template function the web framework's adapter
+//! registers.
 
-use mercure_client::{HubRegistry, add_minijinja_functions};
 use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
@@ -36,9 +36,11 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    pub(crate) fn new(registry: HubRegistry) -> Result<Self, BoardError> {
+    pub(crate) fn new(
+        templates: impl FnOnce(&mut Environment<'static>),
+    ) -> Result<Self, BoardError> {
         let mut env = Environment::new();
-        add_minijinja_functions(&mut env, registry);
+        templates(&mut env);
         env.add_template("board.html", include_str!("../../templates/board.html"))?;
         Ok(Self { env })
     }

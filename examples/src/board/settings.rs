@@ -3,10 +3,11 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use mercure_client::ProtocolVersion;
+use mercure_client::{Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, TopicSelector};
+use mercure_hub::{HubConfig, VerificationKey};
 use url::Url;
 
-use crate::board::BoardError;
+use crate::board::{BoardError, Topics};
 
 /// The demo's JWT secret, shared by the app (which signs) and the hub
 /// (which verifies). Any real deployment sets its own.
@@ -100,7 +101,61 @@ impl BoardSettings {
         self.protocol
     }
 
-    pub(crate) fn secret_bytes(&self) -> &[u8] {
-        &self.secret
+    /// The board's topics.
+    pub fn topics(&self) -> Topics {
+        Topics::new(self.base_url.clone(), self.protocol)
+    }
+
+    /// The factory minting the board's tokens (the cookies' and the
+    /// publisher's), with the shared secret.
+    ///
+    /// # Errors
+    /// [`BoardError::Token`] for an unusable secret.
+    pub fn token_factory(&self) -> Result<TokenFactory, BoardError> {
+        let mut factory =
+            TokenFactory::builder(SigningKey::hs256(&self.secret)?).protocol(self.protocol);
+        if self.protocol != ProtocolVersion::V0 {
+            factory = factory.audience(self.hub_url.as_str());
+        }
+        Ok(factory.build()?)
+    }
+
+    /// The client of the board's hub: it publishes with a token allowed
+    /// to publish the board's topics only, and mints the cookies.
+    ///
+    /// # Errors
+    /// [`BoardError::Token`], [`BoardError::Publish`] for an unusable hub
+    /// URL.
+    pub fn hub(&self) -> Result<Hub, BoardError> {
+        let topics = self.topics();
+        let grants = Grants::new().publish([
+            TopicSelector::exact(topics.status()),
+            topics.all_notifications(),
+        ]);
+        Ok(Hub::builder(self.hub_url.as_str())
+            .protocol(self.protocol)
+            .token_factory(self.token_factory()?, grants)
+            .build()?)
+    }
+
+    /// The configuration of a hub embedded for the board: at the hub URL,
+    /// verifying the board's tokens, accepting anonymous subscribers
+    /// (visitors follow the public statuses), and letting the board's
+    /// origin subscribe with credentials when the hub is on another one.
+    ///
+    /// # Errors
+    /// [`BoardError::Hub`].
+    pub fn hub_config(&self) -> Result<HubConfig, BoardError> {
+        let mut config = HubConfig::builder()
+            .url(self.hub_url.as_str())
+            .key(VerificationKey::hs256(&self.secret)?)
+            .anonymous(true);
+        // A hub on another origin (another port) must let the board's
+        // pages subscribe with their cookie.
+        let origin = self.base_url.origin();
+        if origin != self.hub_url.origin() {
+            config = config.cors_origin(origin.ascii_serialization());
+        }
+        Ok(config.build()?)
     }
 }

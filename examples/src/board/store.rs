@@ -4,9 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use mercure_client::{
-    EventId, Grants, Hub, HubRegistry, ProtocolVersion, SigningKey, TokenFactory, Update,
-};
+use mercure_client::{EventId, Grants, Hub, Update};
+use minijinja::Environment;
 use serde::Serialize;
 
 use crate::board::page::{Page, Viewer};
@@ -90,29 +89,18 @@ fn checked(text: &str, what: &'static str, max: usize) -> Result<String, BoardEr
 }
 
 impl Board {
-    /// A board with the users Alice, Bob and Carol, publishing to the hub
-    /// of `settings` with a token allowed to publish the board's topics
-    /// only, and minting cookies with the same key.
+    /// A board with the users Alice, Bob and Carol, publishing through
+    /// `hub` (see [`BoardSettings::hub`]); `templates` registers the
+    /// `mercure_hub_url` template function (an adapter's
+    /// `Mercure::add_to_minijinja`, or [`mercure_client::add_minijinja_functions`]).
     ///
     /// # Errors
-    /// [`BoardError::Token`] for an unusable key, [`BoardError::Publish`]
-    /// for an unusable hub URL, [`BoardError::Template`].
-    pub fn new(settings: &BoardSettings) -> Result<Self, BoardError> {
-        let version = settings.protocol_version();
-        let topics = Topics::new(settings.base_url().clone(), version);
-        let mut factory =
-            TokenFactory::builder(SigningKey::hs256(settings.secret_bytes())?).protocol(version);
-        if version != ProtocolVersion::V0 {
-            factory = factory.audience(settings.hub_url().as_str());
-        }
-        let publish_grants = Grants::new().publish([
-            mercure_client::TopicSelector::exact(topics.status()),
-            topics.all_notifications(),
-        ]);
-        let hub = Hub::builder(settings.hub_url().as_str())
-            .protocol(version)
-            .token_factory(factory.build()?, publish_grants)
-            .build()?;
+    /// [`BoardError::Template`].
+    pub fn new(
+        settings: &BoardSettings,
+        hub: Hub,
+        templates: impl FnOnce(&mut Environment<'static>),
+    ) -> Result<Self, BoardError> {
         let users = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
             .into_iter()
             .map(|(id, name)| User {
@@ -121,13 +109,13 @@ impl Board {
                 status: INITIAL_STATUS.to_owned(),
             })
             .collect();
-        let page = Page::new(HubRegistry::new(hub.clone()))?;
+        let page = Page::new(templates)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 users: Mutex::new(users),
                 sessions: Mutex::new(HashMap::new()),
                 notes: Mutex::new(HashMap::new()),
-                topics,
+                topics: settings.topics(),
                 hub,
                 page,
             }),
@@ -272,9 +260,17 @@ impl Board {
 mod tests {
     use super::*;
 
+    fn board_at(settings: &BoardSettings) -> Board {
+        let hub = settings.hub().unwrap();
+        let registry = mercure_client::HubRegistry::new(hub.clone());
+        Board::new(settings, hub, |env| {
+            mercure_client::add_minijinja_functions(env, registry);
+        })
+        .unwrap()
+    }
+
     fn board() -> Board {
-        let settings = BoardSettings::local("127.0.0.1:3000".parse().unwrap());
-        Board::new(&settings).unwrap()
+        board_at(&BoardSettings::local("127.0.0.1:3000".parse().unwrap()))
     }
 
     #[test]
@@ -319,8 +315,7 @@ mod tests {
         let board = board();
         // Nothing listens on port 9 of 127.0.0.1: publishing fails, and a
         // note the hub never got is not shown either.
-        let settings = BoardSettings::local("127.0.0.1:9".parse().unwrap());
-        let offline = Board::new(&settings).unwrap();
+        let offline = board_at(&BoardSettings::local("127.0.0.1:9".parse().unwrap()));
         assert!(matches!(
             offline.notify("alice", "bob", "hi").await,
             Err(BoardError::Publish(_))
