@@ -254,7 +254,7 @@ async fn subscribe(addr: SocketAddr, topic: &str, n: usize) -> std::io::Result<T
 /// Reads a subscription, calling `on_data` with each `data: <nanos>` value.
 async fn read_stamps(mut stream: TcpStream, expected: usize, mut on_data: impl FnMut(u64, u64)) {
     let mut pending = Vec::with_capacity(1024);
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 2048];
     let mut seen = 0;
     while seen < expected {
         let Ok(n) = stream.read(&mut chunk).await else {

@@ -201,8 +201,8 @@ async fn stream_subscription(mut stream: TcpStream, mut subscription: Subscripti
         let mut out = pending.take().unwrap_or_default();
         match frame {
             Some(Ok(bytes)) => {
-                out.reserve(bytes.len() + 12);
-                out.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
+                out.reserve(bytes.len() + 20);
+                chunk_size_line(&mut out, bytes.len());
                 out.extend_from_slice(&bytes);
                 out.extend_from_slice(b"\r\n");
             }
@@ -219,6 +219,15 @@ async fn stream_subscription(mut stream: TcpStream, mut subscription: Subscripti
             Ok(Err(_)) | Err(_) => return,
         }
     }
+}
+
+/// Appends `{size:x}\r\n`.
+fn chunk_size_line(out: &mut Vec<u8>, size: usize) {
+    let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[(size >> (shift * 4)) & 0xf]);
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Serves the connection with hyper, replaying the bytes already read.
@@ -284,5 +293,22 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunk_size_lines_are_lower_hex() {
+        for (size, expected) in [
+            (0, "0\r\n"),
+            (9, "9\r\n"),
+            (255, "ff\r\n"),
+            (4096, "1000\r\n"),
+        ] {
+            let mut out = Vec::new();
+            super::chunk_size_line(&mut out, size);
+            assert_eq!(out, expected.as_bytes());
+        }
     }
 }
