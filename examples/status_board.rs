@@ -2,6 +2,8 @@
 //! printed URL in two browser windows (one of them private), log in as two
 //! users, change statuses and send private notes.
 //!
+//! `MERCURE_PROTOCOL=1` speaks the 1.0 dialect (default `0`).
+//!
 //! ```sh
 //! cargo run -p mercure-examples --example status-board          # a free port
 //! cargo run -p mercure-examples --example status-board -- 3000  # port 3000
@@ -9,7 +11,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use mercure_client::Grants;
+use mercure_client::{Grants, ProtocolVersion};
 use mercure_examples::board::BoardSettings;
 use mercure_examples::status_board;
 
@@ -21,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-    let settings = BoardSettings::local(listener.local_addr()?);
+    let settings = BoardSettings::local(listener.local_addr()?).protocol(protocol()?);
     let app = status_board::app(&settings)?;
     let topics = app.board.topics();
 
@@ -61,4 +63,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     Ok(())
+}
+
+/// The dialect asked for with `MERCURE_PROTOCOL` (default 0.x).
+fn protocol() -> Result<ProtocolVersion, Box<dyn std::error::Error>> {
+    match std::env::var("MERCURE_PROTOCOL") {
+        Ok(version) => Ok(version.parse()?),
+        Err(_) => Ok(ProtocolVersion::V0),
+    }
 }

@@ -1,6 +1,8 @@
 //! The live status board on actix-web, with the Mercure hub embedded in
 //! the process and served alongside on its own 127.0.0.1 port.
 //!
+//! `MERCURE_PROTOCOL=1` speaks the 1.0 dialect (default `0`).
+//!
 //! ```sh
 //! cargo run -p mercure-examples --example status-board-actix          # free ports
 //! cargo run -p mercure-examples --example status-board-actix -- 3000  # the board on port 3000
@@ -8,6 +10,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use mercure_client::ProtocolVersion;
 use mercure_examples::board::BoardSettings;
 use mercure_examples::status_board_actix;
 use url::Url;
@@ -26,7 +29,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "http://{}/.well-known/mercure",
             hub_listener.local_addr()?
         ))?,
-    )?;
+    )?
+    .protocol(protocol()?);
     let app = status_board_actix::app(&settings)?;
     let hub = tokio::spawn(mercure_hub::serve(hub_listener, app.hub.router()));
     let server = app.server(app_listener)?;
@@ -49,4 +53,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     running.await??;
     hub.abort();
     Ok(())
+}
+
+/// The dialect asked for with `MERCURE_PROTOCOL` (default 0.x).
+fn protocol() -> Result<ProtocolVersion, Box<dyn std::error::Error>> {
+    match std::env::var("MERCURE_PROTOCOL") {
+        Ok(version) => Ok(version.parse()?),
+        Err(_) => Ok(ProtocolVersion::V0),
+    }
 }

@@ -1,13 +1,16 @@
-//! The axum status board example in headless Chromium: the page loads, the
-//! authorization cookie is set, the page's `EventSource` receives the
-//! private notes of its user and the public status changes, and another
-//! user's page never sees the first user's notes.
+//! The axum status board example in headless Chromium, in both dialects:
+//! the page loads, the authorization cookie is set, the page's
+//! `EventSource` receives the private notes of its user and the public
+//! status changes, and another user's page never sees the first user's
+//! notes.
 
 use base64::Engine as _;
+use mercure_client::ProtocolVersion;
+use mercure_examples::board::Board;
 use mercure_examples::board::BoardSettings;
-use mercure_examples::status_board;
+use mercure_examples::{status_board, status_board_actix};
 use mercure_integration_tests::browser::{Browser, Chromedriver, DEFAULT_WAIT};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Logs `browser` in as `user` through the page's form and waits for its
 /// `EventSource` to be connected.
@@ -74,13 +77,130 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let settings = BoardSettings::local(listener.local_addr().expect("address"));
-    let app = status_board::app(&settings).expect("the status board");
-    let board = app.board.clone();
-    let server = tokio::spawn(mercure_hub::serve(listener, app.router));
+    let served = Served::axum(ProtocolVersion::V0).await;
+    board_in_chromium(&served, "status-board").await;
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_in_the_1_0_dialect() {
+    let served = Served::axum(ProtocolVersion::V1).await;
+    board_in_chromium(&served, "status-board-1.0").await;
+    served.stop().await;
+}
+
+/// The actix-web board, its hub on another port: the page's
+/// `EventSource` is cross-origin, with credentials, through the hub's CORS.
+#[actix_web::test]
+async fn the_same_on_actix_web_with_the_hub_on_another_port() {
+    let served = Served::actix(ProtocolVersion::V0).await;
+    board_in_chromium(&served, "status-board-actix").await;
+    served.stop().await;
+}
+
+/// A board being served, and how to stop it.
+struct Served {
+    settings: BoardSettings,
+    board: Board,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    actix: Option<actix_web::dev::ServerHandle>,
+}
+
+impl Served {
+    /// The axum board, its hub in the same router.
+    async fn axum(version: ProtocolVersion) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let settings =
+            BoardSettings::local(listener.local_addr().expect("address")).protocol(version);
+        let app = status_board::app(&settings).expect("the status board");
+        let task = tokio::spawn(mercure_hub::serve(listener, app.router));
+        Self {
+            settings,
+            board: app.board,
+            tasks: vec![task],
+            actix: None,
+        }
+    }
+
+    /// The actix-web board, its hub on its own port (inside an actix
+    /// system).
+    async fn actix(version: ProtocolVersion) -> Self {
+        let hub_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let app_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let url = |s: String| url::Url::parse(&s).expect("url");
+        let settings = BoardSettings::new(
+            url(format!(
+                "http://{}/",
+                app_listener.local_addr().expect("address")
+            )),
+            url(format!(
+                "http://{}/.well-known/mercure",
+                hub_listener.local_addr().expect("address")
+            )),
+        )
+        .expect("settings")
+        .protocol(version);
+        let app = status_board_actix::app(&settings).expect("the status board");
+        let hub = tokio::spawn(mercure_hub::serve(hub_listener, app.hub.router()));
+        let server = app.server(app_listener).expect("server");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            settings,
+            board: app.board,
+            tasks: vec![hub],
+            actix: Some(handle),
+        }
+    }
+
+    async fn stop(self) {
+        if let Some(handle) = self.actix {
+            handle.stop(true).await;
+        }
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// What the authorization cookie must look like, and grant, in `version`.
+fn expect_cookie(version: ProtocolVersion, cookie: &Value, alice_topic: &str) {
+    assert_eq!(cookie["path"], "/.well-known/mercure");
+    assert_eq!(cookie["httpOnly"], true);
+    assert_eq!(cookie["sameSite"], "Strict");
+    assert_eq!(cookie["domain"], "127.0.0.1");
+    let token = cookie["value"].as_str().expect("a token");
+    let claims = claims(token);
+    assert_eq!(claims["sub"], "alice");
+    match version {
+        ProtocolVersion::V0 => {
+            assert_eq!(cookie["secure"], false);
+            assert_eq!(claims["mercure"]["subscribe"], json!([alice_topic]));
+        }
+        _ => {
+            // `__Secure-` requires Secure; browsers accept it from
+            // loopback over plain HTTP.
+            assert_eq!(cookie["secure"], true);
+            assert_eq!(
+                claims["authorization_details"],
+                json!([{
+                    "type": "https://mercure.rocks/authorization-detail",
+                    "actions": ["subscribe"],
+                    "topics": [{ "match": alice_topic }],
+                }])
+            );
+        }
+    }
+}
+
+async fn board_in_chromium(served: &Served, artifact: &str) {
+    let settings = &served.settings;
+    let version = settings.protocol_version();
+    let board = &served.board;
     let base = settings.base_url().to_string();
 
     let driver = Chromedriver::start().await;
@@ -99,25 +219,17 @@ async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
 
     // The app set the authorization cookie: scoped to the hub's path,
     // HttpOnly, SameSite=Strict, host-only, granting Alice's notes only.
+    let cookie_name = version.dialect().cookie_name;
     let cookies = alice.all_cookies().await;
     let cookie = cookies
         .iter()
-        .find(|cookie| cookie["name"] == "mercureAuthorization")
-        .unwrap_or_else(|| panic!("no authorization cookie among {cookies:#?}"));
-    assert_eq!(cookie["path"], "/.well-known/mercure");
-    assert_eq!(cookie["httpOnly"], true);
-    assert_eq!(cookie["sameSite"], "Strict");
-    assert_eq!(cookie["domain"], "127.0.0.1");
-    let token = cookie["value"].as_str().expect("a token");
-    let alice_topic = board.topics().notifications("alice");
-    assert_eq!(
-        claims(token)["mercure"]["subscribe"],
-        serde_json::json!([alice_topic])
-    );
+        .find(|cookie| cookie["name"] == cookie_name)
+        .unwrap_or_else(|| panic!("no {cookie_name} cookie among {cookies:#?}"));
+    expect_cookie(version, cookie, &board.topics().notifications("alice"));
     // Scripts cannot read it.
     assert_eq!(
         alice
-            .eval("document.cookie.includes('mercureAuthorization')")
+            .eval(&format!("document.cookie.includes('{cookie_name}')"))
             .await,
         false
     );
@@ -211,11 +323,10 @@ async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
             )
             .await;
     }
-    let shot = alice.screenshot("status-board-alice.png").await;
+    let shot = alice.screenshot(&format!("{artifact}-alice.png")).await;
     assert!(std::fs::metadata(&shot).expect("screenshot").len() > 1000);
-    bob.screenshot("status-board-bob.png").await;
+    bob.screenshot(&format!("{artifact}-bob.png")).await;
 
     alice.close().await;
     bob.close().await;
-    server.abort();
 }

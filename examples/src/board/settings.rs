@@ -115,7 +115,10 @@ impl BoardSettings {
         let mut factory =
             TokenFactory::builder(SigningKey::hs256(&self.secret)?).protocol(self.protocol);
         if self.protocol != ProtocolVersion::V0 {
-            factory = factory.audience(self.hub_url.as_str());
+            // RFC 9068 access tokens: the board issues them, for the hub.
+            factory = factory
+                .issuer(self.base_url.as_str())
+                .audience(self.hub_url.as_str());
         }
         Ok(factory.build()?)
     }
@@ -150,6 +153,10 @@ impl BoardSettings {
             .url(self.hub_url.as_str())
             .key(VerificationKey::hs256(&self.secret)?)
             .anonymous(true);
+        if self.protocol != ProtocolVersion::V0 {
+            // Trust 1.0 tokens issued by the board only.
+            config = config.issuer(self.base_url.as_str());
+        }
         // A hub on another origin (another port) must let the board's
         // pages subscribe with their cookie.
         let origin = self.base_url.origin();
