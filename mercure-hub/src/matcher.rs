@@ -305,6 +305,54 @@ mod tests {
     }
 
     #[test]
+    fn hostile_patterns_never_panic() {
+        let cache = cache();
+        let inputs = [
+            "(",
+            ")",
+            "{",
+            "}",
+            ":",
+            "*",
+            "\\",
+            "?",
+            "#",
+            "https://[",
+            "https://[::1",
+            "https://a/:id(\\d+)",
+            "https://a/(a+)+b",
+            "https://a/:a:b",
+            "https://a/{:x}?",
+            "//",
+            "https://a/%zz",
+            "https://a/\u{0}",
+            "https://a/(?<x>y)",
+            "https://a/((((((((((x))))))))))",
+            "file:///:p*",
+            "data:,x",
+            "https://a:99999/",
+            "https://a/:\u{e9}",
+            "{{{{",
+            "https://a/{a|b}",
+            "javascript:alert(1)",
+            "https://a/(.*)*(.*)*",
+        ];
+        for input in inputs {
+            for kind in [
+                MatcherKind::Legacy,
+                MatcherKind::Exact,
+                MatcherKind::UrlPattern,
+            ] {
+                if let Ok(matcher) = cache.get(kind, input) {
+                    for topic in ["https://a/b", input, "/x", "", "::", "https://[::1]/x"] {
+                        let _ = matcher.matches(topic, cache.base());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn invalid_selectors_are_typed_errors() {
         let cache = cache();
         assert!(matches!(

@@ -111,13 +111,15 @@ impl Transport for MemoryTransport {
     fn get(&self, id: &str) -> Option<Arc<Event>> {
         let ring = self.ring();
         let seq = *ring.index.get(id)?;
-        ring.events.get((seq - ring.first) as usize).cloned()
+        ring.events
+            .get(usize::try_from(seq.checked_sub(ring.first)?).ok()?)
+            .cloned()
     }
 
     fn after(&self, id: &str) -> Option<Vec<Arc<Event>>> {
         let ring = self.ring();
         let seq = *ring.index.get(id)?;
-        let start = (seq - ring.first) as usize + 1;
+        let start = usize::try_from(seq.checked_sub(ring.first)?).ok()? + 1;
         Some(ring.events.range(start..).cloned().collect())
     }
 

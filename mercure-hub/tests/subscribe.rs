@@ -241,6 +241,9 @@ async fn invalid_subscribe_requests_get_400() {
         &format!("topic={}", "x".repeat(65)),
         "topic=https://example.com/{unterminated",
         "match_urlpattern=https://example.com/((",
+        // Not a matcher parameter (and not a panic on a multi-byte name).
+        "matc%C3%A9=x",
+        "%C3%A9%C3%A9%C3%A9=x",
     ] {
         let response = hub.subscribe(query, None).await;
         assert_eq!(response.status(), 400, "{query}");

@@ -56,7 +56,7 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
                 token = Some(value.into_owned());
                 continue;
             }
-            other if other.len() >= 5 && other[..5].eq_ignore_ascii_case("match") => {
+            other if other.len() >= 5 && other.as_bytes()[..5].eq_ignore_ascii_case(b"match") => {
                 return Err(Error::InvalidSubscribe(format!(
                     "unknown topic matcher parameter {other:?}"
                 )));
