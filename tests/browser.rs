@@ -9,7 +9,7 @@ use mercure_client::ProtocolVersion;
 use mercure_examples::board::Board;
 use mercure_examples::board::BoardSettings;
 use mercure_examples::{status_board, status_board_actix};
-use mercure_integration_tests::browser::{Browser, Chromedriver, DEFAULT_WAIT};
+use mercure_integration_tests::browser::{Browser, Chromedriver, DEFAULT_WAIT, one_at_a_time};
 use serde_json::{Value, json};
 
 /// Logs `browser` in as `user` through the page's form and waits for its
@@ -77,6 +77,7 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
+    let _turn = one_at_a_time().await;
     let served = Served::axum(ProtocolVersion::V0).await;
     board_in_chromium(&served, "status-board").await;
     served.stop().await;
@@ -84,6 +85,7 @@ async fn private_notes_reach_their_user_only_and_statuses_reach_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_in_the_1_0_dialect() {
+    let _turn = one_at_a_time().await;
     let served = Served::axum(ProtocolVersion::V1).await;
     board_in_chromium(&served, "status-board-1.0").await;
     served.stop().await;
@@ -93,6 +95,7 @@ async fn the_same_in_the_1_0_dialect() {
 /// `EventSource` is cross-origin, with credentials, through the hub's CORS.
 #[actix_web::test]
 async fn the_same_on_actix_web_with_the_hub_on_another_port() {
+    let _turn = one_at_a_time().await;
     let served = Served::actix(ProtocolVersion::V0).await;
     board_in_chromium(&served, "status-board-actix").await;
     served.stop().await;

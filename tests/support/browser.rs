@@ -22,6 +22,16 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The WebDriver of the Debian package.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// Serializes the browser tests of a test binary (see [`one_at_a_time`]).
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for the other browser tests of this binary to finish; hold the
+/// guard for the test's duration. Several Chromiums at once on a 2-core
+/// machine only make every test slower and less predictable.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
+}
+
 /// How long [`Browser::wait_until`] waits unless told otherwise.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(20);
 
@@ -49,6 +59,10 @@ impl Chromedriver {
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
+            // Its own process group, which the Chromiums it starts join:
+            // dropping the driver ends them all, even after a failed test
+            // left sessions open.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -92,6 +106,8 @@ impl Chromedriver {
             "--disable-sync".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             "--no-proxy-server".to_owned(),
+            "--disable-crash-reporter".to_owned(),
+            "--disable-breakpad".to_owned(),
             "--window-size=900,760".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
@@ -117,6 +133,14 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // The whole group: the driver and the browsers it started.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.start_kill();
     }
 }
