@@ -50,19 +50,25 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// `default` for a benchmark run, `small` for the smoke run of `cargo test`.
+fn size(name: &str, default: u64, small: u64, smoke: bool) -> u64 {
+    env(name, if smoke { small } else { default })
+}
+
 impl Settings {
-    fn from_env() -> Self {
+    fn from_env(smoke: bool) -> Self {
+        let size = |name: &str, default, small| size(name, default, small, smoke);
         Self {
-            publishes: env("BENCH_PUBLISHES", 200_000),
-            publish_connections: env("BENCH_PUBLISH_CONNECTIONS", 16) as usize,
-            round_trips: env("BENCH_ROUND_TRIPS", 2_000) as usize,
-            new_subscriptions: env("BENCH_NEW_SUBSCRIPTIONS", 20_000) as usize,
-            idle_subscribers: env("BENCH_IDLE_SUBSCRIBERS", 50_000) as usize,
-            fanout_subscribers: env("BENCH_FANOUT_SUBSCRIBERS", 10_000) as usize,
-            fanout_updates: env("BENCH_FANOUT_UPDATES", 5) as usize,
-            latency_subscribers: env("BENCH_LATENCY_SUBSCRIBERS", 100) as usize,
-            latency_updates: env("BENCH_LATENCY_UPDATES", 2_000) as usize,
-            phase_limit: Duration::from_secs(env("BENCH_PHASE_SECONDS", 60)),
+            publishes: size("BENCH_PUBLISHES", 200_000, 400),
+            publish_connections: size("BENCH_PUBLISH_CONNECTIONS", 16, 4) as usize,
+            round_trips: size("BENCH_ROUND_TRIPS", 2_000, 50) as usize,
+            new_subscriptions: size("BENCH_NEW_SUBSCRIPTIONS", 20_000, 128) as usize,
+            idle_subscribers: size("BENCH_IDLE_SUBSCRIBERS", 50_000, 200) as usize,
+            fanout_subscribers: size("BENCH_FANOUT_SUBSCRIBERS", 10_000, 100) as usize,
+            fanout_updates: size("BENCH_FANOUT_UPDATES", 5, 2) as usize,
+            latency_subscribers: size("BENCH_LATENCY_SUBSCRIBERS", 100, 10) as usize,
+            latency_updates: size("BENCH_LATENCY_UPDATES", 2_000, 20) as usize,
+            phase_limit: Duration::from_secs(size("BENCH_PHASE_SECONDS", 60, 20)),
             phases: std::env::var("BENCH_PHASES")
                 .unwrap_or_else(|_| "publish,rtt,latency,new,fanout,idle".into()),
         }
@@ -116,6 +122,27 @@ impl HubProcess {
         };
         std::thread::spawn(move || for _ in lines {});
         Self { child, addr }
+    }
+
+    /// CPU time the hub has used (user + system), in milliseconds.
+    fn cpu_ms(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which ends with ')'): utime and
+        // stime are the 12th and 13th, in clock ticks of 10 ms.
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (ticks(11) + ticks(12)) * 10
     }
 
     /// Resident memory of the hub, in KiB.
@@ -441,13 +468,14 @@ fn report_idle(before: u64, hub: &HubProcess, count: usize) {
 
 async fn fanout(
     settings: &Settings,
-    addr: SocketAddr,
+    hub: &HubProcess,
     token: &str,
     subscribers: usize,
     updates: usize,
     topic: &str,
     label: &str,
 ) {
+    let addr = hub.addr;
     let deadline = Instant::now() + settings.phase_limit;
     let mut streams = Vec::with_capacity(subscribers);
     for chunk_start in (0..subscribers).step_by(256) {
@@ -491,6 +519,7 @@ async fn fanout(
         Duration::from_millis(2)
     };
     let mut last_delivery = Vec::new();
+    let cpu_before = hub.cpu_ms();
     for _ in 0..updates {
         tokio::time::sleep(pause).await;
         let stamp = now_nanos();
@@ -511,6 +540,10 @@ async fn fanout(
     if wait.is_err() {
         println!("{label}: not every subscriber received every update in time");
     }
+    println!(
+        "  hub CPU time while delivering {updates} updates to {count} subscribers: {} ms",
+        hub.cpu_ms().saturating_sub(cpu_before)
+    );
     let latencies = std::mem::take(&mut *latencies.lock().expect("lock"));
     report_latencies(
         &format!("{label} ({count} subscribers x {updates} updates)"),
@@ -522,7 +555,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let settings = Settings::from_env();
+    // `cargo bench` passes --bench; `cargo test --benches` does not: then
+    // a small smoke version runs, so the benchmark code stays exercised.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let settings = Settings::from_env(smoke);
     SOURCES.store(env("BENCH_SOURCES", 1).clamp(1, 250), Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -539,16 +575,26 @@ fn main() {
             hub.rss_kib()
         );
         let run = |phase: &str| settings.phases.split(',').any(|p| p.trim() == phase);
+        let cpu = |label: &str, before: u64| {
+            println!(
+                "  hub CPU time during {label}: {} ms",
+                hub.cpu_ms().saturating_sub(before)
+            );
+        };
         if run("publish") {
+            let before = hub.cpu_ms();
             publish_throughput(&settings, addr, &token).await;
+            cpu("publish", before);
         }
         if run("rtt") {
+            let before = hub.cpu_ms();
             publish_round_trips(&settings, addr, &token).await;
+            cpu("rtt", before);
         }
         if run("latency") {
             fanout(
                 &settings,
-                addr,
+                &hub,
                 &token,
                 settings.latency_subscribers,
                 settings.latency_updates,
@@ -558,12 +604,14 @@ fn main() {
             .await;
         }
         if run("new") {
+            let before = hub.cpu_ms();
             new_subscriptions(&settings, addr).await;
+            cpu("new", before);
         }
         if run("fanout") {
             fanout(
                 &settings,
-                addr,
+                &hub,
                 &token,
                 settings.fanout_subscribers,
                 settings.fanout_updates,
