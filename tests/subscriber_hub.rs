@@ -309,3 +309,58 @@ async fn the_subscriptions_api_and_subscription_events() {
         user_task.abort();
     }
 }
+
+/// The hub closes a stream when its token expires; the subscriber comes
+/// back with a fresh token from its provider and misses nothing.
+#[tokio::test]
+async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
+    for version in ProtocolVersion::ALL {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let clock = mercure_client::ManualClock::at_unix(now);
+        let running = start(config().clock(std::sync::Arc::new(clock.clone()))).await;
+        let publisher = client_hub(&running, version, Grants::publish_all());
+        let mut factory = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
+            .protocol(version)
+            .lifetime(Duration::from_secs(1))
+            .clock(std::sync::Arc::new(clock.clone()));
+        if version == ProtocolVersion::V1 {
+            factory = factory.issuer(ISSUER).audience(&running.url);
+        }
+        let subscriber_hub = Hub::builder(&running.url)
+            .token_factory(factory.build().unwrap(), Grants::subscribe_all())
+            .build()
+            .unwrap();
+        let mut subscriber = Subscriber::for_hub(&subscriber_hub)
+            .topic("*")
+            .retry_strategy(fast_backoff())
+            .build()
+            .unwrap();
+        let mut ids = Vec::new();
+        for round in 0..2 {
+            // Connected (again).
+            loop {
+                match next_event(&mut subscriber).await {
+                    SubscriberEvent::Connected(_) => break,
+                    SubscriberEvent::Reconnecting(r) => {
+                        assert!(
+                            matches!(r.reason, mercure_client::ReconnectReason::Ended),
+                            "{version}: {:?}",
+                            r.reason
+                        );
+                    }
+                    other => panic!("{version}: {other:?}"),
+                }
+            }
+            wait_subscribers(&running, 1).await;
+            let update = Update::new(format!("https://example.com/r/{round}"), "x").unwrap();
+            ids.push(publisher.publish(&update).await.unwrap());
+            assert_eq!(next_update(&mut subscriber).await.id(), ids.last());
+            // Time passes: the hub ends the stream at the token's expiry,
+            // and the provider mints a new token for the next attempt.
+            clock.advance(Duration::from_secs(1));
+        }
+    }
+}
