@@ -196,16 +196,19 @@ impl OrderService {
     /// [`QueueError::Full`] when the queue or the job is saturated,
     /// [`QueueError::Closed`] after shutdown.
     pub fn take_order(&self, item: &str) -> Result<Accepted, QueueError> {
+        // Reserve the job's slot first, so an order is either wholly
+        // taken (its update queued and its job scheduled) or not at all.
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let received = order_update(&self.inner.topic_base, id, item, "received");
-        match self.inner.jobs.try_send((id, item.to_owned())) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(QueueError::Full(received)),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+        let permit = match self.inner.jobs.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => return Err(QueueError::Full(received)),
+            Err(mpsc::error::TrySendError::Closed(())) => {
                 return Err(QueueError::Closed(received));
             }
-        }
+        };
         self.inner.queue.try_enqueue(received)?;
+        permit.send((id, item.to_owned()));
         Ok(Accepted {
             id,
             topic: self.topic(id),

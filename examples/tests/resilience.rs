@@ -165,6 +165,14 @@ async fn orders_are_accepted_while_the_hub_is_down_and_published_once_it_is_back
     assert!(stats.retries > 0, "the first attempts failed: {stats:?}");
     assert_eq!(stats.failed, 0);
 
+    // The hub delivers before the worker has counted its answer.
+    tokio::time::timeout(WAIT, async {
+        while service.queue().stats().published < 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the queue counts the three updates");
     let counters: serde_json::Value = http
         .get(format!("{base}stats"))
         .send()
@@ -245,4 +253,52 @@ async fn the_daemon_survives_a_hub_restart() {
 
     daemon.abort();
     second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_503_at_once_instead_of_waiting() {
+    // A hub that never answers (nothing listens), a queue of one update,
+    // a backend job that takes its time: orders pile up.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let publisher = Hub::builder(format!("http://{addr}/.well-known/mercure"))
+        .token(mercure_client::Token::new("unused"))
+        .build()
+        .expect("hub client");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = Url::parse(&format!(
+        "http://{}/",
+        listener.local_addr().expect("address")
+    ))
+    .expect("base");
+    let mut settings = ServiceSettings::new(base.clone());
+    settings.queue_capacity = 1;
+    settings.step_delay = Duration::from_secs(3600);
+    settings.max_attempts = 1000;
+    let service = OrderService::start(publisher, &settings);
+    let server = tokio::spawn(mercure_hub::serve(listener, service.router()));
+
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = http
+            .post(format!("{base}orders"))
+            .form(&[("item", "a book")])
+            .send()
+            .await
+            .expect("POST /orders");
+        let status = response.status().as_u16();
+        if status == 503 {
+            assert_eq!(response.headers()["retry-after"], "1");
+        }
+        statuses.push(status);
+    }
+    // The first is always taken; by the third, the job's or the queue's
+    // room is exhausted.
+    assert_eq!(statuses[0], 202, "{statuses:?}");
+    assert_eq!(statuses[2], 503, "{statuses:?}");
+    server.abort();
 }

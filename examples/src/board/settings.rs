@@ -127,7 +127,7 @@ impl BoardSettings {
     /// to publish the board's topics only, and mints the cookies.
     ///
     /// # Errors
-    /// [`BoardError::Token`], [`BoardError::Publish`] for an unusable hub
+    /// [`BoardError::Token`], [`BoardError::Settings`] for an unusable hub
     /// URL.
     pub fn hub(&self) -> Result<Hub, BoardError> {
         let topics = self.topics();
@@ -135,10 +135,11 @@ impl BoardSettings {
             TopicSelector::exact(topics.status()),
             topics.all_notifications(),
         ]);
-        Ok(Hub::builder(self.hub_url.as_str())
+        Hub::builder(self.hub_url.as_str())
             .protocol(self.protocol)
             .token_factory(self.token_factory()?, grants)
-            .build()?)
+            .build()
+            .map_err(|error| BoardError::Settings(format!("hub URL: {error}")))
     }
 
     /// The configuration of a hub embedded for the board: at the hub URL,

@@ -211,6 +211,9 @@ impl Board {
     /// [`BoardError::Publish`].
     pub async fn set_status(&self, user: &str, status: &str) -> Result<EventId, BoardError> {
         let status = checked(status, "status", MAX_STATUS)?;
+        // The board is the source of truth: the status changes even when
+        // the hub cannot be told (the error says so, and reloaded pages
+        // show it).
         {
             let mut users = lock(&self.inner.users);
             let entry = users
