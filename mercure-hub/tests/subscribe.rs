@@ -410,3 +410,57 @@ async fn the_connection_closes_when_the_token_expires() {
     assert!(reader.ended);
     hub.wait_subscribers(0).await;
 }
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off_and_loses_nothing_when_it_resumes() {
+    for lean in [true, false] {
+        let builder = config().anonymous(true).queue_capacity(4);
+        let hub = if lean {
+            start(builder).await
+        } else {
+            support::start_router(builder).await
+        };
+        let mut slow = hub.stream("topic=t", None).await;
+        // The client reads nothing while 400 updates of 64 KiB go out: the
+        // socket buffers fill, then its queue, and the hub cuts it off.
+        let data = "x".repeat(64 * 1024);
+        let total = 400;
+        for i in 0..total {
+            hub.publish_ok(
+                V0,
+                &[("topic", "t"), ("data", &data), ("id", &format!("u{i}"))],
+            )
+            .await;
+        }
+        assert_eq!(hub.hub.metrics().subscribers_dropped, 1, "lean: {lean}");
+        // Everything the hub had written arrives, then the stream ends.
+        let mut ids = Vec::new();
+        while let Some(event) = slow.next_event().await {
+            assert_eq!(event.data(), data);
+            ids.push(event.id.unwrap());
+        }
+        assert!(
+            ids.len() < total,
+            "lean: {lean}: the stream should have been cut"
+        );
+        // Resuming from the last id received delivers the rest from history.
+        let last = ids.last().cloned().unwrap();
+        let response = hub
+            .client
+            .get(format!("{}?topic=t", hub.url))
+            .header("Last-Event-ID", &last)
+            .send()
+            .await
+            .unwrap();
+        let mut resumed = support::SseReader::new(response).await;
+        assert_eq!(
+            resumed.header("last-event-id").as_deref(),
+            Some(last.as_str())
+        );
+        while ids.len() < total {
+            ids.push(resumed.next_event().await.unwrap().id.unwrap());
+        }
+        let expected: Vec<String> = (0..total).map(|i| format!("u{i}")).collect();
+        assert_eq!(ids, expected, "lean: {lean}");
+    }
+}
