@@ -78,7 +78,8 @@ impl SetAuthorizationCookie<()> {
 
 impl<E> SetAuthorizationCookie<E> {
     /// A cookie whose grants `grants` computes from `E`, an extractor run
-    /// against the request.
+    /// against the request. `E` should not read the body (no `Json`,
+    /// `Form`, `Bytes`): the handler would then find it consumed.
     pub fn from_request<F>(mercure: Mercure, grants: F) -> Self
     where
         F: Fn(E) -> Grants + Send + Sync + 'static,

@@ -515,3 +515,13 @@ async fn the_response_builder_extension_links_the_hub() {
         "<https://hub.example.com/.well-known/mercure>; rel=\"mercure\""
     );
 }
+
+#[actix_web::test]
+async fn configuration_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Mercure>();
+    assert_send_sync::<MercureCookies>();
+    assert_send_sync::<mercure_actix::Error>();
+    assert_send_sync::<SetAuthorizationCookie>();
+    assert_send_sync::<Discovery>();
+}

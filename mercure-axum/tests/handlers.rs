@@ -537,3 +537,13 @@ async fn hubs_come_out_of_the_state() {
         r#"{"default":"https://hub.example.com/.well-known/mercure","names":["chat"]}"#
     );
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Mercure>();
+    assert_send_sync::<MercureCookies>();
+    assert_send_sync::<mercure_axum::Error>();
+    assert_send_sync::<AuthorizationCookieLayer>();
+    assert_send_sync::<DiscoveryLayer>();
+}

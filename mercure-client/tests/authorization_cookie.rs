@@ -384,3 +384,16 @@ fn the_token_carries_the_grants_and_lifetime() {
     assert_eq!(claims["exp"].as_u64(), Some(1_700_000_000 + 900));
     assert_eq!(cookie.max_age(), Duration::from_secs(900));
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<AuthorizationCookie>();
+    assert_send_sync::<CookieError>();
+    assert_send_sync::<mercure_client::Authorization>();
+    assert_send_sync::<mercure_client::HubUrl>();
+    assert_send_sync::<mercure_client::DiscoveryLink>();
+    assert_send_sync::<
+        mercure_client::FnTopicAuthorizer<fn(Option<&str>, &mercure_client::TopicSelector) -> bool>,
+    >();
+}
