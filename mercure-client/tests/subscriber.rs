@@ -716,3 +716,34 @@ async fn a_refusal_without_credentials_ends_the_stream() {
     assert_eq!(hub.seen().len(), 1);
     assert_eq!(hub.seen()[0].header("authorization"), None);
 }
+
+#[tokio::test]
+async fn any_event_id_is_sent_back() {
+    // A UTF-8 id travels in the header as UTF-8; one with a control
+    // character (which a header cannot carry) in the query string.
+    let history = vec![
+        ("urn:é:1".to_owned(), "a".to_owned()),
+        ("bad\u{1}id".to_owned(), "b".to_owned()),
+        ("urn:é:3".to_owned(), "c".to_owned()),
+    ];
+    let steps = vec![Step::cut_at(30), Step::cut_at(30), Step::stream()];
+    let hub = ScriptedHub::start(history, steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(update_ids(&events), ["urn:é:1", "bad\u{1}id", "urn:é:3"]);
+    let seen = hub.seen();
+    assert_eq!(seen[1].header("last-event-id"), Some("urn:é:1"));
+    assert_eq!(seen[2].header("last-event-id"), None);
+    assert!(
+        seen[2].target.ends_with("lastEventID=bad%01id"),
+        "{}",
+        seen[2].target
+    );
+}

@@ -673,6 +673,19 @@ impl Driver {
 
     fn request(&self, token: Option<&Token>) -> Result<reqwest::RequestBuilder> {
         let mut url = self.url.clone();
+        // The id goes back as UTF-8 in `Last-Event-ID`; one holding bytes a
+        // header cannot carry (controls) goes in the query parameter.
+        let last_event_id = self.decoder.last_event_id();
+        let mut resume = None;
+        if !last_event_id.is_empty() {
+            match HeaderValue::from_bytes(last_event_id.as_bytes()) {
+                Ok(value) => resume = Some(value),
+                Err(_) => {
+                    url.query_pairs_mut()
+                        .append_pair(self.version.dialect().last_event_id_param, last_event_id);
+                }
+            }
+        }
         if let (Some(param), Some(token)) = (self.query_param, token) {
             url.query_pairs_mut().append_pair(param, token.expose());
         }
@@ -701,13 +714,7 @@ impl Driver {
                 AuthorizationMethod::QueryParameter => {}
             }
         }
-        let last_event_id = self.decoder.last_event_id();
-        if !last_event_id.is_empty() {
-            let value = HeaderValue::from_str(last_event_id).map_err(|_| {
-                Error::InvalidResponse(format!(
-                    "the event id {last_event_id:?} cannot be sent back in a header"
-                ))
-            })?;
+        if let Some(value) = resume {
             request = request.header("Last-Event-ID", value);
         }
         Ok(request)
@@ -730,8 +737,7 @@ impl Driver {
         let resumed_from = [own, "Mercure-Last-Event-ID", "Last-Event-ID"]
             .into_iter()
             .find_map(|name| response.headers().get(name))
-            .and_then(|v| v.to_str().ok())
-            .map(|v| EventId::new(v.trim()));
+            .map(|v| EventId::new(String::from_utf8_lossy(v.as_bytes()).trim()));
         tracing::debug!(hub = %self.url, attempt = self.attempt, "subscribed");
         self.strategy.reset(self.timer.now());
         self.refreshed = false;

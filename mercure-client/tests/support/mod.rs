@@ -227,7 +227,16 @@ async fn serve(
     let Some(request) = read_head(&mut socket).await else {
         return;
     };
-    let last_event_id = request.header("last-event-id").map(str::to_owned);
+    // The header wins over the query parameter.
+    let last_event_id = request
+        .header("last-event-id")
+        .map(str::to_owned)
+        .or_else(|| {
+            let query = request.target.split_once('?')?.1;
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "lastEventID" || name == "last_event_id")
+                .map(|(_, value)| value.into_owned())
+        });
     seen.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(request);
@@ -274,7 +283,8 @@ async fn serve(
             let mut head = String::from(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n",
             );
-            if let Some(resumed) = resumed {
+            // Like real servers, never echo what a header cannot carry.
+            if let Some(resumed) = resumed.filter(|r| !r.chars().any(char::is_control)) {
                 head.push_str(&format!("{}: {resumed}\r\n", shared.resume_header));
             }
             if chunked {
