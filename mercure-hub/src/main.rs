@@ -185,7 +185,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, url = %url, protocol = %args.protocol, "Mercure hub listening");
     if args.demo {
-        print_demo(&args, &url, shared_key.as_deref())?;
+        print_demo(&args, &url, shared_key.as_deref(), support)?;
     }
     let closer = hub.clone();
     mercure_hub::serve_hub(listener, hub, app, async move {
@@ -197,24 +197,43 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn print_demo(args: &Args, url: &str, key: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+fn print_demo(
+    args: &Args,
+    url: &str,
+    key: Option<&str>,
+    support: DialectSupport,
+) -> Result<(), Box<dyn std::error::Error>> {
     let Some(key) = key.filter(|_| args.jwt_algorithm.to_ascii_uppercase().starts_with("HS"))
     else {
         println!("--demo needs an HMAC --jwt-key to mint tokens");
         return Ok(());
     };
     let algorithm = args.jwt_algorithm.parse()?;
-    let factory = TokenFactory::builder(SigningKey::hmac(algorithm, key.as_bytes())?)
-        .protocol(ProtocolVersion::V0)
-        .build()?;
-    let publisher = factory.mint(&Grants::publish_all())?;
-    let subscriber = factory.mint(&Grants::subscribe_all())?;
-    println!(
-        "\nSubscribe (0.x):\n  curl -N '{url}?topic=https://example.com/books/1' -H 'Authorization: Bearer {}'\n\
-         Subscribe (1.0, anonymous hubs only without a token):\n  curl -N '{url}?match=https://example.com/books/1'\n\
-         Publish:\n  curl -X POST '{url}' -H 'Authorization: Bearer {}' -d topic=https://example.com/books/1 -d 'data={{\"status\":\"available\"}}'\n",
-        subscriber.expose(),
-        publisher.expose()
-    );
+    let topic = "https://example.com/books/1";
+    let mut out = String::from("\nTry it in two terminals:\n");
+    for version in ProtocolVersion::ALL {
+        if !support.accepts(version) {
+            continue;
+        }
+        let mut builder =
+            TokenFactory::builder(SigningKey::hmac(algorithm, key.as_bytes())?).protocol(version);
+        if version == ProtocolVersion::V1 {
+            builder = builder
+                .issuer("https://mercure-hub.demo")
+                .audience(args.audience.as_deref().unwrap_or(url));
+        }
+        let factory = builder.build()?;
+        let subscriber = factory.mint(&Grants::subscribe_all())?;
+        let publisher = factory.mint(&Grants::publish_all())?;
+        let selector = version.dialect().exact_selector_param;
+        out.push_str(&format!(
+            "\n# Mercure {version}\n\
+             curl -N '{url}?{selector}={topic}' -H 'Authorization: Bearer {}'\n\
+             curl -X POST '{url}' -H 'Authorization: Bearer {}' -d 'topic={topic}' -d 'data={{\"status\":\"available\"}}'\n",
+            subscriber.expose(),
+            publisher.expose()
+        ));
+    }
+    println!("{out}");
     Ok(())
 }
