@@ -364,3 +364,42 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
         }
     }
 }
+
+/// Private updates reach subscribers presenting their token by header,
+/// cookie, or (0.x) query parameter.
+#[tokio::test]
+async fn every_authorization_method_is_accepted_by_the_hub() {
+    use mercure_client::AuthorizationMethod;
+    for version in ProtocolVersion::ALL {
+        let mut methods = vec![AuthorizationMethod::Header, AuthorizationMethod::Cookie];
+        if version == ProtocolVersion::V0 {
+            methods.push(AuthorizationMethod::QueryParameter);
+        }
+        for method in methods {
+            let running = start(config()).await;
+            let publisher = client_hub(&running, version, Grants::publish_all());
+            let topic = "https://example.com/secret/1";
+            let subscriber_hub = client_hub(&running, version, Grants::new().subscribe([topic]));
+            let mut subscriber = Subscriber::for_hub(&subscriber_hub)
+                .topic(topic)
+                .authorization_method(method)
+                .build()
+                .unwrap();
+            let connected = next_event(&mut subscriber).await;
+            assert!(
+                matches!(connected, SubscriberEvent::Connected(_)),
+                "{version} {method:?}: {connected:?}"
+            );
+            wait_subscribers(&running, 1).await;
+            let update = Update::builder(topic)
+                .data("s3cret")
+                .private(true)
+                .build()
+                .unwrap();
+            let id = publisher.publish(&update).await.unwrap();
+            let received = next_update(&mut subscriber).await;
+            assert_eq!(received.id(), Some(&id), "{version} {method:?}");
+            assert_eq!(received.data(), "s3cret");
+        }
+    }
+}
