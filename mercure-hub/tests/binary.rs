@@ -21,6 +21,11 @@ impl Drop for Hub {
 
 /// Starts the binary on a free port and waits for its "listening" log line.
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> Hub {
+    spawn_reading(args, env, 0).0
+}
+
+/// As [`spawn`], also collecting the first `curl` lines it prints.
+fn spawn_reading(args: &[&str], env: &[(&str, &str)], curl_lines: usize) -> (Hub, Vec<String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mercure-hub"));
     command
         .args([
@@ -47,10 +52,61 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Hub {
             break line[start..].split_whitespace().next().unwrap().to_owned();
         }
     };
+    let mut curls = Vec::new();
+    while curls.len() < curl_lines {
+        let line = lines.next().expect("the hub exited").unwrap();
+        if line.starts_with("curl ") {
+            curls.push(line);
+        }
+    }
     std::thread::spawn(move || for _ in lines {});
-    Hub {
+    let hub = Hub {
         child,
         url: format!("http://{addr}/.well-known/mercure"),
+    };
+    (hub, curls)
+}
+
+/// The token of a `-H 'Authorization: Bearer ...'` curl line.
+fn bearer(line: &str) -> &str {
+    let start = line.find("Bearer ").unwrap() + 7;
+    line[start..].split('\'').next().unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_prints_working_curl_lines_for_both_dialects() {
+    let (hub, curls) = spawn_reading(&["--demo", "--jwt-key", "demo-secret"], &[], 4);
+    assert!(
+        curls[0].contains("?topic=") && curls[2].contains("?match="),
+        "{curls:?}"
+    );
+    let client = reqwest::Client::new();
+    for pair in curls.chunks(2) {
+        let query = pair[0]
+            .split('?')
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        let response = client
+            .get(format!("{}?{query}", hub.url))
+            .bearer_auth(bearer(&pair[0]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", pair[0]);
+        let mut reader = support::SseReader::new(response).await;
+        let status = client
+            .post(&hub.url)
+            .bearer_auth(bearer(&pair[1]))
+            .form(&[("topic", "https://example.com/books/1"), ("data", "demo")])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{}", pair[1]);
+        assert_eq!(reader.next_event().await.unwrap().data(), "demo");
     }
 }
 
