@@ -836,3 +836,51 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .ok()?;
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn thread_safety() {
+        assert_send::<Subscriber>();
+        assert_send::<SubscriberBuilder>();
+        assert_send_sync::<SubscriberEvent>();
+        assert_send_sync::<ReceivedUpdate>();
+        assert_send_sync::<crate::SubscriptionsApi>();
+        assert_send::<crate::SubscriptionEvents>();
+        assert_send_sync::<ManualTimer>();
+        assert_send::<ExponentialBackoff>();
+    }
+
+    #[test]
+    fn builder_errors() {
+        assert!(matches!(
+            Subscriber::builder("not a url").topic("*").build(),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Subscriber::builder("ftp://example.com/hub")
+                .topic("*")
+                .build(),
+            Err(Error::Config(_))
+        ));
+        let subscriber = Subscriber::builder("https://example.com/.well-known/mercure")
+            .protocol(ProtocolVersion::V1)
+            .topics(["https://example.com/a", "https://example.com/b"])
+            .topic(TopicSelector::pattern("/books/:id"))
+            .token(Token::new("secret.token.value"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            subscriber.url().query(),
+            Some(
+                "match=https%3A%2F%2Fexample.com%2Fa&match=https%3A%2F%2Fexample.com%2Fb&match_urlpattern=%2Fbooks%2F%3Aid"
+            )
+        );
+        assert!(!format!("{subscriber:?}").contains("secret.token.value"));
+    }
+}
