@@ -52,6 +52,17 @@ async fn discovers_hubs_from_several_link_headers() {
     assert_eq!(self_url.as_str(), format!("http://{}/books/1", server.addr));
     let resource_url = Url::parse(&resource).unwrap();
     assert_eq!(discovery.topic(&resource_url), &self_url);
+    // Hints decide without a request.
+    let client = reqwest::Client::new();
+    assert_eq!(
+        first.detect_protocol(&client).await.unwrap(),
+        ProtocolVersion::V0
+    );
+    assert_eq!(
+        discovery.hubs[1].detect_protocol(&client).await.unwrap(),
+        ProtocolVersion::V1
+    );
+    assert_eq!(server.seen().len(), 1);
 }
 
 #[tokio::test]

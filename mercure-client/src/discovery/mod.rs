@@ -192,6 +192,34 @@ pub(crate) fn status_error(status: u16, body: &[u8]) -> Error {
 }
 
 impl HubLink {
+    /// The hub's dialect: the link's [hint](HubLink::protocol_hint) when
+    /// it gives one, else the protected resource metadata probe
+    /// ([`detect_protocol`]).
+    ///
+    /// ```no_run
+    /// use mercure_client::{Hub, discover};
+    ///
+    /// # async fn run() -> mercure_client::Result<()> {
+    /// let client = reqwest::Client::new();
+    /// let discovery = discover(&client, "https://example.com/books/1").await?;
+    /// if let Some(link) = discovery.hub() {
+    ///     let hub = Hub::builder(link.url.as_str())
+    ///         .protocol(link.detect_protocol(&client).await?)
+    ///         .build()?;
+    ///     # let _ = hub;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`fetch_resource_metadata`].
+    pub async fn detect_protocol(&self, client: &reqwest::Client) -> Result<ProtocolVersion> {
+        match self.protocol_hint() {
+            Some(version) => Ok(version),
+            None => detect_protocol(client, &self.url).await,
+        }
+    }
+
     /// The dialect the link's attributes point to: `type` is 1.0 only,
     /// `key-set` 0.x only; `None` when they say nothing.
     pub fn protocol_hint(&self) -> Option<ProtocolVersion> {

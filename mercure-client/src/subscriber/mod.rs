@@ -75,8 +75,9 @@ pub enum AuthorizationMethod {
 /// reconnects when the stream stays silent longer than the read timeout,
 /// and reports when the hub's history did not reach back to the id asked
 /// for. A 204 ends the stream; any other refusal (and a 401 or 403 to a
-/// subscriber without a token) ends it with an error (the stream yields
-/// `Err` once, then ends).
+/// subscriber without a token), an answer that is not an event stream, an
+/// event above the size limit and a failing token provider end it with an
+/// error (the stream yields `Err` once, then ends).
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
