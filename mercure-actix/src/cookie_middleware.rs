@@ -188,7 +188,8 @@ where
                 Err(error) => return Ok(request.error_response(error).map_into_right_body()),
             };
             let grants = (config.grants)(extracted);
-            let cookie = request_host(request.headers(), request.uri())
+            let trust = config.mercure.trusts_forwarded_host();
+            let cookie = request_host(request.headers(), request.uri(), trust)
                 .and_then(|host| config.mint(host, &grants));
             let cookie = match cookie {
                 Ok(cookie) => cookie,

@@ -61,7 +61,11 @@ impl FromRequest for MercureCookies {
 impl MercureCookies {
     /// Cookies for `request` (for middleware and custom extractors).
     pub fn for_request(request: &HttpRequest, mercure: Mercure) -> Self {
-        let host = match request_host(request.headers(), request.uri()) {
+        let host = match request_host(
+            request.headers(),
+            request.uri(),
+            mercure.trusts_forwarded_host(),
+        ) {
             Ok(host) => Ok(host.to_owned()),
             Err(Error::MissingHost) => Err(HostProblem::Missing),
             Err(_) => Err(HostProblem::Invalid),

@@ -525,3 +525,38 @@ async fn configuration_types_are_send_and_sync() {
     assert_send_sync::<SetAuthorizationCookie>();
     assert_send_sync::<Discovery>();
 }
+
+#[actix_web::test]
+async fn forwarding_headers_name_the_host_only_when_trusted() {
+    for trust in [false, true] {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(mercure().trust_forwarded_host(trust)))
+                .route("/books/{id}", web::get().to(book)),
+        )
+        .await;
+        let request = get("/books/1", Some("app.internal:8080"))
+            .insert_header(("x-forwarded-host", "www.example.com"))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        if trust {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(
+                attributes(&set_cookies(&response)[0]).contains(&"Domain=example.com".to_owned())
+            );
+            let request = get("/books/1", Some("app.internal:8080"))
+                .insert_header(("x-forwarded-host", "www.example.com"))
+                .insert_header(("forwarded", "for=192.0.2.1;host=\"hub.example.com\""))
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            assert!(
+                !attributes(&set_cookies(&response)[0])
+                    .iter()
+                    .any(|a| a.starts_with("Domain="))
+            );
+        } else {
+            // The internal Host is on another site than the hub.
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    }
+}

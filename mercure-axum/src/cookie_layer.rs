@@ -196,7 +196,7 @@ where
             };
             let grants = (layer.grants)(extracted);
             let mercure = Mercure::from_ref(&layer.state);
-            let cookie = request_host(&parts).and_then(|host| {
+            let cookie = request_host(&parts, mercure.trusts_forwarded_host()).and_then(|host| {
                 let authorization = mercure.authorization();
                 Ok(match &layer.hub {
                     Some(hub) => authorization.cookie_for(hub, host, &grants)?,

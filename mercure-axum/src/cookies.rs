@@ -65,7 +65,7 @@ impl MercureCookies {
     /// Cookies for a request described by `parts` (for middleware and
     /// custom extractors).
     pub fn from_parts(parts: &Parts, mercure: Mercure) -> Self {
-        let host = match request_host(parts) {
+        let host = match request_host(parts, mercure.trusts_forwarded_host()) {
             Ok(host) => Ok(host.to_owned()),
             Err(Error::MissingHost) => Err(HostProblem::Missing),
             Err(_) => Err(HostProblem::Invalid),

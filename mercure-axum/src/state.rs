@@ -47,6 +47,7 @@ use mercure_client::{
 #[derive(Clone, Debug)]
 pub struct Mercure {
     authorization: Authorization,
+    trust_forwarded_host: bool,
     #[cfg(feature = "embedded-hub")]
     embedded: Option<mercure_hub::EmbeddedHub>,
 }
@@ -66,6 +67,7 @@ impl Mercure {
     pub fn from_authorization(authorization: Authorization) -> Self {
         Self {
             authorization,
+            trust_forwarded_host: false,
             #[cfg(feature = "embedded-hub")]
             embedded: None,
         }
@@ -84,6 +86,21 @@ impl Mercure {
     pub fn authorizer(mut self, authorizer: impl TopicAuthorizer + 'static) -> Self {
         self.authorization = self.authorization.authorizer(authorizer);
         self
+    }
+
+    /// Shapes cookies for the host named by the `Forwarded` (`host=`) or
+    /// `X-Forwarded-Host` header instead of `Host`. Enable it only behind a
+    /// reverse proxy that sets these headers (and overwrites what clients
+    /// send), when it does not pass the original `Host` on.
+    #[must_use]
+    pub fn trust_forwarded_host(mut self, trust: bool) -> Self {
+        self.trust_forwarded_host = trust;
+        self
+    }
+
+    /// Whether forwarding headers name the request's host.
+    pub fn trusts_forwarded_host(&self) -> bool {
+        self.trust_forwarded_host
     }
 
     /// The cookie minting service.

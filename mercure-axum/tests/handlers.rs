@@ -547,3 +547,45 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<AuthorizationCookieLayer>();
     assert_send_sync::<DiscoveryLayer>();
 }
+
+#[tokio::test]
+async fn forwarding_headers_name_the_host_only_when_trusted() {
+    let behind_proxy = |trust: bool| {
+        Router::new()
+            .route("/books/{id}", get(book))
+            .with_state(mercure().trust_forwarded_host(trust))
+    };
+    let request = || {
+        let mut request = get_request("/books/1", Some("app.internal:8080"));
+        request.headers_mut().insert(
+            "x-forwarded-host",
+            "www.example.com".parse().expect("value"),
+        );
+        request
+    };
+    // Not trusted: the internal Host is on another site than the hub.
+    let response = behind_proxy(false)
+        .oneshot(request())
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let response = behind_proxy(true)
+        .oneshot(request())
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(set_cookies(&response)[0].contains("; Domain=example.com;"));
+    // RFC 7239 wins over X-Forwarded-Host.
+    let mut forwarded = request();
+    forwarded.headers_mut().insert(
+        "forwarded",
+        "for=192.0.2.1;host=\"hub.example.com\""
+            .parse()
+            .expect("value"),
+    );
+    let response = behind_proxy(true)
+        .oneshot(forwarded)
+        .await
+        .expect("response");
+    assert!(!set_cookies(&response)[0].contains("Domain="));
+}

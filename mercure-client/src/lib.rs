@@ -34,6 +34,7 @@ pub mod crypto;
 mod discovery;
 mod error;
 mod event_id;
+mod forwarded;
 mod hub;
 mod hub_url;
 mod link;
@@ -62,6 +63,7 @@ pub use discovery::{
 };
 pub use error::{Error, HubRejection, Result};
 pub use event_id::EventId;
+pub use forwarded::forwarded_host;
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
 pub use hub_url::{HubUrl, HubUrlError};
 pub use jsonwebtoken::Algorithm;
