@@ -747,3 +747,34 @@ async fn any_event_id_is_sent_back() {
         seen[2].target
     );
 }
+
+#[tokio::test]
+async fn streams_that_end_at_once_count_as_failures() {
+    let steps = vec![
+        Step::cut_at(0),
+        Step::cut_at(0),
+        Step::cut_at(0),
+        Step::stream(),
+    ];
+    let hub = ScriptedHub::start(history(1), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .max_retries(Some(2))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert_eq!(delays(&events), [100, 200]);
+    let failures: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            SubscriberEvent::Reconnecting(r) => Some(r.failures),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures, [1, 2]);
+    assert!(matches!(error, Some(Error::InvalidResponse(m)) if m.contains("ending the stream")));
+    assert_eq!(hub.seen().len(), 3);
+}

@@ -404,6 +404,7 @@ impl SubscriberBuilder {
             attempt: 0,
             refresh_next: false,
             refreshed: false,
+            received: false,
             done: false,
         };
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
@@ -439,6 +440,8 @@ struct Driver {
     attempt: u32,
     refresh_next: bool,
     refreshed: bool,
+    /// Whether the current connection delivered any bytes.
+    received: bool,
     done: bool,
 }
 
@@ -468,6 +471,7 @@ impl Driver {
                 match self.read().await {
                     Read::Chunk(chunk) => {
                         self.failures = 0;
+                        self.received = true;
                         if let Err(error) = self.decoder.feed(&chunk) {
                             self.queue
                                 .push_back(Err(Error::InvalidResponse(error.to_string())));
@@ -548,9 +552,12 @@ impl Driver {
 
     /// Queues a reconnection after a backoff delay (at least `at_least`).
     fn schedule(&mut self, reason: ReconnectReason, at_least: Option<Duration>) {
-        if !matches!(reason, ReconnectReason::Ended) {
+        // A stream that ended after delivering something is healthy; one
+        // that ended at once counts as a failed attempt.
+        if !matches!(reason, ReconnectReason::Ended) || !self.received {
             self.failures = self.failures.saturating_add(1);
         }
+        self.received = false;
         if let Some(max) = self.max_retries
             && self.failures > max
         {
