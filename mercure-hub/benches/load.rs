@@ -559,7 +559,7 @@ fn main() {
     // a small smoke version runs, so the benchmark code stays exercised.
     let smoke = !std::env::args().any(|a| a == "--bench");
     let settings = Settings::from_env(smoke);
-    SOURCES.store(env("BENCH_SOURCES", 1).clamp(1, 250), Ordering::Relaxed);
+    SOURCES.store(env("BENCH_SOURCES", 8).clamp(1, 250), Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
