@@ -105,3 +105,21 @@ async fn askama_renders_the_hub_url() {
         r#"<div data-sse="https://example.com/.well-known/mercure?topic=%2Fbooks%2F5&#38;topic=%2Fauthors%2F1">5</div>"#
     );
 }
+
+/// The adapter's own shortcuts, with its `minijinja` and `askama` features.
+#[cfg(all(feature = "minijinja", feature = "askama"))]
+#[actix_web::test]
+async fn the_mercure_shortcuts_render_the_same_urls() {
+    let mercure = mercure(ProtocolVersion::V0);
+    let mut env = minijinja::Environment::new();
+    mercure.add_to_minijinja(&mut env);
+    let rendered = env
+        .render_str(r#"{{ mercure_hub_url("/books/5") }}"#, ())
+        .expect("render");
+    assert_eq!(
+        rendered,
+        "https://example.com/.well-known/mercure?topic=%2Fbooks%2F5"
+    );
+    let url = mercure.hub_urls().hub_url(["/books/5"]).expect("url");
+    assert_eq!(url.as_str(), rendered);
+}
