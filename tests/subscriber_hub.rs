@@ -245,6 +245,11 @@ async fn the_subscriptions_api_and_subscription_events() {
             .unwrap();
         assert!(own.active);
         wait_subscribers(&running, 1).await;
+        // A second observer, of this topic's subscriptions only.
+        let mut filtered = api.events(Some(&TopicSelector::exact(topic))).unwrap();
+        let filtered_first =
+            tokio::spawn(async move { tokio::time::timeout(PATIENCE, filtered.next()).await });
+        wait_subscribers(&running, 2).await;
 
         let user_hub = client_hub(
             &running,
@@ -260,12 +265,20 @@ async fn the_subscriptions_api_and_subscription_events() {
             // Keep the connection open until the task is aborted.
             let _ = user.next().await;
         });
-        let connected = tokio::time::timeout(PATIENCE, events.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let connected = loop {
+            let event = tokio::time::timeout(PATIENCE, events.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            // Skip the second observer's own subscription.
+            if event.selector.expression() == topic {
+                break event;
+            }
+        };
         assert!(connected.active, "{version}");
+        let seen_by_filtered = filtered_first.await.unwrap().unwrap().unwrap().unwrap();
+        assert_eq!(seen_by_filtered, connected, "{version}");
         assert_eq!(connected.selector.expression(), topic);
         assert_eq!(connected.payload.as_ref().unwrap()["user"]["id"], 42);
         let subscriber_id = connected.subscriber.clone();
@@ -299,11 +312,17 @@ async fn the_subscriptions_api_and_subscription_events() {
         running
             .hub
             .close_subscribers(|info| info.selector.expression() == topic);
-        let gone = tokio::time::timeout(PATIENCE, events.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let gone = loop {
+            let event = tokio::time::timeout(PATIENCE, events.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            // Skip the second observer's departure.
+            if event.selector.expression() == topic {
+                break event;
+            }
+        };
         assert!(!gone.active, "{version}");
         assert_eq!(gone.subscriber, subscriber_id);
         user_task.abort();
