@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{BearerChallenge, TokenError, UpdateError};
+use crate::{BearerChallenge, CookieError, HubUrlError, LinkError, TokenError, UpdateError};
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -61,6 +61,15 @@ pub enum Error {
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An authorization cookie cannot be built.
+    #[error(transparent)]
+    Cookie(#[from] CookieError),
+    /// A subscription URL cannot be built.
+    #[error(transparent)]
+    HubUrl(#[from] HubUrlError),
+    /// A discovery link cannot be built.
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// The hub (or a resource) answered with something this client cannot
     /// use: a stream that is not `text/event-stream`, an oversized event,
     /// a JSON document of the wrong shape.

@@ -397,3 +397,26 @@ fn public_types_are_send_and_sync() {
         mercure_client::FnTopicAuthorizer<fn(Option<&str>, &mercure_client::TopicSelector) -> bool>,
     >();
 }
+
+#[test]
+fn errors_convert_into_the_crate_error() {
+    fn cookie(hub: &Hub, host: &str) -> mercure_client::Result<AuthorizationCookie> {
+        Ok(AuthorizationCookie::mint(
+            hub,
+            host,
+            &Grants::subscribe_all(),
+            &CookieOptions::new(),
+        )?)
+    }
+    let hub = hub("https://example.com/hub", ProtocolVersion::V0);
+    assert!(cookie(&hub, "example.com").is_ok());
+    let error = cookie(&hub, "example.org").expect_err("cross-site");
+    assert!(matches!(
+        error,
+        mercure_client::Error::Cookie(CookieError::CrossSite { .. })
+    ));
+    assert!(
+        error.to_string().contains("share no registrable domain"),
+        "{error}"
+    );
+}
