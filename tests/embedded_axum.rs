@@ -236,3 +236,86 @@ async fn the_1_0_cookie_opens_private_updates_too() {
 
     server.abort();
 }
+
+/// `permission_changed` closes the stream a browser opened with the cookie
+/// of that subject; other subjects' streams stay open.
+#[tokio::test]
+async fn permission_changed_closes_a_cookie_subscribers_stream() {
+    use axum::extract::Path;
+    use mercure_axum::client::Grants;
+
+    async fn login(
+        Path(user): Path<String>,
+        cookies: MercureCookies,
+    ) -> mercure_axum::Result<MercureCookies> {
+        cookies.authorize(&Grants::new().subject(user).subscribe([INBOX]))
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let hub = EmbeddedHub::new(
+        HubConfig::builder()
+            .url(format!("{base}/.well-known/mercure"))
+            .key(VerificationKey::hs256(SECRET).expect("key"))
+            .heartbeat(None)
+            .build()
+            .expect("hub config"),
+    );
+    let factory = TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
+        .build()
+        .expect("factory");
+    let mercure = Mercure::embedded(hub.clone(), factory).expect("mercure");
+    let app = Router::new()
+        .route("/login/{user}", get(login))
+        .with_state(mercure.clone())
+        .merge(hub.router());
+    let server = tokio::spawn(mercure_hub::serve(listener, app));
+
+    let url = HubUrl::new(mercure.hub())
+        .topic(INBOX)
+        .build()
+        .expect("url");
+    let mut streams = Vec::new();
+    for user in ["ada", "bob"] {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let page = browser
+            .get(format!("{base}/login/{user}"))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(page.status(), 200);
+        let stream = browser.get(url.clone()).send().await.expect("subscribe");
+        assert_eq!(stream.status(), 200, "the cookie authorizes {user}");
+        let mut stream = stream.bytes_stream();
+        read_until(&mut stream, ":").await;
+        streams.push(stream);
+    }
+    let mut bob = streams.pop().expect("bob");
+    let mut ada = streams.pop().expect("ada");
+
+    assert_eq!(
+        mercure
+            .permission_changed("ada", INBOX)
+            .expect("embedded hub"),
+        1
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), ada.next())
+        .await
+        .expect("the hub answers within 10 s");
+    assert!(end.is_none(), "ada's stream ends");
+
+    let update = Update::builder(INBOX)
+        .data("still here")
+        .private(true)
+        .build()
+        .expect("update");
+    mercure.hub().publish(&update).await.expect("publish");
+    read_until(&mut bob, "data: still here").await;
+
+    server.abort();
+}
