@@ -316,8 +316,9 @@ impl SubscriptionsApi {
     /// Every active subscription.
     ///
     /// # Errors
-    /// Transport and status errors, [`Error::InvalidResponse`] for an
-    /// unreadable document.
+    /// Transport and status errors (a 404 when the hub has no
+    /// subscriptions API), [`Error::InvalidResponse`] for an unreadable
+    /// document.
     pub async fn all(&self) -> Result<SubscriptionList> {
         self.list(self.url(None, None)).await
     }
@@ -346,8 +347,9 @@ impl SubscriptionsApi {
     ) -> Result<Option<ActiveSubscription>> {
         let url = self.url(Some(&selector.into()), Some(subscriber));
         match self.fetch(url).await? {
-            None => Ok(None),
-            Some((body, _)) => ActiveSubscription::from_json(&body).map(Some),
+            (200..=299, _, body) => ActiveSubscription::from_json(&body).map(Some),
+            (404, ..) => Ok(None),
+            (status, _, body) => Err(crate::discovery::status_error(status, &body)),
         }
     }
 
@@ -413,12 +415,12 @@ impl SubscriptionsApi {
     }
 
     async fn list(&self, url: Url) -> Result<SubscriptionList> {
-        let Some((body, headers)) = self.fetch(url).await? else {
-            return Ok(SubscriptionList {
-                subscriptions: Vec::new(),
-                last_event_id: None,
-            });
-        };
+        // A collection always exists, if empty: a 404 means the hub has no
+        // subscriptions API, which is an error.
+        let (status, headers, body) = self.fetch(url).await?;
+        if !(200..300).contains(&status) {
+            return Err(crate::discovery::status_error(status, &body));
+        }
         let mut list = SubscriptionList::from_json(&body)?;
         if list.last_event_id.is_none() {
             // 1.0: the cursor travels in the Link header.
@@ -434,24 +436,22 @@ impl SubscriptionsApi {
         Ok(list)
     }
 
-    /// GETs `url`: the body and headers, `None` for a 404.
-    async fn fetch(&self, url: Url) -> Result<Option<(Vec<u8>, reqwest::header::HeaderMap)>> {
+    /// GETs `url` (refreshing the token once after a 401): the status,
+    /// headers and body.
+    async fn fetch(&self, url: Url) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
         let token = match &self.provider {
             Some(provider) => Some(provider.token()?),
             None => None,
         };
-        let first = self.send(url.clone(), token.as_ref()).await;
-        let (status, headers, body) = match (first, &self.provider) {
-            (Ok((401, ..)), Some(provider)) => {
+        match (
+            self.send(url.clone(), token.as_ref()).await?,
+            &self.provider,
+        ) {
+            ((401, ..), Some(provider)) => {
                 let fresh = provider.refresh()?;
-                self.send(url, Some(&fresh)).await?
+                self.send(url, Some(&fresh)).await
             }
-            (result, _) => result?,
-        };
-        match status {
-            200..=299 => Ok(Some((body, headers))),
-            404 => Ok(None),
-            _ => Err(crate::discovery::status_error(status, &body)),
+            (answer, _) => Ok(answer),
         }
     }
 
