@@ -122,7 +122,10 @@ impl Subscriber {
     }
 
     /// Starts configuring a subscription to `hub`: its URL, dialect, HTTP
-    /// client and token provider.
+    /// client and token provider (which must grant subscribing to the
+    /// private topics wanted; a publisher-only token still receives public
+    /// updates). A client given to the hub must not set a total request
+    /// timeout, or streams are cut at it.
     pub fn for_hub(hub: &Hub) -> SubscriberBuilder {
         let mut builder = SubscriberBuilder::new(Ok(hub.url().clone()));
         builder.version = hub.protocol();
