@@ -85,6 +85,9 @@ struct Args {
     /// the kernel's net.core.somaxconn).
     #[arg(long, env = "MERCURE_BACKLOG", default_value_t = 4096)]
     backlog: u32,
+    /// Worker threads of the runtime (default: one per CPU).
+    #[arg(long, env = "MERCURE_WORKERS")]
+    workers: Option<usize>,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "MERCURE_LOG", default_value = "info")]
     log: String,
@@ -93,8 +96,7 @@ struct Args {
     demo: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_ansi(
@@ -103,7 +105,18 @@ async fn main() -> ExitCode {
         )
         .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    match run(args).await {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.workers {
+        runtime.worker_threads(workers.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mercure-hub: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
