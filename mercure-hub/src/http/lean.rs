@@ -32,7 +32,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// subscriptions to `hub` on a lean path that keeps far less memory per
 /// idle subscriber than hyper does. Every other request (publishing, the
 /// subscriptions API, browsers' preflights, HTTP/2, refused subscriptions)
-/// goes to `app` through hyper. `TCP_NODELAY` is set on every connection.
+/// goes to `app` through hyper. Layers added to `app` (logging, rate
+/// limits, extra authentication) therefore do not see the subscriptions
+/// served on the lean path: use [`serve`](crate::serve) when they must.
+/// `TCP_NODELAY` is set on every connection.
 /// For many clients, create the listener with a long accept queue
 /// (`tokio::net::TcpSocket::listen(4096)`, as the `mercure-hub` binary
 /// does): `TcpListener::bind` asks for a short one.
