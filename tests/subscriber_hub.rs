@@ -422,3 +422,89 @@ async fn every_authorization_method_is_accepted_by_the_hub() {
         }
     }
 }
+
+/// The hub goes away (connections refused) and comes back on the same
+/// address with an empty history: the subscriber reconnects by itself and
+/// reports that updates may have been lost.
+#[tokio::test]
+async fn a_restarted_hub_is_rejoined_and_the_gap_reported() {
+    for version in ProtocolVersion::ALL {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}/.well-known/mercure");
+        let first = EmbeddedHub::new(config().url(&url).build().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(mercure_hub::serve_with_shutdown(
+            listener,
+            first.router(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let running = Running {
+            hub: first.clone(),
+            url: url.clone(),
+        };
+        let publisher = client_hub(&running, version, Grants::publish_all());
+        let mut subscriber =
+            Subscriber::for_hub(&client_hub(&running, version, Grants::subscribe_all()))
+                .topic("*")
+                .retry_strategy(fast_backoff())
+                .build()
+                .unwrap();
+        assert!(matches!(
+            next_event(&mut subscriber).await,
+            SubscriberEvent::Connected(_)
+        ));
+        wait_subscribers(&running, 1).await;
+        let before = publisher
+            .publish(&Update::new("https://example.com/a", "1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(next_update(&mut subscriber).await.id(), Some(&before));
+
+        // Stop the hub: the stream ends, and attempts are refused.
+        let _ = stop.send(());
+        first.close_subscribers(|_| true);
+        server.await.unwrap().unwrap();
+        let mut refused = 0;
+        while refused < 2 {
+            match next_event(&mut subscriber).await {
+                SubscriberEvent::Reconnecting(r) => {
+                    if matches!(r.reason, mercure_client::ReconnectReason::Network(_)) {
+                        refused += 1;
+                    }
+                }
+                other => panic!("{version}: {other:?}"),
+            }
+        }
+
+        // A new hub on the same address, knowing nothing of the old ids.
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let second = EmbeddedHub::new(config().url(&url).build().unwrap());
+        tokio::spawn(mercure_hub::serve(listener, second.router()));
+        let connected = loop {
+            match next_event(&mut subscriber).await {
+                SubscriberEvent::Connected(c) => break c,
+                SubscriberEvent::Reconnecting(_) => {}
+                other => panic!("{version}: {other:?}"),
+            }
+        };
+        assert_eq!(connected.requested.as_ref(), Some(&before));
+        let SubscriberEvent::EventsLost(lost) = next_event(&mut subscriber).await else {
+            panic!("{version}: the gap was not reported")
+        };
+        assert_eq!(lost.requested, before);
+        assert!(lost.resumed_from.is_earliest(), "{version}: {lost:?}");
+        let restarted = Running {
+            hub: second,
+            url: url.clone(),
+        };
+        wait_subscribers(&restarted, 1).await;
+        let after = publisher
+            .publish(&Update::new("https://example.com/a", "2").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(next_update(&mut subscriber).await.id(), Some(&after));
+    }
+}
