@@ -519,7 +519,7 @@ impl Driver {
         let result = match self.read_timeout {
             None => next.await,
             Some(timeout) => {
-                let sleep = self.timer.sleep_until(self.timer.now() + timeout);
+                let sleep = self.timer.sleep_until(later(self.timer.now(), timeout));
                 match select(next, sleep).await {
                     Either::Left((result, _)) => result,
                     Either::Right(_) => return Read::TimedOut,
@@ -585,7 +585,7 @@ impl Driver {
             delay = delay.max(at_least);
         }
         tracing::debug!(hub = %self.url, ?delay, reason = ?reason_name(&reason), "reconnecting");
-        self.next_attempt = Some(now + delay);
+        self.next_attempt = Some(later(now, delay));
         self.queue
             .push_back(Ok(SubscriberEvent::Reconnecting(Reconnecting {
                 delay,
@@ -626,7 +626,7 @@ impl Driver {
         let response = match self.read_timeout {
             None => send.await,
             Some(timeout) => {
-                let sleep = self.timer.sleep_until(self.timer.now() + timeout);
+                let sleep = self.timer.sleep_until(later(self.timer.now(), timeout));
                 match select(send, sleep).await {
                     Either::Left((result, _)) => result,
                     Either::Right(_) => {
@@ -794,7 +794,7 @@ async fn refusal(
         .find_map(BearerChallenge::parse);
     let mut body = Vec::new();
     let mut chunks = response.bytes_stream();
-    let deadline = read_timeout.map(|timeout| timer.now() + timeout);
+    let deadline = read_timeout.map(|timeout| later(timer.now(), timeout));
     loop {
         let next = chunks.next();
         let chunk = match deadline {
@@ -823,6 +823,13 @@ async fn refusal(
         500..=599 => Error::Hub(rejection),
         _ => Error::UnexpectedStatus(rejection),
     }
+}
+
+/// `now + by`, saturating at a year ahead (a configured `Duration::MAX`
+/// must not overflow an `Instant`).
+fn later(now: Instant, by: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    now.checked_add(by.min(YEAR)).unwrap_or(now)
 }
 
 fn reason_name(reason: &ReconnectReason) -> &'static str {
@@ -865,6 +872,16 @@ mod tests {
         assert_send::<crate::SubscriptionEvents>();
         assert_send_sync::<ManualTimer>();
         assert_send::<ExponentialBackoff>();
+    }
+
+    #[test]
+    fn deadlines_never_overflow() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(
+            later(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
     }
 
     #[test]
