@@ -19,6 +19,15 @@
 //! # let _ = id; Ok(()) }
 //! ```
 //!
+//! # For web applications
+//! Framework-neutral pieces that the `mercure-axum` and `mercure-actix`
+//! adapters build on: [`AuthorizationCookie`] (the cookie a browser presents
+//! to the hub, its `Domain` derived with the Public Suffix List) minted by
+//! [`Authorization`] for one or several hubs, with a [`TopicAuthorizer`]
+//! deciding what each subscriber may be granted; [`HubUrl`] (subscription
+//! URLs in the hub's dialect); [`DiscoveryLink`] (the `Link: <hub>;
+//! rel="mercure"` value) and [`is_cors_preflight`].
+//!
 //! # Features
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
 //! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
