@@ -37,6 +37,7 @@ mod hub;
 mod key;
 mod matcher;
 mod metrics;
+mod publisher;
 mod sse;
 mod subscriber;
 mod subscription;
@@ -57,3 +58,18 @@ pub use metrics::Metrics;
 pub use subscriber::{PrivateAccess, SubscribeRequest, SubscriptionInfo};
 pub use subscription::Subscription;
 pub use transport::{MemoryTransport, Transport};
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::EmbeddedHub>();
+        assert_send_sync::<crate::Subscription>();
+        assert_send_sync::<crate::HubConfig>();
+        assert_send_sync::<crate::Error>();
+        assert_send_sync::<crate::MemoryTransport>();
+        assert_send_sync::<crate::Event>();
+    }
+}
