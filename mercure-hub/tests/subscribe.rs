@@ -464,3 +464,48 @@ async fn a_slow_client_is_cut_off_and_loses_nothing_when_it_resumes() {
         assert_eq!(ids, expected, "lean: {lean}");
     }
 }
+
+#[tokio::test]
+async fn the_query_method_subscribes_with_a_form_body_in_1_0() {
+    let hub = start(config()).await;
+    let token = hub.token(V1, &Grants::subscribe_all());
+    let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
+    let response = hub
+        .client
+        .request(query.clone(), &hub.url)
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("match=t&last_event_id=earliest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut reader = support::SseReader::new(response).await;
+    assert_eq!(
+        reader.header("mercure-last-event-id").as_deref(),
+        Some("earliest")
+    );
+    hub.publish_ok(V1, &[("topic", "t"), ("data", "via QUERY")])
+        .await;
+    assert_eq!(reader.next_event().await.unwrap().data(), "via QUERY");
+    // 0.x selectors, unknown matchers and other methods are refused.
+    let refused = |body: &'static str, method: reqwest::Method| {
+        hub.client
+            .request(method, &hub.url)
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        refused("topic=t", query.clone()).await.unwrap().status(),
+        400
+    );
+    assert_eq!(refused("matchFoo=t", query).await.unwrap().status(), 400);
+    assert_eq!(
+        refused("match=t", reqwest::Method::PUT)
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+}

@@ -10,8 +10,10 @@ pub(super) fn layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
+    let mut methods = vec![Method::GET, Method::POST];
+    methods.extend(Method::from_bytes(b"QUERY").ok());
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods(methods)
         .allow_headers([
             header::AUTHORIZATION,
             header::CACHE_CONTROL,

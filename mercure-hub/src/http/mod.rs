@@ -26,7 +26,8 @@ pub use lean::serve_hub;
 
 impl EmbeddedHub {
     /// The hub's routes, to merge into an application's router: the hub
-    /// at its URL's path (`GET` subscribes, `POST` publishes), the
+    /// at its URL's path (`GET`, or `QUERY` in 1.0, subscribes; `POST`
+    /// publishes), the
     /// subscriptions API under it when enabled, and the 1.0 protected
     /// resource metadata at `/.well-known/oauth-protected-resource{path}`.
     /// CORS follows the configured origins.
@@ -52,6 +53,7 @@ impl EmbeddedHub {
             &hub_path,
             get(subscribe::subscribe)
                 .post(publish::publish)
+                .fallback(subscribe::query_method)
                 .layer(DefaultBodyLimit::max(config.max_body)),
         );
         if config.subscriptions {

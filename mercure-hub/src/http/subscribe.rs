@@ -26,6 +26,44 @@ pub(super) async fn subscribe(
     }
 }
 
+/// Subscribing with the `QUERY` method (1.0): the selectors and cursor
+/// travel in a form-encoded body instead of the query string. Other
+/// methods get 405.
+pub(super) async fn query_method(
+    State(hub): State<EmbeddedHub>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if method.as_str() != "QUERY" || !hub.config().support.accepts(ProtocolVersion::V1) {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(axum::http::header::ALLOW, "GET, POST")],
+            "method not allowed\n",
+        )
+            .into_response();
+    }
+    let Ok(form) = std::str::from_utf8(&body) else {
+        return respond(
+            &hub,
+            &Error::InvalidSubscribe("the body is not UTF-8".into()),
+        );
+    };
+    let result = parse_query(&hub, form).and_then(|query| {
+        if query.dialect == ProtocolVersion::V1 {
+            handle(&hub, form, &headers)
+        } else {
+            Err(Error::InvalidSubscribe(
+                "the QUERY method is a Mercure 1.0 feature: use match= parameters".into(),
+            ))
+        }
+    });
+    match result {
+        Ok(subscription) => subscription.into_response(),
+        Err(error) => respond(&hub, &error),
+    }
+}
+
 /// What the query string asks for.
 struct Query {
     dialect: ProtocolVersion,
