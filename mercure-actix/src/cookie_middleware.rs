@@ -12,7 +12,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use futures_util::future::LocalBoxFuture;
 use mercure_client::{AuthorizationCookie, Grants, TopicSelector};
 
-use crate::host::{is_preflight, request_host};
+use crate::host::{is_preflight, request_origin};
 use crate::{Error, Mercure, actix_cookie};
 
 type GrantsFn<E> = Arc<dyn Fn(E) -> Grants + Send + Sync>;
@@ -189,8 +189,8 @@ where
             };
             let grants = (config.grants)(extracted);
             let trust = config.mercure.trusts_forwarded_host();
-            let cookie = request_host(request.headers(), request.uri(), trust)
-                .and_then(|host| config.mint(host, &grants));
+            let cookie = request_origin(request.headers(), request.uri(), trust)
+                .and_then(|host| config.mint(&host, &grants));
             let cookie = match cookie {
                 Ok(cookie) => cookie,
                 Err(error) => return Ok(request.error_response(error).map_into_right_body()),

@@ -6,7 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use mercure_client::{AuthorizationCookie, Grants, TopicSelector};
 
-use crate::host::request_host;
+use crate::host::request_origin;
 use crate::{Error, Mercure};
 
 /// Authorization cookies to set on a response.
@@ -61,12 +61,12 @@ impl FromRequest for MercureCookies {
 impl MercureCookies {
     /// Cookies for `request` (for middleware and custom extractors).
     pub fn for_request(request: &HttpRequest, mercure: Mercure) -> Self {
-        let host = match request_host(
+        let host = match request_origin(
             request.headers(),
             request.uri(),
             mercure.trusts_forwarded_host(),
         ) {
-            Ok(host) => Ok(host.to_owned()),
+            Ok(host) => Ok(host),
             Err(Error::MissingHost) => Err(HostProblem::Missing),
             Err(_) => Err(HostProblem::Invalid),
         };

@@ -6,9 +6,35 @@ use actix_web::http::{Method, Uri};
 
 use crate::Error;
 
+/// Where the request was addressed: `scheme://host[:port]` when the scheme
+/// is known (from forwarding headers when trusted, else from an absolute
+/// request URI), `host[:port]` otherwise.
+pub(crate) fn request_origin(
+    headers: &HeaderMap,
+    uri: &Uri,
+    trust_forwarded: bool,
+) -> Result<String, Error> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = request_host(headers, uri, trust_forwarded)?;
+    let scheme = if trust_forwarded {
+        mercure_client::forwarded_proto(text("forwarded"), text("x-forwarded-proto"))
+    } else {
+        None
+    }
+    .or_else(|| uri.scheme_str());
+    Ok(match scheme {
+        Some(scheme)
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            format!("{scheme}://{host}")
+        }
+        _ => host.to_owned(),
+    })
+}
+
 /// The `Host` header, or the URI's authority (HTTP/2 `:authority`); when
 /// `trust_forwarded` is set, the host named by forwarding headers first.
-pub(crate) fn request_host<'a>(
+fn request_host<'a>(
     headers: &'a HeaderMap,
     uri: &'a Uri,
     trust_forwarded: bool,

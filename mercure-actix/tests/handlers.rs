@@ -560,3 +560,24 @@ async fn forwarding_headers_name_the_host_only_when_trusted() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_plain_http_page_cannot_set_the_secure_cookie() {
+    for (trust, proto, status) in [
+        (true, "http", StatusCode::INTERNAL_SERVER_ERROR),
+        (true, "https", StatusCode::OK),
+        (false, "http", StatusCode::OK),
+    ] {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(mercure().trust_forwarded_host(trust)))
+                .route("/books/{id}", web::get().to(book)),
+        )
+        .await;
+        let request = get("/books/1", Some("www.example.com"))
+            .insert_header(("x-forwarded-proto", proto))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), status, "trusted: {trust}, {proto}");
+    }
+}

@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use crate::Mercure;
 use crate::cookies::append_cookie;
-use crate::host::{is_preflight, request_host};
+use crate::host::{is_preflight, request_origin};
 
 type GrantsFn<E> = Arc<dyn Fn(E) -> Grants + Send + Sync>;
 
@@ -196,11 +196,11 @@ where
             };
             let grants = (layer.grants)(extracted);
             let mercure = Mercure::from_ref(&layer.state);
-            let cookie = request_host(&parts, mercure.trusts_forwarded_host()).and_then(|host| {
+            let cookie = request_origin(&parts, mercure.trusts_forwarded_host()).and_then(|host| {
                 let authorization = mercure.authorization();
                 Ok(match &layer.hub {
-                    Some(hub) => authorization.cookie_for(hub, host, &grants)?,
-                    None => authorization.cookie(host, &grants)?,
+                    Some(hub) => authorization.cookie_for(hub, &host, &grants)?,
+                    None => authorization.cookie(&host, &grants)?,
                 })
             });
             let cookie = match cookie {

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use mercure_client::{AuthorizationCookie, Grants, TopicSelector};
 
-use crate::host::request_host;
+use crate::host::request_origin;
 use crate::{Error, Mercure};
 
 /// Sets Mercure authorization cookies on a response.
@@ -65,8 +65,8 @@ impl MercureCookies {
     /// Cookies for a request described by `parts` (for middleware and
     /// custom extractors).
     pub fn from_parts(parts: &Parts, mercure: Mercure) -> Self {
-        let host = match request_host(parts, mercure.trusts_forwarded_host()) {
-            Ok(host) => Ok(host.to_owned()),
+        let host = match request_origin(parts, mercure.trusts_forwarded_host()) {
+            Ok(host) => Ok(host),
             Err(Error::MissingHost) => Err(HostProblem::Missing),
             Err(_) => Err(HostProblem::Invalid),
         };

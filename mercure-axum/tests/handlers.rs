@@ -589,3 +589,38 @@ async fn forwarding_headers_name_the_host_only_when_trusted() {
         .expect("response");
     assert!(!set_cookies(&response)[0].contains("Domain="));
 }
+
+#[tokio::test]
+async fn a_plain_http_page_cannot_set_the_secure_cookie() {
+    let app = |trust: bool| {
+        Router::new()
+            .route("/books/{id}", get(book))
+            .with_state(mercure().trust_forwarded_host(trust))
+    };
+    // The scheme of an absolute request URI is known.
+    let response = app(false)
+        .oneshot(get_request("http://www.example.com/books/1", None))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(set_cookies(&response).is_empty());
+    // Behind a trusted proxy, X-Forwarded-Proto tells.
+    for (proto, status) in [
+        ("http", StatusCode::INTERNAL_SERVER_ERROR),
+        ("https", StatusCode::OK),
+    ] {
+        let mut request = get_request("/books/1", Some("www.example.com"));
+        request
+            .headers_mut()
+            .insert("x-forwarded-proto", proto.parse().expect("value"));
+        let response = app(true).oneshot(request).await.expect("response");
+        assert_eq!(response.status(), status, "{proto}");
+    }
+    // Untrusted, the header is ignored and the scheme unknown.
+    let mut request = get_request("/books/1", Some("www.example.com"));
+    request
+        .headers_mut()
+        .insert("x-forwarded-proto", "http".parse().expect("value"));
+    let response = app(false).oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -91,6 +91,15 @@ pub enum CookieError {
     /// No hub of that name is registered.
     #[error("no hub named {0:?} is registered")]
     UnknownHub(String),
+    /// The cookie is `Secure` (the hub is https, or its name or `SameSite`
+    /// requires it) but the application was reached over plain http on a
+    /// host that is not loopback: browsers refuse to set a `Secure` cookie
+    /// from an insecure page.
+    #[error(
+        "the authorization cookie is Secure, but the application was reached over plain http at {0:?}: \
+         browsers refuse Secure cookies from insecure pages (serve the application over https)"
+    )]
+    InsecureOrigin(String),
     /// A `__Host-` cookie must have `Path=/` and no `Domain`.
     #[error("a __Host- cookie needs Path=/ and no Domain, but would get {0}")]
     HostPrefix(String),
@@ -208,8 +217,10 @@ pub struct AuthorizationCookie {
 
 impl AuthorizationCookie {
     /// Mints a token carrying `grants` with the hub's token factory and wraps
-    /// it in a cookie for an application reached at `request_host` (the
-    /// `Host` header: a host name or IP address, with or without a port).
+    /// it in a cookie for an application reached at `request_host`: the
+    /// `Host` header (a host name or IP address, with or without a port),
+    /// or `scheme://host[:port]` when the scheme is known, so that a
+    /// `Secure` cookie that a plain-http page could not set is refused.
     ///
     /// # Errors
     /// [`CookieError::NoTokenFactory`], [`CookieError::Token`], and the
@@ -233,7 +244,7 @@ impl AuthorizationCookie {
     ///
     /// # Errors
     /// [`CookieError::InvalidRequestHost`], [`CookieError::CrossSite`],
-    /// [`CookieError::InsecureHub`], [`CookieError::HostPrefix`],
+    /// [`CookieError::InsecureHub`], [`CookieError::InsecureOrigin`], [`CookieError::HostPrefix`],
     /// [`CookieError::InvalidName`], [`CookieError::InvalidPath`],
     /// [`CookieError::InvalidValue`].
     pub fn with_token(
@@ -392,7 +403,7 @@ impl Attributes {
         {
             // Browsers treat loopback as a secure context and accept Secure
             // cookies from, and send them to, plain-http loopback origins.
-            if is_loopback(url) {
+            if url.host().is_some_and(|host| is_loopback_host(&host)) {
                 secure = true;
             } else {
                 return Err(CookieError::InsecureHub {
@@ -400,6 +411,10 @@ impl Attributes {
                     hub_url: url.to_string(),
                 });
             }
+        }
+        let request = parse_request(request_host)?;
+        if secure && request.secure == Some(false) && !is_loopback_host(&request.host) {
+            return Err(CookieError::InsecureOrigin(request.host.to_string()));
         }
         if host_prefix {
             if let Some(domain) = &domain {
@@ -439,7 +454,8 @@ impl Attributes {
 }
 
 /// The `Domain` attribute a cookie set by an application reached at
-/// `request_host` needs so that the browser sends it to the hub at `hub_url`.
+/// `request_host` (`host[:port]` or `scheme://host[:port]`) needs so that
+/// the browser sends it to the hub at `hub_url`.
 ///
 /// * the same host (ports do not matter to cookies) → `None`, a host-only
 ///   cookie;
@@ -463,7 +479,7 @@ impl Attributes {
 /// # Errors
 /// [`CookieError::InvalidRequestHost`] or [`CookieError::CrossSite`].
 pub fn cookie_domain(request_host: &str, hub_url: &Url) -> Result<Option<String>, CookieError> {
-    let request = parse_request_host(request_host)?;
+    let request = parse_request(request_host)?.host;
     let hub = hub_url
         .host()
         .map(|host| host.to_owned())
@@ -516,6 +532,32 @@ fn common_parent<'a>(a: &'a str, b: &str) -> &'a str {
     &a[start + 1..]
 }
 
+/// Where the application was reached: its host and, when known, whether
+/// over https.
+struct RequestOrigin {
+    host: Host,
+    secure: Option<bool>,
+}
+
+/// Parses `host[:port]` or `scheme://host[:port]` (the scheme, `http` or
+/// `https`, tells whether the page was secure).
+fn parse_request(request: &str) -> Result<RequestOrigin, CookieError> {
+    let trimmed = request.trim();
+    let (secure, authority) = match trimmed.split_once("://") {
+        Some((scheme, authority)) if scheme.eq_ignore_ascii_case("https") => {
+            (Some(true), authority)
+        }
+        Some((scheme, authority)) if scheme.eq_ignore_ascii_case("http") => {
+            (Some(false), authority)
+        }
+        Some(_) => return Err(CookieError::InvalidRequestHost(request.to_owned())),
+        None => (None, trimmed),
+    };
+    let host = parse_request_host(authority)
+        .map_err(|_| CookieError::InvalidRequestHost(request.to_owned()))?;
+    Ok(RequestOrigin { host, secure })
+}
+
 /// Parses a `Host` header value (a host with an optional port).
 fn parse_request_host(authority: &str) -> Result<Host, CookieError> {
     let invalid = || CookieError::InvalidRequestHost(authority.to_owned());
@@ -547,15 +589,14 @@ fn valid_port(port: &str) -> bool {
     !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.');
+fn is_loopback_host<S: AsRef<str>>(host: &Host<S>) -> bool {
+    match host {
+        Host::Domain(name) => {
+            let name = name.as_ref().trim_end_matches('.');
             name == "localhost" || name.ends_with(".localhost")
         }
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 

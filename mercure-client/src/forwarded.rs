@@ -21,21 +21,47 @@ pub fn forwarded_host<'a>(
     forwarded: Option<&'a str>,
     x_forwarded_host: Option<&'a str>,
 ) -> Option<&'a str> {
-    if let Some(host) = forwarded.and_then(forwarded_element_host) {
+    if let Some(host) = forwarded.and_then(|value| forwarded_parameter(value, "host")) {
         return Some(host);
     }
-    x_forwarded_host
-        .and_then(|value| value.split(',').next())
-        .map(str::trim)
-        .filter(|host| !host.is_empty())
+    first_value(x_forwarded_host)
 }
 
-/// The `host` parameter of the first element of a `Forwarded` value.
-fn forwarded_element_host(value: &str) -> Option<&str> {
+/// The scheme the client used, from the `Forwarded` header (the `proto`
+/// parameter of its first element) or, failing that, the first value of
+/// `X-Forwarded-Proto`. The same caution as for [`forwarded_host`] applies.
+///
+/// ```
+/// use mercure_client::forwarded_proto;
+///
+/// assert_eq!(forwarded_proto(Some("for=192.0.2.60;proto=https"), Some("http")), Some("https"));
+/// assert_eq!(forwarded_proto(None, Some("http")), Some("http"));
+/// assert_eq!(forwarded_proto(None, None), None);
+/// ```
+pub fn forwarded_proto<'a>(
+    forwarded: Option<&'a str>,
+    x_forwarded_proto: Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(proto) = forwarded.and_then(|value| forwarded_parameter(value, "proto")) {
+        return Some(proto);
+    }
+    first_value(x_forwarded_proto)
+}
+
+/// The first of comma-separated values, trimmed, if not empty.
+fn first_value(value: Option<&str>) -> Option<&str> {
+    value
+        .and_then(|value| value.split(',').next())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+/// The parameter `wanted` of the first element of a `Forwarded` value.
+fn forwarded_parameter<'a>(value: &'a str, wanted: &str) -> Option<&'a str> {
     let first = first_element(value);
     for pair in split_outside_quotes(first, ';') {
         let (name, raw) = pair.split_once('=')?;
-        if name.trim().eq_ignore_ascii_case("host") {
+        if name.trim().eq_ignore_ascii_case(wanted) {
             let raw = raw.trim();
             let host = match raw.strip_prefix('"') {
                 Some(quoted) => quoted.strip_suffix('"')?,

@@ -72,7 +72,7 @@ pub use discovery::{
 };
 pub use error::{Error, HubRejection, Result};
 pub use event_id::EventId;
-pub use forwarded::forwarded_host;
+pub use forwarded::{forwarded_host, forwarded_proto};
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
 pub use hub_url::{HubUrl, HubUrlError};
 pub use jsonwebtoken::Algorithm;

@@ -420,3 +420,83 @@ fn errors_convert_into_the_crate_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_known_origin_scheme_is_checked() {
+    use ProtocolVersion::{V0, V1};
+    // (hub public URL, dialect, request origin, expected: Ok(Domain) or Err)
+    type Case = (
+        &'static str,
+        ProtocolVersion,
+        &'static str,
+        Result<Option<&'static str>, CookieError>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "https://hub.example.com/hub",
+            V0,
+            "https://www.example.com",
+            Ok(Some("example.com")),
+        ),
+        (
+            "https://hub.example.com/hub",
+            V0,
+            "HTTPS://www.example.com:8443",
+            Ok(Some("example.com")),
+        ),
+        (
+            "https://hub.example.com/hub",
+            V0,
+            "http://www.example.com",
+            Err(CookieError::InsecureOrigin("www.example.com".into())),
+        ),
+        // Not Secure: a plain-http page may set it.
+        (
+            "http://hub.example.com/hub",
+            V0,
+            "http://www.example.com",
+            Ok(Some("example.com")),
+        ),
+        // Loopback pages are secure contexts.
+        (
+            "https://localhost:3000/hub",
+            V0,
+            "http://localhost:8000",
+            Ok(None),
+        ),
+        (
+            "http://127.0.0.1:3000/hub",
+            V1,
+            "http://127.0.0.1:8000",
+            Ok(None),
+        ),
+        (
+            "https://example.com/hub",
+            V0,
+            "ftp://example.com",
+            Err(CookieError::InvalidRequestHost("ftp://example.com".into())),
+        ),
+        (
+            "https://example.com/hub",
+            V0,
+            "https://example.com/page",
+            Err(CookieError::InvalidRequestHost(
+                "https://example.com/page".into(),
+            )),
+        ),
+    ];
+    for (url, version, origin, expected) in cases {
+        let hub = hub(url, version);
+        let got = AuthorizationCookie::mint(
+            &hub,
+            origin,
+            &Grants::subscribe_all(),
+            &CookieOptions::new(),
+        );
+        match (&expected, got) {
+            (Ok(domain), Ok(cookie)) => assert_eq!(cookie.domain(), *domain, "{origin} -> {url}"),
+            (Err(expected), Err(got)) => assert_eq!(&got, expected, "{origin} -> {url}"),
+            (_, got) => panic!("{origin} -> {url}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
