@@ -12,7 +12,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 use crate::auth::Verifier;
 use crate::documents::{subscription_document, subscription_topic, with_context};
-use crate::matcher::{MatcherCache, MatcherKind, TopicSet};
+use crate::matcher::{MatchMemo, MatcherCache, MatcherKind, TopicSet};
 use crate::metrics::Counters;
 use crate::subscriber::{Access, CloseReason, SubscriberEntry};
 use crate::{
@@ -269,8 +269,9 @@ impl Inner {
         }
         transport.store(Arc::clone(&event));
         let mut overflowed = Vec::new();
+        let mut memo = MatchMemo::default();
         for (key, slot) in &state.slots {
-            if slot.entry.wants(&event) {
+            if slot.entry.wants(&event, &mut memo) {
                 match slot.sender.try_send(Arc::clone(&event)) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => overflowed.push((*key, true)),
@@ -352,7 +353,10 @@ impl Inner {
                         .map_or_else(|| "earliest".to_owned(), |id| id.to_string()),
                 ),
             };
-            for event in replay.iter().filter(|e| entry.wants(e)) {
+            for event in replay.iter() {
+                if !entry.wants(event, &mut MatchMemo::default()) {
+                    continue;
+                }
                 initial.put_slice(event.frame());
             }
             state.slots.insert(

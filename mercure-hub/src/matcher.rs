@@ -65,6 +65,29 @@ impl Matcher {
     }
 }
 
+/// Results of pattern matchers for one update, shared by every subscriber
+/// the update is offered to: subscribers of a popular pattern share one
+/// compiled [`Matcher`] (through [`MatcherCache`]), so it is evaluated once
+/// per update instead of once per subscriber. Exact matchers are cheaper
+/// to compare than to look up and are not memoized.
+#[derive(Debug, Default)]
+pub(crate) struct MatchMemo {
+    results: std::collections::HashMap<usize, bool>,
+}
+
+impl MatchMemo {
+    /// Whether `matcher` selects one of `topics`, remembered per matcher.
+    pub(crate) fn matches_any(&mut self, matcher: &Arc<Matcher>, topics: &TopicSet) -> bool {
+        match **matcher {
+            Matcher::Any | Matcher::Exact(_) => matcher.matches_any(topics),
+            Matcher::Template { .. } | Matcher::UrlPattern(_) => *self
+                .results
+                .entry(Arc::as_ptr(matcher) as usize)
+                .or_insert_with(|| matcher.matches_any(topics)),
+        }
+    }
+}
+
 /// The topics of one update, with their URL forms parsed on first need
 /// (URL patterns match URLs) and then shared by every matcher.
 #[derive(Debug)]
@@ -292,6 +315,33 @@ mod tests {
             cache.base().clone(),
         );
         assert!(matcher.matches_any(&topics));
+    }
+
+    #[test]
+    fn memoized_results_equal_direct_ones() {
+        let cache = cache();
+        let topics = TopicSet::new(
+            Arc::from(["https://example.com/books/1".to_owned(), "/x".to_owned()]),
+            cache.base().clone(),
+        );
+        let mut memo = MatchMemo::default();
+        for (kind, expression) in [
+            (MatcherKind::UrlPattern, "https://example.com/books/:id"),
+            (MatcherKind::UrlPattern, "/y"),
+            (MatcherKind::Legacy, "https://example.com/{a}/{b}"),
+            (MatcherKind::Legacy, "/z{/a}"),
+            (MatcherKind::Exact, "/x"),
+            (MatcherKind::Exact, "*"),
+        ] {
+            let matcher = cache.get(kind, expression).unwrap();
+            let direct = matcher.matches_any(&topics);
+            assert_eq!(memo.matches_any(&matcher, &topics), direct, "{expression}");
+            assert_eq!(
+                memo.matches_any(&matcher, &topics),
+                direct,
+                "{expression} (memoized)"
+            );
+        }
     }
 
     #[test]

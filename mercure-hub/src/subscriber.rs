@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use mercure_client::{ProtocolVersion, TopicSelector};
 
 use crate::Event;
-use crate::matcher::{Matcher, MatcherKind};
+use crate::matcher::{MatchMemo, Matcher, MatcherKind};
 
 /// Which private updates a subscriber may receive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,9 +190,13 @@ impl SubscriberEntry {
     /// Whether `event` goes to this subscriber: one of its selectors picks
     /// one of the event's topics, and a private event needs access to one
     /// of its topics.
-    pub(crate) fn wants(&self, event: &Event) -> bool {
+    pub(crate) fn wants(&self, event: &Event, memo: &mut MatchMemo) -> bool {
         let topics = event.topic_set();
-        if !self.selectors.iter().any(|(_, _, m)| m.matches_any(topics)) {
+        if !self
+            .selectors
+            .iter()
+            .any(|(_, _, m)| memo.matches_any(m, topics))
+        {
             return false;
         }
         if !event.is_private() {
@@ -201,7 +205,7 @@ impl SubscriberEntry {
         match &self.access {
             Access::None => false,
             Access::All => true,
-            Access::Matchers(matchers) => matchers.iter().any(|m| m.matches_any(topics)),
+            Access::Matchers(matchers) => matchers.iter().any(|m| memo.matches_any(m, topics)),
         }
     }
 
