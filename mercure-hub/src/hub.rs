@@ -225,8 +225,10 @@ impl Inner {
     /// The dialect rules on top of those [`Update`] enforces.
     pub(crate) fn validate(&self, update: &Update, dialect: ProtocolVersion) -> Result<(), Error> {
         update.validate_for(dialect)?;
-        if dialect == ProtocolVersion::V1 {
-            let hub_path = self.config.url.path().trim_end_matches('/');
+        let hub_path = self.config.url.path().trim_end_matches('/');
+        // A hub served at the root of its origin has no namespace of its own
+        // to protect: its subscription topics sit under `/subscriptions`.
+        if dialect == ProtocolVersion::V1 && !hub_path.is_empty() {
             for topic in update.topics() {
                 if let Ok(resolved) = self.config.url.join(topic) {
                     let path = resolved.path();
