@@ -569,18 +569,18 @@ fn parse_request_host(authority: &str) -> Result<Host, CookieError> {
     {
         return Err(invalid());
     }
-    let host = if let Some(rest) = authority.strip_prefix('[') {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // An IPv6 literal, then an optional port.
         let (address, after) = rest.split_once(']').ok_or_else(invalid)?;
-        if !(after.is_empty() || valid_port(after.strip_prefix(':').ok_or_else(invalid)?)) {
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(valid_port)) {
             return Err(invalid());
         }
         return Host::parse(&format!("[{address}]")).map_err(|_| invalid());
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) if valid_port(port) => host,
-            Some(_) => return Err(invalid()),
-            None => authority,
-        }
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if valid_port(port) => host,
+        Some(_) => return Err(invalid()),
+        None => authority,
     };
     Host::parse(host).map_err(|_| invalid())
 }
