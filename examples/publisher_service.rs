@@ -19,7 +19,14 @@ use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
 use url::Url;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::args().nth(1) {
         Some(port) => port.parse().map_err(|_| format!("not a port: {port}"))?,
         None => 0,
@@ -43,8 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
     let factory = TokenFactory::builder(SigningKey::hs256(secret.as_bytes())?).build()?;
     let hub = Hub::builder(&hub_url)

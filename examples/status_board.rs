@@ -16,13 +16,21 @@ use mercure_examples::board::BoardSettings;
 use mercure_examples::status_board;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::args().nth(1) {
         Some(port) => port.parse().map_err(|_| format!("not a port: {port}"))?,
         None => 0,
     };
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let settings = BoardSettings::local(listener.local_addr()?).protocol(protocol()?);
     let app = status_board::app(&settings)?;
     let topics = app.board.topics();

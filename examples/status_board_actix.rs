@@ -16,12 +16,20 @@ use mercure_examples::status_board_actix;
 use url::Url;
 
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::args().nth(1) {
         Some(port) => port.parse().map_err(|_| format!("not a port: {port}"))?,
         None => 0,
     };
-    let app_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    let app_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let hub_listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let settings = BoardSettings::new(
         Url::parse(&format!("http://{}/", app_listener.local_addr()?))?,

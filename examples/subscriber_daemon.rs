@@ -22,10 +22,17 @@ use std::time::Duration;
 
 use mercure_client::{ProtocolVersion, TopicSelector};
 use mercure_examples::board::DEMO_SECRET;
-use mercure_examples::subscriber_daemon::{DaemonConfig, run, subscriber};
+use mercure_examples::subscriber_daemon::{self, DaemonConfig, subscriber};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let hub_url = std::env::var("MERCURE_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/mercure".to_owned());
     let secret = std::env::var("MERCURE_JWT_SECRET").unwrap_or_else(|_| DEMO_SECRET.to_owned());
@@ -56,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subscriber = subscriber(&config)?;
     println!("subscribing to {}", subscriber.url());
     tokio::select! {
-        result = run(subscriber, |line| println!("{line}")) => result?,
+        result = subscriber_daemon::run(subscriber, |line| println!("{line}")) => result?,
         _ = tokio::signal::ctrl_c() => println!("stopped"),
     }
     Ok(())
