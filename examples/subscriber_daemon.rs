@@ -33,8 +33,16 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let hub_url = std::env::var("MERCURE_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/mercure".to_owned());
+    let hub_url = match std::env::var("MERCURE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            eprintln!(
+                "MERCURE_URL is not set: using the standalone hub's default address \
+                 (start one with: MERCURE_JWT_KEY='{DEMO_SECRET}' cargo run -p mercure-hub)"
+            );
+            "http://127.0.0.1:3000/.well-known/mercure".to_owned()
+        }
+    };
     let secret = std::env::var("MERCURE_JWT_SECRET").unwrap_or_else(|_| DEMO_SECRET.to_owned());
     let protocol: ProtocolVersion = std::env::var("MERCURE_PROTOCOL")
         .unwrap_or_else(|_| "0".to_owned())
