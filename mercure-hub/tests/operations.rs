@@ -151,3 +151,44 @@ async fn health_and_metrics() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_wildcard_cors_origin_never_allows_credentials() {
+    for lean in [true, false] {
+        let builder = config().anonymous(true).cors_origin("*");
+        let hub = if lean {
+            start(builder).await
+        } else {
+            support::start_router(builder).await
+        };
+        let response = hub
+            .client
+            .get(format!("{}?topic=t", hub.url))
+            .header("origin", "https://anywhere.example.org")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "*", "lean: {lean}");
+        assert!(
+            headers.get("access-control-allow-credentials").is_none(),
+            "lean: {lean}"
+        );
+        let preflight = hub
+            .client
+            .request(reqwest::Method::OPTIONS, &hub.url)
+            .header("origin", "https://anywhere.example.org")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+        assert!(
+            preflight
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+    }
+}
