@@ -7,7 +7,7 @@
 //!   served alongside;
 //! * [`publisher_service`]: publishing from a backend job through a
 //!   background queue with retries;
-//! * [`subscriber_daemon`]: a subscriber that survives hub restarts;
+//! * [`subscriber_daemon`]: a subscriber that survives hub restarts.
 //!
 //! Run them with `cargo run -p mercure-examples --example NAME`; see the
 //! `[[example]]` targets of this package.

@@ -167,3 +167,68 @@ impl BoardSettings {
         Ok(config.build()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn base_urls_end_with_a_slash_and_must_be_bases() {
+        let hub = url("http://127.0.0.1:3000/.well-known/mercure");
+        let settings = BoardSettings::new(url("http://127.0.0.1:3000/board"), hub.clone()).unwrap();
+        assert_eq!(settings.base_url().as_str(), "http://127.0.0.1:3000/board/");
+        assert!(matches!(
+            BoardSettings::new(url("mailto:board@example.com"), hub),
+            Err(BoardError::Settings(_))
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let settings =
+            BoardSettings::local("127.0.0.1:3000".parse().unwrap()).secret("s3cr3t-value");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+    }
+
+    #[test]
+    fn a_hub_on_another_origin_lets_the_board_subscribe() {
+        let settings = BoardSettings::new(
+            url("http://127.0.0.1:3000/"),
+            url("http://127.0.0.1:4000/.well-known/mercure"),
+        )
+        .unwrap();
+        let debug = format!("{:?}", settings.hub_config().unwrap());
+        assert!(debug.contains("http://127.0.0.1:3000"), "{debug}");
+        let local = BoardSettings::local("127.0.0.1:3000".parse().unwrap());
+        let debug = format!("{:?}", local.hub_config().unwrap());
+        assert!(debug.contains("cors_origins: []"), "{debug}");
+    }
+
+    #[test]
+    fn one_dot_zero_tokens_name_issuer_and_audience() {
+        let settings =
+            BoardSettings::local("127.0.0.1:3000".parse().unwrap()).protocol(ProtocolVersion::V1);
+        let token = settings
+            .token_factory()
+            .unwrap()
+            .mint(&Grants::new().subscribe(["http://127.0.0.1:3000/board/status"]))
+            .unwrap();
+        let payload = token.expose().split('.').nth(1).unwrap().to_owned();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["iss"], "http://127.0.0.1:3000/");
+        assert_eq!(claims["aud"], "http://127.0.0.1:3000/.well-known/mercure");
+    }
+}
