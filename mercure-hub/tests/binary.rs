@@ -120,6 +120,7 @@ async fn serves_publish_and_subscribe_configured_from_the_environment() {
                 std::str::from_utf8(support::SECRET).unwrap(),
             ),
             ("MERCURE_PROTOCOL", "0.x"),
+            ("MERCURE_WORKERS", "1"),
             ("MERCURE_ANONYMOUS", "true"),
         ],
     );
