@@ -165,15 +165,18 @@ impl EmbeddedHub {
     /// subscriber's stream ends at once (a client then reconnects with a
     /// fresh token).
     pub fn close_subscribers(&self, mut select: impl FnMut(&SubscriptionInfo) -> bool) -> usize {
+        // `select` runs without the hub's lock held, so it may call the hub.
+        let chosen: Vec<u64> = self
+            .inner
+            .snapshot()
+            .iter()
+            .filter(|entry| entry.infos().any(|info| select(&info)))
+            .map(|entry| entry.key)
+            .collect();
         let closed: Vec<Arc<SubscriberEntry>> = {
             let mut state = self.inner.lock();
-            let keys: Vec<u64> = state
-                .slots
-                .values()
-                .filter(|slot| slot.entry.infos().any(|info| select(&info)))
-                .map(|slot| slot.entry.key)
-                .collect();
-            keys.iter()
+            chosen
+                .iter()
                 .filter_map(|key| state.slots.remove(key))
                 .map(|slot| slot.entry)
                 .collect()

@@ -207,3 +207,16 @@ async fn the_hub_is_a_publisher_for_application_code() {
         "{reserved:?}"
     );
 }
+
+#[tokio::test]
+async fn the_selection_closure_may_call_the_hub() {
+    let hub = hub(HubConfig::builder());
+    let _a = hub.subscribe(SubscribeRequest::new(["a"])).unwrap();
+    let _b = hub.subscribe(SubscribeRequest::new(["b"])).unwrap();
+    let closed = hub.close_subscribers(|info| {
+        // Reading the hub from inside the closure must not deadlock.
+        hub.subscriptions().len() == 2 && info.selector.expression() == "a"
+    });
+    assert_eq!(closed, 1);
+    assert_eq!(hub.subscriptions().len(), 1);
+}
