@@ -171,26 +171,41 @@ impl Browser {
     /// # Panics
     /// When the script throws.
     pub async fn eval(&self, expression: &str) -> Value {
-        self.client
-            .execute(&format!("return ({expression});"), Vec::new())
+        self.try_eval(expression)
             .await
             .unwrap_or_else(|error| panic!("evaluating {expression}: {error}"))
     }
 
+    /// Evaluates `expression` in the page, or says why it could not be
+    /// (the page is navigating, the script threw).
+    ///
+    /// # Errors
+    /// The WebDriver error.
+    pub async fn try_eval(&self, expression: &str) -> Result<Value, fantoccini::error::CmdError> {
+        self.client
+            .execute(&format!("return ({expression});"), Vec::new())
+            .await
+    }
+
     /// Waits until `expression` is true in the page, polling the page's
-    /// state (the page changes when events arrive from the network).
+    /// state (the page changes when events arrive from the network). While
+    /// a page is loading the expression may not be evaluable: that counts
+    /// as not yet true.
     ///
     /// # Panics
-    /// After `timeout`, with `what` in the message.
+    /// After `timeout`, with `what` and the last error, if any, in the
+    /// message.
     pub async fn wait_until(&self, what: &str, expression: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.eval(expression).await == Value::Bool(true) {
-                return;
-            }
+            let last_error = match self.try_eval(expression).await {
+                Ok(Value::Bool(true)) => return,
+                Ok(_) => None,
+                Err(error) => Some(error),
+            };
             assert!(
                 Instant::now() < deadline,
-                "timed out after {timeout:?} waiting for {what} ({expression})"
+                "timed out after {timeout:?} waiting for {what} ({expression}); last error: {last_error:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
