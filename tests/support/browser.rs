@@ -13,9 +13,8 @@ use axum::http::Method;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-use crate::flask_hub::free_port;
 
 /// The Chromium binary of the Debian package.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -43,7 +42,7 @@ pub struct Chromedriver {
 }
 
 impl Chromedriver {
-    /// Starts `chromedriver` on a free port and waits until it answers.
+    /// Starts `chromedriver` on a free port and waits until it listens.
     ///
     /// # Panics
     /// When Chromium or its driver is missing (run `scripts/setup`), or the
@@ -55,30 +54,44 @@ impl Chromedriver {
                 "{binary} is missing: run scripts/setup (scripts/test does) to install Debian's chromium and chromium-driver"
             );
         }
-        let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        // Port 0: the driver picks a free port and says which, so no other
+        // process can take it between our choice and its bind.
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
             .arg("--allowed-ips=127.0.0.1")
             // Its own process group, which the Chromiums it starts join:
             // dropping the driver ends them all, even after a failed test
             // left sessions open.
             .process_group(0)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start chromedriver");
-        let driver = Self { port, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        driver
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut said = Vec::new();
+        let port = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read chromedriver's output") {
+                if let Some(port) = line
+                    .split("started successfully on port ")
+                    .nth(1)
+                    .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok())
+                {
+                    return Some(port);
+                }
+                said.push(line);
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("chromedriver did not start; it said: {said:#?}"));
+        // Keep reading, so the driver never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { port, child }
     }
 
     /// The WebDriver endpoint.
