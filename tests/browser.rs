@@ -1,13 +1,12 @@
-//! The axum status board example in headless Chromium, in both dialects:
-//! the page loads, the authorization cookie is set, the page's
-//! `EventSource` receives the private notes of its user and the public
-//! status changes, and another user's page never sees the first user's
-//! notes.
+//! The status board examples in headless Chromium (axum in both dialects,
+//! actix-web with its hub on another port): the page loads, the
+//! authorization cookie is set, the page's `EventSource` receives the
+//! private notes of its user and the public status changes, and another
+//! user's page never sees the first user's notes.
 
 use base64::Engine as _;
 use mercure_client::ProtocolVersion;
-use mercure_examples::board::Board;
-use mercure_examples::board::BoardSettings;
+use mercure_examples::board::{Board, BoardSettings};
 use mercure_examples::{status_board, status_board_actix};
 use mercure_integration_tests::browser::{Browser, Chromedriver, DEFAULT_WAIT, one_at_a_time};
 use serde_json::{Value, json};
