@@ -91,7 +91,19 @@ impl Drop for HubProcess {
 impl HubProcess {
     fn spawn(queue_capacity: usize) -> Self {
         use std::io::{BufRead, BufReader};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+        // BENCH_HUB_WRAPPER runs the hub through a launcher that execs it
+        // (so the process id stays the hub's), e.g. "chrt --batch 0".
+        let wrapper = std::env::var("BENCH_HUB_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(launcher) => {
+                let mut command = Command::new(launcher);
+                command.args(words).arg(env!("CARGO_BIN_EXE_mercure-hub"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_mercure-hub")),
+        };
+        let mut child = command
             .args([
                 "--addr",
                 "127.0.0.1:0",
