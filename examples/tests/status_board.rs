@@ -268,3 +268,80 @@ async fn actix_board() {
     handle.stop(true).await;
     hub.abort();
 }
+
+/// The authorization cookie of a `Set-Cookie` header list, as `name=value`.
+fn authorization_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .and_then(|value| value.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie in {headers:?}"))
+        .to_owned()
+}
+
+/// The 1.0 dialect: a `__Secure-` cookie (Secure, which browsers accept
+/// from loopback over plain HTTP), `match=` selectors in the page's hub
+/// URL, and RFC 9068 tokens the hub accepts from the board only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_board_in_the_1_0_dialect() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let settings = BoardSettings::local(listener.local_addr().expect("address"))
+        .protocol(mercure_client::ProtocolVersion::V1);
+    let app = status_board::app(&settings).expect("app");
+    let board = app.board.clone();
+    let server = tokio::spawn(mercure_hub::serve(listener, app.router));
+    let base = settings.base_url();
+
+    let mut pages = Vec::new();
+    for user in ["alice", "bob"] {
+        let client = browser();
+        assert_eq!(post(&client, base, "login", &[("user", user)]).await, 303);
+        let (headers, html) = page(&client, base).await;
+        let set_cookie = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("__Secure-mercure_access_token="))
+            .expect("the 1.0 cookie")
+            .to_owned();
+        assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+        let hub_url = hub_url_in(&html);
+        assert!(hub_url.contains("?match="), "{hub_url}");
+        assert!(hub_url.contains("&match_urlpattern="), "{hub_url}");
+        let cookie = authorization_cookie(&headers, "__Secure-mercure_access_token");
+        // Sent by hand: HTTP clients other than browsers keep Secure
+        // cookies for HTTPS.
+        let response = reqwest::Client::new()
+            .get(&hub_url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("subscribe");
+        assert_eq!(response.status(), 200);
+        pages.push(Events {
+            received: String::new(),
+            stream: Box::pin(response.bytes_stream()),
+        });
+    }
+    board
+        .notify("alice", "server", "for Alice only")
+        .await
+        .expect("note");
+    board
+        .notify("bob", "server", "for Bob only")
+        .await
+        .expect("note");
+    board.set_status("carol", "away").await.expect("status");
+    for events in &mut pages {
+        events.until(r#""user":"carol","status":"away""#).await;
+    }
+    assert!(pages[0].received.contains("for Alice only"));
+    assert!(!pages[0].received.contains("for Bob only"));
+    assert!(pages[1].received.contains("for Bob only"));
+    assert!(!pages[1].received.contains("for Alice only"));
+    server.abort();
+}
