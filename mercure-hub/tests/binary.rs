@@ -204,3 +204,35 @@ fn refuses_a_bad_configuration_with_a_message() {
         "key material must not be echoed: {stderr}"
     );
 }
+
+#[test]
+fn logs_as_json_lines_on_request() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--jwt-key",
+            "k",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.contains("listening"))
+        .expect("a listening line");
+    let _ = child.kill();
+    let _ = child.wait();
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["level"], "INFO");
+    assert_eq!(record["fields"]["message"], "Mercure hub listening");
+    let addr = record["fields"]["addr"].as_str().unwrap();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(!line.contains("\"k\""), "no key material in logs: {line}");
+}
