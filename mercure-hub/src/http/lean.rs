@@ -96,7 +96,11 @@ async fn connection(mut stream: TcpStream, hub: EmbeddedHub, app: Router) {
     match complete {
         Ok(Ok(true)) => {
             if let Some(subscription) = lean_subscription(&hub, &head) {
-                stream_subscription(stream, subscription, cors_headers(&hub, &head)).await;
+                let cors = cors_headers(&hub, &head);
+                // Free the request buffer: the stream may stay open for hours.
+                drop(head);
+                drop(app);
+                stream_subscription(stream, subscription, cors).await;
                 return;
             }
         }
