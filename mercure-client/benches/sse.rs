@@ -55,7 +55,7 @@ fn ours(chunks: &[Bytes]) -> usize {
     let mut decoder = SseDecoder::new();
     let mut count = 0;
     for chunk in chunks {
-        decoder.feed(chunk).expect("within limits");
+        decoder.feed_bytes(chunk.clone()).expect("within limits");
         while let Some(update) = decoder.next_update() {
             black_box(&update);
             count += 1;

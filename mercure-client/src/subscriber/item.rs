@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use bytestring::ByteString;
 use serde::de::DeserializeOwned;
 
 use crate::{Error, EventId};
@@ -20,19 +21,31 @@ use crate::{Error, EventId};
 /// assert_eq!(update.event_type(), "message");
 /// assert_eq!(update.json::<Book>().unwrap().title, "Dune");
 /// ```
+///
+/// # Memory
+///
+/// Decoding does not copy an update's data or type when they came on one
+/// line: the update refers to the network chunk it arrived in (the
+/// `Bytes` an HTTP client read, typically a few KiB to a few tens of KiB,
+/// shared by every update of that chunk). The chunk is freed when the last
+/// of its updates is dropped. Updates handled and dropped as they arrive,
+/// the usual case, hold nothing for long; to keep many updates for a long
+/// time (a cache, a history), keep [`ReceivedUpdate::into_owned`] copies,
+/// which hold only their own bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedUpdate {
     id: Option<EventId>,
-    event_type: Option<String>,
-    data: String,
+    /// `None` for the default type, `message`.
+    event_type: Option<ByteString>,
+    data: ByteString,
     retry: Option<Duration>,
 }
 
 impl ReceivedUpdate {
     pub(crate) fn from_parts(
         id: Option<EventId>,
-        event_type: Option<String>,
-        data: String,
+        event_type: Option<ByteString>,
+        data: ByteString,
         retry: Option<Duration>,
     ) -> Self {
         Self {
@@ -73,7 +86,32 @@ impl ReceivedUpdate {
 
     /// Takes the data.
     pub fn into_data(self) -> String {
-        self.data
+        // Moves the buffer out when the update owns it alone, copies
+        // otherwise.
+        String::from(self.data)
+    }
+
+    /// The same update holding copies of its data and type, so that it no
+    /// longer keeps the network chunk it was decoded from alive (see
+    /// [Memory](ReceivedUpdate#memory)).
+    ///
+    /// ```
+    /// use mercure_client::SseDecoder;
+    ///
+    /// let mut decoder = SseDecoder::new();
+    /// decoder.feed(b"event: book\ndata: {}\n\n").unwrap();
+    /// let update = decoder.next_update().unwrap();
+    /// let kept = update.clone().into_owned();
+    /// assert_eq!(kept, update);
+    /// ```
+    #[must_use]
+    pub fn into_owned(self) -> Self {
+        Self {
+            id: self.id,
+            event_type: self.event_type.map(|ty| ByteString::from(&*ty)),
+            data: ByteString::from(&*self.data),
+            retry: self.retry,
+        }
     }
 }
 

@@ -475,7 +475,7 @@ impl Driver {
                     Read::Chunk(chunk) => {
                         self.failures = 0;
                         self.received = true;
-                        if let Err(error) = self.decoder.feed(&chunk) {
+                        if let Err(error) = self.decoder.feed_bytes(chunk) {
                             self.queue
                                 .push_back(Err(Error::InvalidResponse(error.to_string())));
                             continue;

@@ -13,6 +13,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
+use bytestring::ByteString;
+
 use super::ReceivedUpdate;
 
 /// The most a single event (one line, or the data of one event) may hold
@@ -31,6 +34,11 @@ pub struct EventTooLarge {
 
 /// Decodes a `text/event-stream` body fed in arbitrary chunks into
 /// [`ReceivedUpdate`]s.
+///
+/// Chunks given as [`Bytes`] ([`SseDecoder::feed_bytes`], what HTTP
+/// clients yield) are not copied: an update whose data, and type, fit on
+/// one line refers to the chunk they arrived in (see
+/// [`ReceivedUpdate::into_owned`] about keeping updates for long).
 ///
 /// ```
 /// use mercure_client::SseDecoder;
@@ -54,12 +62,10 @@ pub struct SseDecoder {
     after_cr: bool,
     /// Whether the start of the stream (where a BOM may be) is behind us.
     started: bool,
-    /// The data buffer, without its trailing LF: decoded line by line
-    /// (the same as decoding the whole stream, as line ends are ASCII).
-    data: String,
-    /// Whether the data buffer is non-empty (holds at least the LF).
-    has_data: bool,
-    event_type: Vec<u8>,
+    /// The data buffer, without its trailing LF.
+    data: DataBuffer,
+    /// The event type buffer; `None` when empty or `message`.
+    event_type: Option<ByteString>,
     /// The last event id buffer (carried from event to event).
     id_buffer: String,
     /// Whether an `id` field was taken since the last blank line (the id
@@ -74,6 +80,29 @@ pub struct SseDecoder {
     reconnection_time: Option<Duration>,
     ready: VecDeque<ReceivedUpdate>,
     max_event_size: usize,
+    line_ends: LineEnds,
+}
+
+/// The data lines of the current block.
+#[derive(Debug, Default)]
+enum DataBuffer {
+    /// No data line yet (the block will dispatch nothing).
+    #[default]
+    Empty,
+    /// One line: a slice of the chunk it came in, not copied.
+    One(ByteString),
+    /// Several lines, joined with LF into a buffer of their own.
+    Many(String),
+}
+
+impl DataBuffer {
+    fn len(&self) -> usize {
+        match self {
+            DataBuffer::Empty => 0,
+            DataBuffer::One(text) => text.len(),
+            DataBuffer::Many(text) => text.len(),
+        }
+    }
 }
 
 impl Default for SseDecoder {
@@ -89,9 +118,8 @@ impl SseDecoder {
             partial: Vec::new(),
             after_cr: false,
             started: false,
-            data: String::new(),
-            has_data: false,
-            event_type: Vec::new(),
+            data: DataBuffer::Empty,
+            event_type: None,
             id_buffer: String::new(),
             id_set: false,
             last_event_id: String::new(),
@@ -99,6 +127,7 @@ impl SseDecoder {
             reconnection_time: None,
             ready: VecDeque::new(),
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            line_ends: LineEnds::new(),
         }
     }
 
@@ -118,9 +147,8 @@ impl SseDecoder {
         self.partial.clear();
         self.after_cr = false;
         self.started = false;
-        self.data.clear();
-        self.has_data = false;
-        self.event_type.clear();
+        self.data = DataBuffer::Empty;
+        self.event_type = None;
         self.block_retry = None;
         self.id_set = false;
     }
@@ -155,44 +183,63 @@ impl SseDecoder {
 
     /// Decodes `chunk`, queueing every update it completes.
     ///
+    /// The chunk is copied once; prefer [`SseDecoder::feed_bytes`] when the
+    /// input already is [`Bytes`].
+    ///
     /// # Errors
     /// [`EventTooLarge`] when a line or an event's data outgrows the limit;
     /// the decoder should then be dropped (or [restarted](Self::restart)
     /// on a new response).
-    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), EventTooLarge> {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
+        self.feed_bytes(Bytes::copy_from_slice(chunk))
+    }
+
+    /// Decodes `chunk` without copying it, queueing every update it
+    /// completes: single-line data and types of the updates are slices of
+    /// `chunk`.
+    ///
+    /// # Errors
+    /// [`EventTooLarge`] when a line or an event's data outgrows the limit;
+    /// the decoder should then be dropped (or [restarted](Self::restart)
+    /// on a new response).
+    pub fn feed_bytes(&mut self, chunk: Bytes) -> Result<(), EventTooLarge> {
+        let mut start = 0;
         if self.after_cr {
             self.after_cr = false;
-            if let [b'\n', rest @ ..] = chunk {
-                chunk = rest;
+            if chunk.first() == Some(&b'\n') {
+                start = 1;
             }
         }
         if !self.started {
             // The BOM may itself arrive split across chunks.
+            let rest = &chunk[start..];
             let seen = self.partial.len();
             let want = BOM.len() - seen;
-            let take = want.min(chunk.len());
-            if chunk[..take] != BOM[seen..seen + take] {
+            let take = want.min(rest.len());
+            if rest[..take] != BOM[seen..seen + take] {
                 // Not a BOM: whatever was held back is ordinary input.
                 self.started = true;
-                let held = std::mem::take(&mut self.partial);
-                self.feed_started(&held)?;
-                return self.feed_started(chunk);
+                if !self.partial.is_empty() {
+                    let held = Bytes::from(std::mem::take(&mut self.partial));
+                    self.feed_started(&held, 0)?;
+                }
+                return self.feed_started(&chunk, start);
             }
             if take < want {
-                self.partial.extend_from_slice(chunk);
+                self.partial.extend_from_slice(rest);
                 return Ok(());
             }
             self.partial.clear();
             self.started = true;
-            chunk = &chunk[take..];
+            start += take;
         }
-        self.feed_started(chunk)
+        self.feed_started(&chunk, start)
     }
 
-    fn feed_started(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
-        let mut rest = chunk;
+    fn feed_started(&mut self, chunk: &Bytes, start: usize) -> Result<(), EventTooLarge> {
+        let mut rest = &chunk[start..];
         if !self.partial.is_empty() {
-            match find_line_end(rest) {
+            match self.line_ends.find(rest) {
                 None => {
                     if self.partial.len() + rest.len() > self.max_event_size {
                         return Err(self.too_large());
@@ -206,15 +253,14 @@ impl SseDecoder {
                     }
                     let mut line = std::mem::take(&mut self.partial);
                     line.extend_from_slice(&rest[..end]);
-                    self.line(&line)?;
-                    line.clear();
-                    self.partial = line;
+                    let line = Bytes::from(line);
+                    self.line(&line, &line)?;
                     rest = self.skip_line_end(rest, end);
                 }
             }
         }
-        while let Some(end) = find_line_end(rest) {
-            self.line(&rest[..end])?;
+        while let Some(end) = self.line_ends.find(rest) {
+            self.line(chunk, &rest[..end])?;
             rest = self.skip_line_end(rest, end);
         }
         if rest.len() > self.max_event_size {
@@ -246,7 +292,8 @@ impl SseDecoder {
         }
     }
 
-    fn line(&mut self, line: &[u8]) -> Result<(), EventTooLarge> {
+    /// Handles one line, a part of `source`.
+    fn line(&mut self, source: &Bytes, line: &[u8]) -> Result<(), EventTooLarge> {
         if line.is_empty() {
             self.dispatch();
             return Ok(());
@@ -265,27 +312,30 @@ impl SseDecoder {
                 if self.data.len() + value.len() + 1 > self.max_event_size {
                     return Err(self.too_large());
                 }
-                if self.has_data {
-                    self.data.push('\n');
-                    push_lossy(&mut self.data, value);
-                } else {
-                    // Most events have one data line: one exact allocation,
-                    // moved out as is.
-                    self.data = to_string_lossy(value);
-                    self.has_data = true;
+                match &mut self.data {
+                    // Most events have one data line: not copied.
+                    DataBuffer::Empty => self.data = DataBuffer::One(text(source, value)),
+                    DataBuffer::One(first) => {
+                        let mut joined = String::with_capacity(first.len() + 1 + value.len());
+                        joined.push_str(first);
+                        joined.push('\n');
+                        push_lossy(&mut joined, value);
+                        self.data = DataBuffer::Many(joined);
+                    }
+                    DataBuffer::Many(joined) => {
+                        joined.push('\n');
+                        push_lossy(joined, value);
+                    }
                 }
             }
             b"event" => {
-                self.event_type.clear();
-                self.event_type.extend_from_slice(value);
+                self.event_type =
+                    (!value.is_empty() && value != b"message").then(|| text(source, value));
             }
             b"id" if memchr::memchr(0, value).is_none() => {
                 // Reuses the buffer's allocation.
                 self.id_buffer.clear();
-                match std::str::from_utf8(value) {
-                    Ok(id) => self.id_buffer.push_str(id),
-                    Err(_) => self.id_buffer.push_str(&String::from_utf8_lossy(value)),
-                }
+                push_lossy(&mut self.id_buffer, value);
                 self.id_set = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
@@ -309,28 +359,54 @@ impl SseDecoder {
             self.id_set = false;
         }
         let retry = self.block_retry.take();
-        if !self.has_data {
-            self.event_type.clear();
-            return;
-        }
-        let data = std::mem::take(&mut self.data);
-        self.has_data = false;
-        let event_type = if self.event_type.is_empty() || self.event_type == b"message" {
-            None
-        } else {
-            Some(to_string_lossy(&self.event_type))
+        let event_type = self.event_type.take();
+        let data = match std::mem::take(&mut self.data) {
+            DataBuffer::Empty => return,
+            DataBuffer::One(data) => data,
+            DataBuffer::Many(data) => ByteString::from(data),
         };
-        self.event_type.clear();
         let id = (!self.last_event_id.is_empty()).then(|| self.last_event_id.as_str().into());
         self.ready
             .push_back(ReceivedUpdate::from_parts(id, event_type, data, retry));
     }
 }
 
-/// The first CR or LF.
+/// Finds line ends (CR or LF), with the widest vector instructions the
+/// processor has, chosen once.
+#[derive(Debug, Clone, Copy)]
+struct LineEnds {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::Two>,
+}
+
+impl LineEnds {
+    fn new() -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::Two::new(b'\n', b'\r'),
+        }
+    }
+
+    /// The first CR or LF.
+    #[inline]
+    fn find(&self, bytes: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(searcher) = &self.avx2 {
+            return searcher.find(bytes);
+        }
+        memchr::memchr2(b'\n', b'\r', bytes)
+    }
+}
+
+/// `value`, a part of `source`, as text sharing `source`'s buffer; invalid
+/// UTF-8 sequences become U+FFFD (in a copy).
 #[inline]
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr2(b'\n', b'\r', bytes)
+fn text(source: &Bytes, value: &[u8]) -> ByteString {
+    if value.is_empty() {
+        return ByteString::new();
+    }
+    ByteString::try_from(source.slice_ref(value))
+        .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(value).into_owned()))
 }
 
 /// Validates UTF-8, with SIMD for long values.
@@ -347,15 +423,6 @@ fn push_lossy(out: &mut String, bytes: &[u8]) {
     match as_utf8(bytes) {
         Some(text) => out.push_str(text),
         None => out.push_str(&String::from_utf8_lossy(bytes)),
-    }
-}
-
-/// UTF-8 with U+FFFD for invalid sequences (`from_utf8` first: its
-/// validation is much faster than the lossy decoder's).
-fn to_string_lossy(bytes: &[u8]) -> String {
-    match as_utf8(bytes) {
-        Some(text) => text.to_owned(),
-        None => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
