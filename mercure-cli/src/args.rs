@@ -43,6 +43,25 @@ pub(crate) enum Command {
     /// Example: mercure subscriptions --hub http://127.0.0.1:3000/.well-known/mercure
     ///          --topic https://example.com/books/1
     Subscriptions(SubscriptionsArgs),
+    /// Run the standalone hub: the `mercure-hub` binary installed beside
+    /// this one (or on PATH, or at $MERCURE_HUB_BIN), given every argument
+    /// that follows. `mercure hub --help` lists its flags.
+    ///
+    /// Example: MERCURE_JWT_KEY='!ChangeThisMercureHubJWTSecretKey!' mercure hub --demo
+    #[command(disable_help_flag = true)]
+    Hub(HubArgs),
+}
+
+/// `mercure hub`.
+#[derive(Debug, Args)]
+pub(crate) struct HubArgs {
+    /// Arguments for `mercure-hub`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub(crate) args: Vec<std::ffi::OsString>,
 }
 
 /// How a subscriber obtains its token.

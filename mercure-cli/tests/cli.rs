@@ -192,3 +192,57 @@ async fn publish_reports_the_hubs_refusal() {
         Some("Bearer header.payload.signature")
     );
 }
+
+/// The `mercure-hub` binary of this workspace, built if needed.
+fn hub_binary() -> std::path::PathBuf {
+    let cli = std::path::PathBuf::from(env!("CARGO_BIN_EXE_mercure"));
+    let hub = cli.with_file_name(format!("mercure-hub{}", std::env::consts::EXE_SUFFIX));
+    if !hub.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "mercure-hub", "--bin", "mercure-hub"])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building mercure-hub failed");
+    }
+    hub
+}
+
+#[test]
+fn hub_runs_the_standalone_hub_binary() {
+    let hub = hub_binary();
+    let output = mercure(
+        &["hub", "--help"],
+        &[("MERCURE_HUB_BIN", hub.to_str().expect("path"))],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    assert!(help.contains("--jwt-key"), "{help}");
+    assert!(help.contains("MERCURE_"), "{help}");
+
+    // Without the variable it is found beside `mercure`.
+    let output = mercure(&["hub", "--version"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("mercure-hub "),
+        "{}",
+        stdout(&output)
+    );
+
+    // The hub's own errors come back as a failure.
+    let output = mercure(&["hub", "--protocol", "2.0"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("mercure-hub exited"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = mercure(&["hub"], &[("MERCURE_HUB_BIN", "/nonexistent/mercure-hub")]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
+}

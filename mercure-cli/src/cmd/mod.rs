@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod discover;
+mod hub;
 mod key;
 mod publish;
 mod subscribe;
@@ -20,5 +21,6 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Subscribe(args) => subscribe::run(args).await,
         Command::Discover(args) => discover::run(args).await,
         Command::Subscriptions(args) => subscriptions::run(args).await,
+        Command::Hub(args) => hub::run(args).await,
     }
 }
