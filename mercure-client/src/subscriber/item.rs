@@ -24,14 +24,15 @@ use crate::{Error, EventId};
 ///
 /// # Memory
 ///
-/// Decoding does not copy an update's data or type when they came on one
-/// line: the update refers to the network chunk it arrived in (the
-/// `Bytes` an HTTP client read, typically a few KiB to a few tens of KiB,
-/// shared by every update of that chunk). The chunk is freed when the last
-/// of its updates is dropped. Updates handled and dropped as they arrive,
-/// the usual case, hold nothing for long; to keep many updates for a long
-/// time (a cache, a history), keep [`ReceivedUpdate::into_owned`] copies,
-/// which hold only their own bytes.
+/// Decoding does not copy an update's data or type when each came on one
+/// line: the update shares the network chunk it arrived in (reference
+/// counted [`bytes::Bytes`]) and keeps that chunk's buffer alive until it
+/// is dropped. With reqwest that buffer is the connection's read buffer of
+/// the moment (kilobytes, more under sustained load), shared by every
+/// update read into it. Updates handled and dropped as they arrive hold
+/// nothing for long; to keep updates for a long time (a cache, a history),
+/// keep their [`ReceivedUpdate::into_owned`] copies, which hold only their
+/// own bytes. Multi-line data and the id are always copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedUpdate {
     id: Option<EventId>,
