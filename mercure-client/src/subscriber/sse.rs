@@ -204,9 +204,14 @@ impl SseDecoder {
     /// on a new response).
     pub fn feed_bytes(&mut self, chunk: Bytes) -> Result<(), EventTooLarge> {
         let mut start = 0;
+        if chunk.is_empty() {
+            // Nothing to decode; an empty chunk between a CR and its LF
+            // must not end the pairing.
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
-            if chunk.first() == Some(&b'\n') {
+            if chunk[0] == b'\n' {
                 start = 1;
             }
         }
@@ -656,9 +661,18 @@ mod tests {
         decoder.feed(b"data: a\r").unwrap();
         decoder.feed(b"\n").unwrap();
         decoder.feed(b"\r").unwrap();
+        decoder.feed(b"").unwrap();
         decoder.feed(b"\ndata: b\r\n\r\n").unwrap();
         assert_eq!(decoder.next_update().unwrap().data(), "a");
         assert_eq!(decoder.next_update().unwrap().data(), "b");
+        assert!(decoder.next_update().is_none());
+        // An empty chunk between CR and LF does not make the LF a second
+        // line end.
+        let mut decoder = SseDecoder::new();
+        decoder.feed(b"data: a\r").unwrap();
+        decoder.feed_bytes(Bytes::new()).unwrap();
+        decoder.feed(b"\ndata: b\r\r").unwrap();
+        assert_eq!(decoder.next_update().unwrap().data(), "a\nb");
         assert!(decoder.next_update().is_none());
     }
 
