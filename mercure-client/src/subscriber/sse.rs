@@ -303,17 +303,21 @@ impl SseDecoder {
             self.dispatch();
             return Ok(());
         }
-        // Field names are short: a plain scan finds the colon first.
-        let (name, value) = match line.iter().position(|&c| c == b':') {
-            Some(0) => return Ok(()), // a comment
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
-            None => (line, &b""[..]),
+        let (field, value) = match line {
+            // The usual spellings, recognised without a scan.
+            [b'd', b'a', b't', b'a', b':', value @ ..] => (Field::Data, value),
+            [b'i', b'd', b':', value @ ..] => (Field::Id, value),
+            [b'e', b'v', b'e', b'n', b't', b':', value @ ..] => (Field::Event, value),
+            [b':', ..] => return Ok(()), // a comment
+            // Field names are short: a plain scan finds the colon first.
+            _ => match line.iter().position(|&c| c == b':') {
+                Some(colon) => (Field::named(&line[..colon]), &line[colon + 1..]),
+                None => (Field::named(line), &b""[..]),
+            },
         };
-        match name {
-            b"data" => {
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        match field {
+            Field::Data => {
                 if self.data.len() + value.len() + 1 > self.max_event_size {
                     return Err(self.too_large());
                 }
@@ -333,17 +337,17 @@ impl SseDecoder {
                     }
                 }
             }
-            b"event" => {
+            Field::Event => {
                 self.event_type =
                     (!value.is_empty() && value != b"message").then(|| text(source, value));
             }
-            b"id" if !has_nul(value) => {
+            Field::Id if !has_nul(value) => {
                 // Reuses the buffer's allocation.
                 self.id_buffer.clear();
                 push_lossy(&mut self.id_buffer, value);
                 self.id_set = true;
             }
-            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+            Field::Retry if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 // Digits only, so parsing fails only on overflow (ignored).
                 if let Ok(ms) = std::str::from_utf8(value).unwrap_or("").parse::<u64>() {
                     let retry = Duration::from_millis(ms);
@@ -373,6 +377,29 @@ impl SseDecoder {
         let id = (!self.last_event_id.is_empty()).then(|| self.last_event_id.as_str().into());
         self.ready
             .push_back(ReceivedUpdate::from_parts(id, event_type, data, retry));
+    }
+}
+
+/// The fields of the format.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Data,
+    Event,
+    Id,
+    Retry,
+    /// Any other name (ignored).
+    Other,
+}
+
+impl Field {
+    fn named(name: &[u8]) -> Self {
+        match name {
+            b"data" => Field::Data,
+            b"event" => Field::Event,
+            b"id" => Field::Id,
+            b"retry" => Field::Retry,
+            _ => Field::Other,
+        }
     }
 }
 
