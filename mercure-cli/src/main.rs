@@ -6,6 +6,10 @@
 //! ```
 //! Run `mercure help` or `mercure help COMMAND` for everything else.
 
+// Doc comments on the argument types are the command's `--help` text, where
+// URLs are plain text.
+#![allow(rustdoc::bare_urls)]
+
 mod args;
 mod cmd;
 

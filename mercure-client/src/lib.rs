@@ -31,8 +31,8 @@
 //! # Features
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
 //! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
-//! - `minijinja`: [`add_minijinja_functions`] registers `mercure_hub_url` in templates.
-//! - `askama`: [`HubUrls`], subscription URLs for askama templates.
+//! - `minijinja`: `add_minijinja_functions` registers `mercure_hub_url` in templates.
+//! - `askama`: `HubUrls`, subscription URLs for askama templates.
 
 mod authorization;
 mod authorizer;
