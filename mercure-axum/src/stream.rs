@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use mercure_client::TopicSelector;
-use mercure_hub::{PrivateAccess, SubscribeRequest, Subscription};
+use mercure_hub::{SubscribeRequest, Subscription};
 
 use crate::{Error, Mercure};
 
@@ -76,16 +76,15 @@ impl ServerStream {
         T: Into<TopicSelector>,
     {
         let selectors: Vec<TopicSelector> = topics.into_iter().map(Into::into).collect();
-        if let Some(authorizer) = self.mercure.authorization().topic_authorizer()
-            && let Some(denied) = selectors
-                .iter()
-                .find(|selector| !authorizer.can_subscribe(subscriber, selector))
+        if let Some(denied) = self
+            .mercure
+            .authorization()
+            .denied_subscription(subscriber, &selectors)
         {
             return Err(Error::TopicDenied(denied.expression().to_owned()));
         }
-        let mut request = SubscribeRequest::new(selectors.clone())
-            .dialect(self.mercure.hub().protocol())
-            .private_access(PrivateAccess::Selectors(selectors));
+        let mut request =
+            SubscribeRequest::server_selected(selectors).dialect(self.mercure.hub().protocol());
         if let Some(subscriber) = subscriber {
             request = request.subject(subscriber);
         }

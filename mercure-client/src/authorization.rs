@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     AuthorizationCookie, CookieError, CookieOptions, Grants, Hub, HubRegistry, TopicAuthorizer,
+    TopicSelector,
 };
 
 /// Mints the authorization cookies of an application: which hubs, how the
@@ -91,6 +92,31 @@ impl Authorization {
     /// The authorizer, if any.
     pub fn topic_authorizer(&self) -> Option<&Arc<dyn TopicAuthorizer>> {
         self.authorizer.as_ref()
+    }
+
+    /// The first of `selectors` the authorizer (if any) does not let
+    /// `subscriber` read. A stream of topics the server selects is refused
+    /// as a whole when this is `Some`, rather than silently narrowed.
+    ///
+    /// ```
+    /// use mercure_client::{Authorization, FnTopicAuthorizer, Hub, TopicSelector};
+    ///
+    /// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
+    /// let authorization = Authorization::for_hub(hub)
+    ///     .authorizer(FnTopicAuthorizer::new(|user, _| user.is_some()));
+    /// let selectors = [TopicSelector::exact("/books/1")];
+    /// assert_eq!(authorization.denied_subscription(None, &selectors), Some(&selectors[0]));
+    /// assert_eq!(authorization.denied_subscription(Some("alice"), &selectors), None);
+    /// ```
+    pub fn denied_subscription<'a>(
+        &self,
+        subscriber: Option<&str>,
+        selectors: &'a [TopicSelector],
+    ) -> Option<&'a TopicSelector> {
+        let authorizer = self.authorizer.as_ref()?;
+        selectors
+            .iter()
+            .find(|selector| !authorizer.can_subscribe(subscriber, selector))
     }
 
     /// What `grants` become once the authorizer (if any) has had its say.

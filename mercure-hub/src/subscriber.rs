@@ -69,6 +69,21 @@ impl SubscribeRequest {
         }
     }
 
+    /// A stream of topics the server selected for a subscriber (who never
+    /// names them itself): public updates and private updates of
+    /// `selectors`.
+    ///
+    /// ```
+    /// use mercure_client::TopicSelector;
+    /// use mercure_hub::SubscribeRequest;
+    ///
+    /// let request = SubscribeRequest::server_selected(vec![TopicSelector::exact("https://example.com/books/1")]);
+    /// assert_eq!(request.selectors().len(), 1);
+    /// ```
+    pub fn server_selected(selectors: Vec<TopicSelector>) -> Self {
+        Self::new(selectors.clone()).private_access(PrivateAccess::Selectors(selectors))
+    }
+
     /// The dialect: how selectors are read, the subscription events' shape,
     /// the resume header's name.
     pub fn dialect(mut self, dialect: ProtocolVersion) -> Self {
