@@ -147,6 +147,20 @@ impl HubRejection {
     }
 }
 
+impl HubRejection {
+    /// The error for this refusal, chosen by its status.
+    pub(crate) fn into_error(self) -> Error {
+        match self.status {
+            400 => Error::BadRequest(self),
+            401 => Error::Unauthorized(self),
+            403 => Error::Forbidden(self),
+            413 => Error::PayloadTooLarge(self),
+            500..=599 => Error::Hub(self),
+            _ => Error::UnexpectedStatus(self),
+        }
+    }
+}
+
 impl fmt::Display for HubRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HTTP {}", self.status)?;

@@ -153,7 +153,8 @@ impl Hub {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(BearerChallenge::parse);
-        let body = read_capped(response, MAX_EVENT_ID).await?;
+        let body = crate::body::read_truncated(response, MAX_EVENT_ID).await?;
+        let body = String::from_utf8_lossy(&body);
         if (200..300).contains(&status) {
             let id = body.trim();
             if id.is_empty() {
@@ -162,16 +163,8 @@ impl Hub {
             tracing::trace!(hub = %inner.url, id, "update published");
             return Ok(EventId::new(id));
         }
-        let rejection = HubRejection::new(status, &body, challenge);
         tracing::debug!(hub = %inner.url, status, "publish refused");
-        Err(match status {
-            400 => Error::BadRequest(rejection),
-            401 => Error::Unauthorized(rejection),
-            403 => Error::Forbidden(rejection),
-            413 => Error::PayloadTooLarge(rejection),
-            500..=599 => Error::Hub(rejection),
-            _ => Error::UnexpectedStatus(rejection),
-        })
+        Err(HubRejection::new(status, &body, challenge).into_error())
     }
 }
 
@@ -199,19 +192,6 @@ pub(crate) fn transport_error(error: reqwest::Error) -> Error {
     } else {
         Error::Transport(error)
     }
-}
-
-/// Reads at most `cap` bytes of the body as (lossy) UTF-8.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        let room = cap.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= cap {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn parse_url(url: &str) -> Result<Url> {

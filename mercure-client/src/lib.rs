@@ -36,6 +36,7 @@
 
 mod authorization;
 mod authorizer;
+mod body;
 mod challenge;
 mod clock;
 mod cookie;

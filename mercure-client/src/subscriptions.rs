@@ -468,22 +468,11 @@ impl SubscriptionsApi {
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, authorization_value(token)?);
         }
-        let mut response = request.send().await.map_err(crate::hub::transport_error)?;
+        let response = request.send().await.map_err(crate::hub::transport_error)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(crate::hub::transport_error)?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_DOCUMENT {
-                return Err(Error::InvalidResponse(format!(
-                    "the subscriptions document is larger than {MAX_DOCUMENT} bytes"
-                )));
-            }
-        }
+        let body =
+            crate::body::read_limited(response, MAX_DOCUMENT, "the subscriptions document").await?;
         Ok((status, headers, body))
     }
 }

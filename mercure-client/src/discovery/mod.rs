@@ -138,7 +138,7 @@ pub async fn discover(client: &reqwest::Client, resource: &str) -> Result<Discov
         &base,
     );
     if status >= 400 {
-        let body = read_capped(response).await?;
+        let body = crate::body::read_truncated(response, HubRejection::MAX_MESSAGE).await?;
         return Err(status_error(status, &body));
     }
     Ok(discovery)
@@ -158,37 +158,13 @@ pub(crate) async fn get(
         .map_err(crate::hub::transport_error)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = read_capped(response).await?;
+    let body = crate::body::read_limited(response, MAX_BODY, "the answer").await?;
     Ok((status, headers, body))
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(crate::hub::transport_error)?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY {
-            return Err(Error::InvalidResponse(format!(
-                "the answer is larger than {MAX_BODY} bytes"
-            )));
-        }
-    }
-    Ok(body)
 }
 
 /// The error for a refused request.
 pub(crate) fn status_error(status: u16, body: &[u8]) -> Error {
-    let rejection = HubRejection::new(status, &String::from_utf8_lossy(body), None);
-    match status {
-        400 => Error::BadRequest(rejection),
-        401 => Error::Unauthorized(rejection),
-        403 => Error::Forbidden(rejection),
-        500..=599 => Error::Hub(rejection),
-        _ => Error::UnexpectedStatus(rejection),
-    }
+    HubRejection::new(status, &String::from_utf8_lossy(body), None).into_error()
 }
 
 impl HubLink {

@@ -815,14 +815,7 @@ async fn refusal(
             _ => break,
         }
     }
-    let rejection = HubRejection::new(status, &String::from_utf8_lossy(&body), challenge);
-    match status {
-        400 => Error::BadRequest(rejection),
-        401 => Error::Unauthorized(rejection),
-        403 => Error::Forbidden(rejection),
-        500..=599 => Error::Hub(rejection),
-        _ => Error::UnexpectedStatus(rejection),
-    }
+    HubRejection::new(status, &String::from_utf8_lossy(&body), challenge).into_error()
 }
 
 /// `now + by`, saturating at a year ahead (a configured `Duration::MAX`
