@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use mercure_client::{Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, Update};
-use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_hub::{HubConfig, VerificationKey};
+use mercure_integration_tests::served_hub::{ServedHub, encode_component as urlencode, serve_hub};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{ChildStdout, Command};
 
@@ -15,27 +16,13 @@ const SECRET: &str = "peer-clients-secret";
 const ISSUER: &str = "https://app.example.com";
 const PATIENCE: Duration = Duration::from_secs(20);
 
-struct Served {
-    url: String,
-}
-
-async fn start_hub() -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "http://{}/.well-known/mercure",
-        listener.local_addr().expect("address")
-    );
-    let config = HubConfig::builder()
-        .url(&url)
-        .key(VerificationKey::hs256(SECRET).expect("key"))
-        .anonymous(true)
-        .build()
-        .expect("config");
-    let hub = EmbeddedHub::new(config);
-    tokio::spawn(mercure_hub::serve(listener, hub.router()));
-    Served { url }
+async fn start_hub() -> ServedHub {
+    serve_hub(
+        HubConfig::builder()
+            .key(VerificationKey::hs256(SECRET).expect("key"))
+            .anonymous(true),
+    )
+    .await
 }
 
 fn factory(version: ProtocolVersion, audience: &str) -> TokenFactory {
@@ -177,18 +164,6 @@ async fn peer_receives_what_we_publish(peer: Peer, version: ProtocolVersion) {
         .expect("the peer exits after its count")
         .expect("wait");
     assert!(status.success(), "{peer:?} exited with {status}");
-}
-
-fn urlencode(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use mercure_client::{
 };
 use mercure_integration_tests::flask_hub::{FlaskHub, PUBLISHER_SECRET, SUBSCRIBER_SECRET};
 use mercure_integration_tests::raw_sse::{RawEvent, RawStream};
+use mercure_integration_tests::served_hub::encode_component as urlencode;
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -106,18 +107,6 @@ async fn wait_for_subscribers(flask: &FlaskHub, topic: &str, count: usize) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn urlencode(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mercure_client::{Grants, ProtocolVersion, SigningKey, TokenFactory, Update};
 use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_integration_tests::served_hub::serve_hub;
 use mercure_integration_tests::{Scripted, TestServer};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{ChildStdout, Command};
@@ -14,24 +15,14 @@ const SECRET: &str = "cli-hub-secret";
 const PATIENCE: Duration = Duration::from_secs(10);
 
 async fn start_hub() -> (EmbeddedHub, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "http://{}/.well-known/mercure",
-        listener.local_addr().expect("address")
-    );
-    let config = HubConfig::builder()
-        .url(&url)
-        .key(VerificationKey::hs256(SECRET).expect("key"))
-        .subscriptions(true)
-        .anonymous(true)
-        .build()
-        .expect("config");
-    let hub = EmbeddedHub::new(config);
-    let app = hub.router().merge(hub.operations_router());
-    tokio::spawn(mercure_hub::serve(listener, app));
-    (hub, url)
+    let served = serve_hub(
+        HubConfig::builder()
+            .key(VerificationKey::hs256(SECRET).expect("key"))
+            .subscriptions(true)
+            .anonymous(true),
+    )
+    .await;
+    (served.hub, served.url)
 }
 
 fn mercure() -> Command {

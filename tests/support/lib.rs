@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod flask_hub;
 pub mod raw_sse;
+pub mod served_hub;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
