@@ -3,13 +3,11 @@
 //! embedded hub served alongside on another port of the same host, and
 //! receives a private update that an anonymous client does not.
 
-use std::time::Duration;
-
 use actix_web::{App, HttpResponse, HttpServer, web};
-use futures_util::StreamExt as _;
-use mercure_actix::client::{HubUrl, SigningKey, TokenFactory, Update};
+use mercure_actix::client::{SigningKey, TokenFactory};
 use mercure_actix::{Discovery, Mercure, MercureCookies, MercureResponseExt};
 use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_integration_tests::private_delivery::assert_private_delivery;
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
 const INBOX: &str = "https://example.com/users/ada/inbox";
@@ -19,22 +17,6 @@ async fn inbox(cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
     Ok(HttpResponse::Ok()
         .mercure_cookies(&cookies)
         .body("<h1>Inbox</h1>"))
-}
-
-async fn read_until(
-    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
-    needle: &str,
-) -> String {
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("the hub answers within 10 s")
-            .expect("the stream goes on")
-            .expect("a chunk");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen
 }
 
 #[actix_web::test]
@@ -101,43 +83,7 @@ async fn the_cookie_from_the_app_opens_private_updates_on_the_hub_alongside() {
     );
     assert!(!set_cookie.contains("Domain="), "{set_cookie}");
 
-    let url = HubUrl::new(mercure.hub())
-        .topic(INBOX)
-        .build()
-        .expect("url");
-    let authorized = browser.get(url.clone()).send().await.expect("subscribe");
-    assert_eq!(authorized.status(), 200);
-    let anonymous = reqwest::get(url).await.expect("subscribe");
-    assert_eq!(anonymous.status(), 200);
-    let mut authorized = authorized.bytes_stream();
-    let mut anonymous = anonymous.bytes_stream();
-    read_until(&mut authorized, ":").await;
-    read_until(&mut anonymous, ":").await;
-
-    let private = Update::builder(INBOX)
-        .data("for ada only")
-        .private(true)
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&private)
-        .await
-        .expect("publish private");
-    let public = Update::builder(INBOX)
-        .data("for everyone")
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&public)
-        .await
-        .expect("publish public");
-
-    let seen = read_until(&mut authorized, "data: for everyone").await;
-    assert!(seen.contains("data: for ada only"), "{seen}");
-    let seen = read_until(&mut anonymous, "data: for everyone").await;
-    assert!(!seen.contains("for ada only"), "{seen}");
+    assert_private_delivery(&browser, |request| request, mercure.hub(), INBOX).await;
 
     app_handle.stop(true).await;
     hub_server.abort();

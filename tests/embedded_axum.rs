@@ -12,6 +12,7 @@ use futures_util::StreamExt as _;
 use mercure_axum::client::{HubUrl, SigningKey, TokenFactory, Update};
 use mercure_axum::{DiscoveryLayer, Mercure, MercureCookies};
 use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_integration_tests::private_delivery::{assert_private_delivery, read_until};
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
 const INBOX: &str = "https://example.com/users/ada/inbox";
@@ -20,23 +21,6 @@ async fn inbox(
     cookies: MercureCookies,
 ) -> mercure_axum::Result<(MercureCookies, Html<&'static str>)> {
     Ok((cookies.subscribe([INBOX])?, Html("<h1>Inbox</h1>")))
-}
-
-/// Reads an event stream until `needle` shows up, within a bounded wait.
-async fn read_until(
-    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
-    needle: &str,
-) -> String {
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("the hub answers within 10 s")
-            .expect("the stream goes on")
-            .expect("a chunk");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen
 }
 
 #[tokio::test]
@@ -91,45 +75,7 @@ async fn the_cookie_from_the_app_opens_private_updates_on_the_mounted_hub() {
     );
     assert!(!set_cookie.contains("Domain="), "{set_cookie}");
 
-    let url = HubUrl::new(mercure.hub())
-        .topic(INBOX)
-        .build()
-        .expect("url");
-    let authorized = browser.get(url.clone()).send().await.expect("subscribe");
-    assert_eq!(authorized.status(), 200);
-    let anonymous = reqwest::get(url).await.expect("subscribe");
-    assert_eq!(anonymous.status(), 200);
-    let mut authorized = authorized.bytes_stream();
-    let mut anonymous = anonymous.bytes_stream();
-    // Both streams are open once their first chunk arrives.
-    read_until(&mut authorized, ":").await;
-    read_until(&mut anonymous, ":").await;
-
-    // The application publishes through the hub's HTTP endpoint.
-    let private = Update::builder(INBOX)
-        .data("for ada only")
-        .private(true)
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&private)
-        .await
-        .expect("publish private");
-    let public = Update::builder(INBOX)
-        .data("for everyone")
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&public)
-        .await
-        .expect("publish public");
-
-    let seen = read_until(&mut authorized, "data: for everyone").await;
-    assert!(seen.contains("data: for ada only"), "{seen}");
-    let seen = read_until(&mut anonymous, "data: for everyone").await;
-    assert!(!seen.contains("for ada only"), "{seen}");
+    assert_private_delivery(&browser, |request| request, mercure.hub(), INBOX).await;
 
     server.abort();
 }
@@ -195,44 +141,13 @@ async fn the_1_0_cookie_opens_private_updates_too() {
         url.query(),
         Some("match=https%3A%2F%2Fexample.com%2Fusers%2Fada%2Finbox")
     );
-    let authorized = client
-        .get(url.clone())
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(authorized.status(), 200);
-    let anonymous = client.get(url).send().await.expect("subscribe");
-    assert_eq!(anonymous.status(), 200);
-    let mut authorized = authorized.bytes_stream();
-    let mut anonymous = anonymous.bytes_stream();
-    read_until(&mut authorized, ":").await;
-    read_until(&mut anonymous, ":").await;
-
-    let private = Update::builder(INBOX)
-        .data("for ada only")
-        .private(true)
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&private)
-        .await
-        .expect("publish private");
-    let public = Update::builder(INBOX)
-        .data("for everyone")
-        .build()
-        .expect("update");
-    mercure
-        .hub()
-        .publish(&public)
-        .await
-        .expect("publish public");
-
-    let seen = read_until(&mut authorized, "data: for everyone").await;
-    assert!(seen.contains("data: for ada only"), "{seen}");
-    let seen = read_until(&mut anonymous, "data: for everyone").await;
-    assert!(!seen.contains("for ada only"), "{seen}");
+    assert_private_delivery(
+        &client,
+        |request| request.header("cookie", cookie),
+        mercure.hub(),
+        INBOX,
+    )
+    .await;
 
     server.abort();
 }

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod flask_hub;
+pub mod private_delivery;
 pub mod raw_sse;
 pub mod served_hub;
 
