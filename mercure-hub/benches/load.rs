@@ -7,8 +7,11 @@
 //! 2. publish round trip on one keep-alive connection (no delayed-ACK stall);
 //! 3. publish→receive latency with 100 subscribers;
 //! 4. one update fanned out to many subscribers (delivery latency spread);
-//! 5. new subscriptions per second;
-//! 6. idle subscribers held, and the hub's resident memory per subscriber
+//! 5. the floor: 3 and 4 again with a bare writer process in place of the
+//!    hub (no HTTP, no queues: blocking writes from two threads), what
+//!    this machine's loopback allows;
+//! 6. new subscriptions per second;
+//! 7. idle subscribers held, and the hub's resident memory per subscriber
 //!    (on a fresh hub).
 //!
 //! Delivery latencies are given twice: until the event is in the
@@ -76,7 +79,7 @@ impl Settings {
             latency_updates: size("BENCH_LATENCY_UPDATES", 2_000, 20) as usize,
             phase_limit: Duration::from_secs(size("BENCH_PHASE_SECONDS", 60, 20)),
             phases: std::env::var("BENCH_PHASES")
-                .unwrap_or_else(|_| "publish,rtt,latency,new,fanout,idle".into()),
+                .unwrap_or_else(|_| "publish,rtt,latency,fanout,floor,new,idle".into()),
         }
     }
 }
@@ -665,8 +668,127 @@ async fn fanout(
         "  hub CPU time while delivering {updates} updates to {count} subscribers: {} ms",
         hub.cpu_ms().saturating_sub(cpu_before)
     );
-    // Every subscriber must receive every update: a loss is a hub bug,
-    // whatever the figures.
+    report_delivery(label, count, updates, latencies);
+}
+
+/// Set in the environment of this benchmark's own binary when it runs as
+/// the bare writer of the `floor` phase (value: writer threads).
+const FLOOR_WRITER: &str = "BENCH_FLOOR_WRITER";
+
+/// The `floor` phase's writer process: accepts connections on a loopback
+/// port it prints, then, for each line read from stdin, writes one event
+/// (stamped at that moment, framed as the hub frames it) to every
+/// connection with blocking writes from `threads` threads. No HTTP, no
+/// queues, no runtime: what this machine's loopback costs by itself.
+fn floor_writer(threads: usize) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    println!("addr={}", listener.local_addr().expect("address"));
+    let mut lines = std::io::stdin().lock().lines();
+    // The first line gives the number of connections to accept.
+    let count: usize = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    let mut sockets = Vec::with_capacity(count);
+    while sockets.len() < count {
+        let (socket, _) = listener.accept().expect("accept");
+        socket.set_nodelay(true).expect("TCP_NODELAY");
+        sockets.push(socket);
+    }
+    let threads = threads.clamp(1, 16);
+    let per_thread = count.div_ceil(threads).max(1);
+    let mut senders = Vec::new();
+    let mut workers = Vec::new();
+    let mut sockets = sockets.into_iter();
+    loop {
+        let mut group: Vec<std::net::TcpStream> = sockets.by_ref().take(per_thread).collect();
+        if group.is_empty() {
+            break;
+        }
+        let (sender, receiver) = std::sync::mpsc::channel::<Arc<Vec<u8>>>();
+        senders.push(sender);
+        workers.push(std::thread::spawn(move || {
+            for chunk in receiver {
+                for socket in &mut group {
+                    if socket.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    println!("ready");
+    for _ in lines {
+        let frame = format!(
+            "id: urn:uuid:00000000-0000-4000-8000-000000000000\ndata: {}\n\n",
+            now_nanos()
+        );
+        let chunk = Arc::new(format!("{:x}\r\n{frame}\r\n", frame.len()).into_bytes());
+        for sender in &senders {
+            let _ = sender.send(Arc::clone(&chunk));
+        }
+    }
+    drop(senders);
+    for worker in workers {
+        let _ = worker.join();
+    }
+}
+
+/// The `floor` phase: the same delivery measurements with a bare writer in
+/// place of the hub (see [`floor_writer`]), for `subscribers`
+/// connections and `updates` events.
+async fn floor(settings: &Settings, subscribers: usize, updates: usize, label: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    let threads = env("BENCH_FLOOR_THREADS", 2);
+    let mut child = Command::new(std::env::current_exe().expect("own binary"))
+        .env(FLOOR_WRITER, threads.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("floor writer");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next_line = move || lines.next().and_then(Result::ok).unwrap_or_default();
+    let addr: SocketAddr = next_line()
+        .strip_prefix("addr=")
+        .and_then(|a| a.parse().ok())
+        .expect("floor writer address");
+    writeln!(stdin, "{subscribers}").expect("count");
+    let mut streams = Vec::with_capacity(subscribers);
+    for n in 0..subscribers {
+        streams.push(connect(addr, n).await.expect("connect"));
+    }
+    assert_eq!(next_line(), "ready");
+    let limit = settings.phase_limit;
+    let readers = std::thread::spawn(move || read_stamps(streams, updates, limit));
+    let pause = if subscribers >= 1000 {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_millis(2)
+    };
+    for _ in 0..updates {
+        std::thread::sleep(pause);
+        writeln!(stdin, "go").expect("trigger");
+    }
+    let latencies = tokio::task::spawn_blocking(move || readers.join().expect("reader thread"))
+        .await
+        .expect("join");
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    report_delivery(
+        &format!("{label}, bare writer with {threads} threads"),
+        subscribers,
+        updates,
+        latencies,
+    );
+}
+
+/// Prints both latencies of a delivery phase, after checking that every
+/// subscriber received every update (a loss is a bug, whatever the figures).
+fn report_delivery(label: &str, count: usize, updates: usize, latencies: Latencies) {
     assert_eq!(
         latencies.read.len(),
         count * updates,
@@ -692,8 +814,10 @@ fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
     let settings = Settings::from_env(smoke);
     SOURCES.store(env("BENCH_SOURCES", 8).clamp(1, 250), Ordering::Relaxed);
+    if let Ok(threads) = std::env::var(FLOOR_WRITER) {
+        return floor_writer(threads.parse().unwrap_or(2));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(env("BENCH_CLIENT_THREADS", 2) as usize)
         .enable_all()
         .build()
         .expect("runtime");
@@ -744,6 +868,23 @@ fn main() {
                 settings.fanout_subscribers,
                 settings.fanout_updates,
                 "fanout",
+                "one update to many subscribers",
+            )
+            .await;
+        }
+        // The same two deliveries from a bare writer: this machine's floor.
+        if run("floor") {
+            floor(
+                &settings,
+                settings.latency_subscribers,
+                settings.latency_updates,
+                "publish->receive latency",
+            )
+            .await;
+            floor(
+                &settings,
+                settings.fanout_subscribers,
+                settings.fanout_updates,
                 "one update to many subscribers",
             )
             .await;
