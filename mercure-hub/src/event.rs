@@ -1,6 +1,6 @@
 //! Updates as the hub holds them: validated, identified, encoded once.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -14,6 +14,9 @@ pub struct Event {
     topics: TopicSet,
     private: bool,
     frame: Bytes,
+    /// `frame` as one HTTP/1.1 chunk, made for the first subscriber on the
+    /// lean path and shared by the others.
+    chunk: OnceLock<Bytes>,
 }
 
 impl Event {
@@ -23,6 +26,7 @@ impl Event {
             topics,
             private,
             frame,
+            chunk: OnceLock::new(),
         }
     }
 
@@ -44,6 +48,12 @@ impl Event {
     /// The encoded server-sent event.
     pub fn frame(&self) -> &Bytes {
         &self.frame
+    }
+
+    /// The encoded event as one chunk of HTTP/1.1 chunked transfer coding.
+    pub(crate) fn chunk(&self) -> &[u8] {
+        self.chunk
+            .get_or_init(|| crate::outbox::chunk_of(&self.frame))
     }
 
     pub(crate) fn id_arc(&self) -> &Arc<str> {

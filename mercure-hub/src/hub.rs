@@ -7,13 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{BufMut, BytesMut};
 use mercure_client::{EventId, ProtocolVersion, TopicSelector, Update};
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 
 use crate::auth::Verifier;
 use crate::documents::{subscription_document, subscription_topic, with_context};
 use crate::matcher::{MatchMemo, MatcherCache, MatcherKind, TopicSet};
 use crate::metrics::Counters;
+use crate::outbox::{Outbox, Pushed};
 use crate::subscriber::{Access, CloseReason, SubscriberEntry};
 use crate::{
     Error, Event, HubConfig, Metrics, PrivateAccess, SubscribeRequest, Subscription,
@@ -71,7 +70,38 @@ struct State {
 
 struct Slot {
     entry: Arc<SubscriberEntry>,
-    sender: mpsc::Sender<Arc<Event>>,
+    outbox: Arc<Outbox>,
+}
+
+impl Slot {
+    fn close(&self, reason: CloseReason) {
+        self.entry.close(reason);
+        self.outbox.close();
+    }
+}
+
+/// Subscribers written to by one task after a dispatch (the first batch
+/// by the publishing thread itself): both cores share a large fan-out.
+const FLUSH_BATCH: usize = 32;
+
+/// Writes the events just queued to the subscribers on the lean path, in
+/// batches spread over the runtime's workers when there is one.
+fn flush(mut outboxes: Vec<Arc<Outbox>>) {
+    if outboxes.len() > FLUSH_BATCH
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        while outboxes.len() > FLUSH_BATCH {
+            let batch = outboxes.split_off(outboxes.len() - FLUSH_BATCH);
+            runtime.spawn(async move {
+                for outbox in batch {
+                    outbox.flush();
+                }
+            });
+        }
+    }
+    for outbox in outboxes {
+        outbox.flush();
+    }
 }
 
 impl EmbeddedHub {
@@ -173,16 +203,15 @@ impl EmbeddedHub {
             .filter(|entry| entry.infos().any(|info| select(&info)))
             .map(|entry| entry.key)
             .collect();
-        let closed: Vec<Arc<SubscriberEntry>> = {
+        let closed: Vec<Slot> = {
             let mut state = self.inner.lock();
             chosen
                 .iter()
                 .filter_map(|key| state.slots.remove(key))
-                .map(|slot| slot.entry)
                 .collect()
         };
-        for entry in &closed {
-            entry.close(CloseReason::Closed);
+        for slot in &closed {
+            slot.close(CloseReason::Closed);
         }
         closed.len()
     }
@@ -274,26 +303,26 @@ impl Inner {
         }
         transport.store(Arc::clone(&event));
         let mut overflowed = Vec::new();
+        let mut to_flush = Vec::new();
         let mut memo = MatchMemo::default();
         for (key, slot) in &state.slots {
             if slot.entry.wants(&event, &mut memo) {
-                match slot.sender.try_send(Arc::clone(&event)) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => overflowed.push((*key, true)),
-                    Err(TrySendError::Closed(_)) => overflowed.push((*key, false)),
+                match slot.outbox.push(Arc::clone(&event)) {
+                    Pushed::Queued => {}
+                    Pushed::Flush => to_flush.push(Arc::clone(&slot.outbox)),
+                    Pushed::Full => overflowed.push(*key),
                 }
             }
         }
-        for (key, full) in overflowed {
-            if let Some(slot) = state.slots.remove(&key)
-                && full
-            {
-                slot.entry.close(CloseReason::Overflow);
+        for key in overflowed {
+            if let Some(slot) = state.slots.remove(&key) {
+                slot.close(CloseReason::Overflow);
                 Counters::add(&self.counters.subscribers_dropped);
                 tracing::info!(subscriber = %slot.entry.id, "subscriber fell too far behind, closing its stream");
             }
         }
         drop(state);
+        flush(to_flush);
         Counters::add(&self.counters.updates_published);
         tracing::debug!(id = %id, topics = update.topics().len(), private = update.is_private(), "update published");
         EventId::new(id.to_string())
@@ -327,7 +356,7 @@ impl Inner {
             None => None,
         };
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().urn().to_string());
-        let (sender, receiver) = mpsc::channel(self.config.queue_capacity);
+        let outbox = Arc::new(Outbox::new(self.config.queue_capacity));
         let transport = &self.config.transport;
 
         let mut initial = BytesMut::new();
@@ -368,7 +397,7 @@ impl Inner {
                 key,
                 Slot {
                     entry: Arc::clone(&entry),
-                    sender,
+                    outbox: Arc::clone(&outbox),
                 },
             );
             (entry, resumed_from)
@@ -382,7 +411,7 @@ impl Inner {
         Ok(Subscription {
             hub: Arc::clone(self),
             entry,
-            receiver,
+            outbox,
             initial: Some(initial.freeze()),
             resumed_from,
             heartbeat_every: self.config.heartbeat,

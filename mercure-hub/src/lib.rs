@@ -37,6 +37,7 @@ mod hub;
 mod key;
 mod matcher;
 mod metrics;
+mod outbox;
 mod publisher;
 mod sse;
 mod subscriber;

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
-use crate::Event;
 use crate::hub::Inner;
+use crate::outbox::{Outbox, Wake};
 use crate::subscriber::SubscriberEntry;
 
 /// Largest number of queued events written in one chunk.
@@ -39,7 +39,7 @@ const BATCH_BYTES: usize = 64 * 1024;
 pub struct Subscription {
     pub(crate) hub: Arc<Inner>,
     pub(crate) entry: Arc<SubscriberEntry>,
-    pub(crate) receiver: mpsc::Receiver<Arc<Event>>,
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) initial: Option<Bytes>,
     pub(crate) resumed_from: String,
     pub(crate) heartbeat_every: Option<Duration>,
@@ -149,26 +149,18 @@ impl Stream for Subscription {
             this.done = true;
             return Poll::Ready(None);
         }
-        match this.receiver.poll_recv(cx) {
-            Poll::Ready(Some(first)) => {
+        match this.outbox.poll_pop(cx, BATCH_EVENTS, BATCH_BYTES) {
+            Poll::Ready(Some(events)) => {
                 if let Some(heartbeat) = &mut this.heartbeat {
                     heartbeat.reset();
                 }
-                let Ok(second) = this.receiver.try_recv() else {
-                    return Poll::Ready(Some(Ok(first.frame().clone())));
-                };
-                let mut chunk = BytesMut::with_capacity(first.frame().len() * 4);
-                chunk.extend_from_slice(first.frame());
-                chunk.extend_from_slice(second.frame());
-                let mut count = 2;
-                while count < BATCH_EVENTS && chunk.len() < BATCH_BYTES {
-                    match this.receiver.try_recv() {
-                        Ok(next) => {
-                            chunk.extend_from_slice(next.frame());
-                            count += 1;
-                        }
-                        Err(_) => break,
-                    }
+                if let [only] = events.as_slice() {
+                    return Poll::Ready(Some(Ok(only.frame().clone())));
+                }
+                let size = events.iter().map(|e| e.frame().len()).sum();
+                let mut chunk = BytesMut::with_capacity(size);
+                for event in &events {
+                    chunk.extend_from_slice(event.frame());
                 }
                 Poll::Ready(Some(Ok(chunk.freeze())))
             }
@@ -185,6 +177,71 @@ impl Stream for Subscription {
                 Poll::Pending
             }
         }
+    }
+}
+
+/// What the task of a subscription in direct mode must do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Direct {
+    /// Wait until the socket is writable, then [`Subscription::resume`].
+    Stalled,
+    /// End the stream (closed by the hub, or the token expired).
+    End,
+    /// The connection is gone.
+    Broken,
+}
+
+impl Subscription {
+    /// The opening bytes (opening comment and replayed events), once.
+    pub(crate) fn take_initial(&mut self) -> Option<Bytes> {
+        self.initial.take()
+    }
+
+    /// Direct mode: events are written to `sink` by their publishers from
+    /// now on (after [`Subscription::take_initial`] was written).
+    pub(crate) fn attach(&mut self, sink: Arc<TcpStream>) {
+        self.outbox.attach(sink);
+    }
+
+    /// Direct mode: resolves when the task must act; sends heartbeats.
+    pub(crate) fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<Direct> {
+        if !self.started {
+            self.start_timers();
+        }
+        if self.entry.is_closed() {
+            return Poll::Ready(Direct::End);
+        }
+        if let Some(expiry) = &mut self.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            tracing::debug!(subscriber = %self.entry.id, "token expired, closing the stream");
+            return Poll::Ready(Direct::End);
+        }
+        if let Some(heartbeat) = &mut self.heartbeat {
+            while heartbeat.poll_tick(cx).is_ready() {
+                self.outbox.heartbeat();
+            }
+        }
+        self.outbox.poll_wake(cx).map(|wake| match wake {
+            Wake::Stalled => Direct::Stalled,
+            Wake::Closed => Direct::End,
+            Wake::Broken => Direct::Broken,
+        })
+    }
+
+    /// Direct mode, at the end: stops publishers' writes and returns the
+    /// rest of a partly written event.
+    pub(crate) fn finish(&mut self) -> Option<Bytes> {
+        self.outbox.finish()
+    }
+
+    /// Direct mode: writes on once the socket is writable; `Ok(false)`
+    /// while it is still full.
+    ///
+    /// # Errors
+    /// The write's error: the connection is gone.
+    pub(crate) fn resume(&mut self) -> std::io::Result<bool> {
+        self.outbox.resume()
     }
 }
 

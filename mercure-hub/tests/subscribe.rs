@@ -509,3 +509,56 @@ async fn the_query_method_subscribes_with_a_form_body_in_1_0() {
         405
     );
 }
+
+#[tokio::test]
+async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
+    for lean in [true, false] {
+        let builder = config().anonymous(true);
+        let hub = if lean {
+            start(builder).await
+        } else {
+            support::start_router(builder).await
+        };
+        let mut first = hub.stream("topic=t", None).await;
+        let mut second = hub.stream("topic=t", None).await;
+        hub.wait_subscribers(2).await;
+        // Four publishers race; each update carries its own id.
+        let publishers = 4;
+        let each = 50;
+        let mut tasks = Vec::new();
+        for p in 0..publishers {
+            let client = hub.client.clone();
+            let url = hub.url.clone();
+            let token = hub.token(V0, &Grants::publish_all());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..each {
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .form(&[("topic", "t"), ("data", "x"), ("id", &format!("p{p}-{i}"))])
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let total = publishers * each;
+        // History order, as a replay from the earliest event gives it.
+        let mut replay = hub.stream("topic=t&lastEventID=earliest", None).await;
+        let mut history = Vec::new();
+        while history.len() < total {
+            history.push(replay.next_event().await.unwrap().id.unwrap());
+        }
+        for reader in [&mut first, &mut second] {
+            let mut ids = Vec::new();
+            while ids.len() < total {
+                ids.push(reader.next_event().await.unwrap().id.unwrap());
+            }
+            assert_eq!(ids, history, "lean: {lean}");
+        }
+    }
+}

@@ -8,16 +8,17 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::subscription::Direct;
 use crate::{EmbeddedHub, Subscription};
 
 /// Largest request head read before handing the connection to hyper.
@@ -179,9 +180,12 @@ fn cors_headers(hub: &EmbeddedHub, head: &[u8]) -> String {
     out
 }
 
-/// Writes the response head and the chunked event stream until the
-/// subscription ends or the client goes away.
-async fn stream_subscription(mut stream: TcpStream, mut subscription: Subscription, cors: String) {
+/// Writes the response head and the opening chunk, then hands the socket
+/// to the subscription's outbox (publishers write events to it directly)
+/// and watches it: waits for a full socket to drain, sends heartbeats,
+/// ends the stream when the hub closes it or the token expires, and
+/// notices the client going away.
+async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, cors: String) {
     let mut head = String::with_capacity(256);
     head.push_str("HTTP/1.1 200 OK\r\n");
     for (name, value) in subscription.response_headers() {
@@ -192,40 +196,79 @@ async fn stream_subscription(mut stream: TcpStream, mut subscription: Subscripti
     }
     head.push_str(&cors);
     head.push_str("transfer-encoding: chunked\r\n\r\n");
-    let mut pending = Some(head.into_bytes());
-    let (mut reader, mut writer) = stream.split();
+    let mut opening = head.into_bytes();
+    if let Some(initial) = subscription.take_initial() {
+        chunk_size_line(&mut opening, initial.len());
+        opening.extend_from_slice(&initial);
+        opening.extend_from_slice(b"\r\n");
+    }
+    let mut stream = stream;
+    match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&opening)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => return,
+    }
+    drop(opening);
+    let stream = Arc::new(stream);
+    subscription.attach(Arc::clone(&stream));
     let mut probe = [0u8; 64];
     loop {
-        let frame = tokio::select! {
-            frame = subscription.next() => frame,
-            read = reader.read(&mut probe) => match read {
-                // The client closed or broke the connection; bytes it sends
-                // (it should send none) are ignored.
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
+        tokio::select! {
+            direct = std::future::poll_fn(|cx| subscription.poll_direct(cx)) => match direct {
+                Direct::Stalled => {
+                    match tokio::time::timeout(WRITE_TIMEOUT, stream.writable()).await {
+                        Ok(Ok(())) => {
+                            if subscription.resume().is_err() {
+                                return;
+                            }
+                        }
+                        // Nothing could be written for WRITE_TIMEOUT: drop
+                        // the subscriber.
+                        Ok(Err(_)) | Err(_) => return,
+                    }
+                }
+                Direct::End => {
+                    // Complete a partly written event, then the last chunk,
+                    // so the client sees a clean end (and resumes from the
+                    // last event it received).
+                    let partial = subscription.finish().unwrap_or_default();
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
+                        write_shared(&stream, &partial).await?;
+                        write_shared(&stream, b"0\r\n\r\n").await
+                    })
+                    .await;
+                    return;
+                }
+                Direct::Broken => return,
             },
-        };
-        let mut out = pending.take().unwrap_or_default();
-        match frame {
-            Some(Ok(bytes)) => {
-                out.reserve(bytes.len() + 20);
-                chunk_size_line(&mut out, bytes.len());
-                out.extend_from_slice(&bytes);
-                out.extend_from_slice(b"\r\n");
-            }
-            Some(Err(never)) => match never {},
-            None => {
-                out.extend_from_slice(b"0\r\n\r\n");
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&out)).await;
-                let _ = writer.shutdown().await;
-                return;
-            }
-        }
-        match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&out)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return,
+            readable = stream.readable() => {
+                if readable.is_err() {
+                    return;
+                }
+                match stream.try_read(&mut probe) {
+                    // The client closed or broke the connection; bytes it
+                    // sends (it should send none) are ignored.
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            },
         }
     }
+}
+
+/// Writes all of `bytes` to a socket shared with the outbox.
+async fn write_shared(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Appends `{size:x}\r\n`.

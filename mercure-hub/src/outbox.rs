@@ -1,0 +1,414 @@
+//! A subscriber's outbox: the events dispatched to it and not yet written.
+//!
+//! Two ways out. A [`Subscription`](crate::Subscription) served as a
+//! stream (through hyper or in-process) pops events from its task, woken
+//! by each push. A subscription on the lean HTTP/1.1 path attaches its
+//! socket instead: then the publishing side writes each event to the
+//! socket itself, right after dispatching it, with one non-blocking
+//! `write`, and the subscriber's task only wakes when the socket is full
+//! (it waits until it drains), when the subscriber is closed, or for its
+//! heartbeats. A fan-out thus costs one system call per subscriber and no
+//! task wake-up, queue hop or copy (see docs/decisions.md).
+//!
+//! Order: events are pushed under the hub's lock, in publishing order, and
+//! written under this outbox's lock from the front of the queue, whoever
+//! writes them.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+
+use crate::Event;
+
+/// An item of the queue.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A published event.
+    Event(Arc<Event>),
+    /// A heartbeat comment (direct mode only).
+    Heartbeat,
+}
+
+/// The heartbeat comment as one HTTP/1.1 chunk.
+const HEARTBEAT_CHUNK: &[u8] = b"3\r\n:\n\n\r\n";
+
+impl Item {
+    /// The bytes on the wire of a lean (chunked HTTP/1.1) subscription.
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Item::Event(event) => event.chunk(),
+            Item::Heartbeat => HEARTBEAT_CHUNK,
+        }
+    }
+}
+
+/// What a push did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued; the subscriber's task was woken if it needed to be.
+    Queued,
+    /// Queued for a subscriber with a socket attached: call
+    /// [`Outbox::flush`] once the hub's lock is released.
+    Flush,
+    /// The queue is full: the subscriber fell too far behind.
+    Full,
+}
+
+/// What a lean subscription's task is woken for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The socket took only part of the queue: wait until it is writable,
+    /// then [`Outbox::resume`].
+    Stalled,
+    /// The hub closed the subscriber.
+    Closed,
+    /// A write failed: the connection is gone.
+    Broken,
+}
+
+/// A subscriber's outbox.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Item>,
+    /// Events in `queue` (heartbeats are not counted against the capacity).
+    events: usize,
+    /// Bytes of the front item already written (direct mode).
+    written: usize,
+    waker: Option<Waker>,
+    closed: bool,
+    /// The socket events are written to, once attached.
+    sink: Option<Arc<TcpStream>>,
+    /// The socket is full: only the task writes until it drains.
+    stalled: bool,
+    broken: bool,
+}
+
+impl Outbox {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `event`; see [`Pushed`].
+    pub(crate) fn push(&self, event: Arc<Event>) -> Pushed {
+        let mut state = self.lock();
+        if state.events >= self.capacity {
+            return Pushed::Full;
+        }
+        state.queue.push_back(Item::Event(event));
+        state.events += 1;
+        if state.sink.is_some() {
+            return Pushed::Flush;
+        }
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Pushed::Queued
+    }
+
+    /// Writes what is queued to the attached socket without blocking, from
+    /// the caller's thread; when the socket is full, leaves the rest to the
+    /// subscriber's task (woken to wait for it to drain).
+    pub(crate) fn flush(&self) {
+        let mut state = self.lock();
+        if state.sink.is_none() || state.stalled || state.closed || state.broken {
+            return;
+        }
+        match state.write_queued() {
+            Ok(true) => {}
+            Ok(false) => {
+                state.stalled = true;
+                state.wake();
+            }
+            Err(_) => {
+                state.broken = true;
+                state.wake();
+            }
+        }
+    }
+
+    /// Closes the outbox: a stream ends, a lean task is woken to end it.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.wake();
+    }
+
+    /// Stream mode: pops up to `max_events` events (fewer once `max_bytes`
+    /// of frames are taken); `None` once closed.
+    pub(crate) fn poll_pop(
+        &self,
+        cx: &mut Context<'_>,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Poll<Option<Vec<Arc<Event>>>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Poll::Ready(None);
+        }
+        if state.queue.is_empty() {
+            state.register(cx.waker());
+            return Poll::Pending;
+        }
+        let mut taken = Vec::with_capacity(state.queue.len().min(max_events));
+        let mut bytes = 0;
+        while taken.len() < max_events && bytes < max_bytes {
+            match state.queue.pop_front() {
+                Some(Item::Event(event)) => {
+                    bytes += event.frame().len();
+                    state.events -= 1;
+                    taken.push(event);
+                }
+                Some(Item::Heartbeat) => {}
+                None => break,
+            }
+        }
+        Poll::Ready(Some(taken))
+    }
+
+    /// Direct mode: from now on, events are written to `sink` by whoever
+    /// publishes them. The caller has written everything sent before (the
+    /// response head, replayed events); what was queued meanwhile is
+    /// written now, or the task is told to wait ([`Wake::Stalled`]).
+    pub(crate) fn attach(&self, sink: Arc<TcpStream>) {
+        let mut state = self.lock();
+        state.sink = Some(sink);
+        drop(state);
+        self.flush();
+    }
+
+    /// Direct mode: queues a heartbeat behind the events and writes it.
+    pub(crate) fn heartbeat(&self) {
+        let mut state = self.lock();
+        if state.queue.is_empty() {
+            state.queue.push_back(Item::Heartbeat);
+        }
+        drop(state);
+        self.flush();
+    }
+
+    /// Direct mode: resolves when the task has something to do.
+    pub(crate) fn poll_wake(&self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let mut state = self.lock();
+        if state.closed {
+            Poll::Ready(Wake::Closed)
+        } else if state.broken {
+            Poll::Ready(Wake::Broken)
+        } else if state.stalled {
+            Poll::Ready(Wake::Stalled)
+        } else {
+            state.register(cx.waker());
+            Poll::Pending
+        }
+    }
+
+    /// Direct mode, when the stream ends: closes the outbox (publishers
+    /// write no more) and returns the unwritten rest of an item already
+    /// partly written, to be completed before the last chunk so that the
+    /// client does not see a torn chunk.
+    pub(crate) fn finish(&self) -> Option<Bytes> {
+        let mut state = self.lock();
+        state.closed = true;
+        if state.written == 0 {
+            return None;
+        }
+        let written = std::mem::take(&mut state.written);
+        let item = state.queue.pop_front()?;
+        Some(Bytes::copy_from_slice(&item.chunk()[written..]))
+    }
+
+    /// Direct mode, after the socket became writable: writes on; `Ok(true)`
+    /// once the queue is drained (publishers write again), `Ok(false)` if
+    /// the socket is full again.
+    ///
+    /// # Errors
+    /// The write's error: the connection is gone.
+    pub(crate) fn resume(&self) -> io::Result<bool> {
+        let mut state = self.lock();
+        let drained = state.write_queued()?;
+        state.stalled = !drained;
+        Ok(drained)
+    }
+}
+
+impl State {
+    fn register(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
+
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Writes queued items to the sink until the queue is empty (`true`)
+    /// or the socket would block (`false`).
+    fn write_queued(&mut self) -> io::Result<bool> {
+        let Some(sink) = self.sink.clone() else {
+            return Ok(self.queue.is_empty());
+        };
+        while let Some(front) = self.queue.front() {
+            let bytes = front.chunk();
+            match sink.try_write(&bytes[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    if self.written == bytes.len() {
+                        self.written = 0;
+                        if let Some(Item::Event(_)) = self.queue.pop_front() {
+                            self.events -= 1;
+                        }
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The chunk of HTTP/1.1 chunked transfer coding carrying `frame`.
+pub(crate) fn chunk_of(frame: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(frame.len() + 12);
+    out.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
+    out.extend_from_slice(frame);
+    out.extend_from_slice(b"\r\n");
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+    use super::{Outbox, Pushed, Wake, chunk_of};
+    use crate::Event;
+    use crate::matcher::TopicSet;
+
+    fn event(id: &str, data: &str) -> Arc<Event> {
+        let frame = crate::sse::encode_event(id, None, None, data);
+        let topics = TopicSet::new(
+            Arc::from(vec!["t".to_owned()]),
+            url::Url::parse("http://127.0.0.1/.well-known/mercure").unwrap(),
+        );
+        Arc::new(Event::new(Arc::from(id), topics, false, frame))
+    }
+
+    /// A loopback connection whose writing side has small buffers.
+    async fn pair() -> (Arc<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(4096).unwrap();
+        let writer = socket
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (reader, _) = listener.accept().await.unwrap();
+        (Arc::new(writer), reader)
+    }
+
+    fn poll_wake(outbox: &Outbox) -> std::task::Poll<Wake> {
+        let waker = futures_util::task::noop_waker();
+        outbox.poll_wake(&mut std::task::Context::from_waker(&waker))
+    }
+
+    #[tokio::test]
+    async fn publishers_write_in_order_and_a_full_socket_stalls_until_resumed() {
+        let (writer, mut reader) = pair().await;
+        let outbox = Outbox::new(1000);
+        // Queued before the socket is attached, written when it is.
+        assert_eq!(outbox.push(event("a", "before")), Pushed::Queued);
+        outbox.attach(Arc::clone(&writer));
+        let data = "x".repeat(16 * 1024);
+        let mut expected = chunk_of(event("a", "before").frame()).to_vec();
+        let mut stalled_at = None;
+        for i in 0..200 {
+            let event = event(&format!("e{i}"), &data);
+            expected.extend_from_slice(&chunk_of(event.frame()));
+            assert_eq!(outbox.push(event), Pushed::Flush);
+            outbox.flush();
+            if stalled_at.is_none() && poll_wake(&outbox).is_ready() {
+                stalled_at = Some(i);
+            }
+        }
+        let stalled_at = stalled_at.expect("the socket never filled");
+        assert!(stalled_at < 199, "stalled at {stalled_at}");
+        assert_eq!(poll_wake(&outbox), std::task::Poll::Ready(Wake::Stalled));
+        // The task's part: wait for room, write on, until drained.
+        let task = tokio::spawn({
+            let writer = Arc::clone(&writer);
+            async move {
+                loop {
+                    writer.writable().await.unwrap();
+                    if outbox.resume().unwrap() {
+                        return outbox;
+                    }
+                }
+            }
+        });
+        let mut received = vec![0u8; expected.len()];
+        reader.read_exact(&mut received).await.unwrap();
+        assert!(received == expected, "bytes arrived out of order or torn");
+        let outbox = task.await.unwrap();
+        assert!(
+            poll_wake(&outbox).is_pending(),
+            "drained: publishers write again"
+        );
+        outbox.push(event("z", "after"));
+        outbox.flush();
+        let after = chunk_of(event("z", "after").frame());
+        let mut received = vec![0u8; after.len()];
+        reader.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, after);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_finish_returns_the_rest_of_a_torn_event() {
+        let (writer, _reader) = pair().await;
+        let outbox = Outbox::new(3);
+        outbox.attach(writer);
+        let data = "y".repeat(1024 * 1024);
+        // The first event is larger than the socket buffers: it is torn.
+        let mut pushed = 0;
+        while outbox.push(event(&format!("e{pushed}"), &data)) == Pushed::Flush {
+            outbox.flush();
+            pushed += 1;
+        }
+        // The socket took part of the first event; three were queued.
+        assert_eq!(pushed, 3);
+        outbox.heartbeat();
+        let rest = outbox.finish().expect("a partly written event");
+        let whole = chunk_of(event("e0", &data).frame());
+        assert!(!rest.is_empty() && rest.len() < whole.len());
+        assert!(whole.ends_with(&rest));
+        assert_eq!(poll_wake(&outbox), std::task::Poll::Ready(Wake::Closed));
+        // Closed: nothing more is written by publishers.
+        outbox.flush();
+    }
+}
