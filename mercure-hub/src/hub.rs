@@ -85,10 +85,11 @@ impl Slot {
 const FLUSH_BATCH: usize = 32;
 
 /// Writes the events just queued to the subscribers on the lean path, in
-/// batches spread over the runtime's workers when there is one.
+/// batches spread over the workers of the runtime serving them (the first
+/// batch on the publishing thread).
 fn flush(mut outboxes: Vec<Arc<Outbox>>) {
     if outboxes.len() > FLUSH_BATCH
-        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        && let Some(runtime) = outboxes[FLUSH_BATCH].runtime()
     {
         while outboxes.len() > FLUSH_BATCH {
             let batch = outboxes.split_off(outboxes.len() - FLUSH_BATCH);
@@ -308,7 +309,7 @@ impl Inner {
         for (key, slot) in &state.slots {
             if slot.entry.wants(&event, &mut memo) {
                 match slot.outbox.push(Arc::clone(&event)) {
-                    Pushed::Queued => {}
+                    Pushed::Queued | Pushed::Ended => {}
                     Pushed::Flush => to_flush.push(Arc::clone(&slot.outbox)),
                     Pushed::Full => overflowed.push(*key),
                 }

@@ -56,6 +56,9 @@ pub(crate) enum Pushed {
     Flush,
     /// The queue is full: the subscriber fell too far behind.
     Full,
+    /// The stream has ended (closed, or its connection is gone): nothing
+    /// more is queued; the subscriber is about to be unregistered.
+    Ended,
 }
 
 /// What a lean subscription's task is woken for.
@@ -86,8 +89,12 @@ struct State {
     written: usize,
     waker: Option<Waker>,
     closed: bool,
-    /// The socket events are written to, once attached.
-    sink: Option<Arc<TcpStream>>,
+    /// The socket events are written to, once attached, and the runtime
+    /// serving it (where publishers' batched writes are spawned).
+    sink: Option<(Arc<TcpStream>, tokio::runtime::Handle)>,
+    /// A flush is due (a publisher was told to call [`Outbox::flush`]):
+    /// later pushes need not ask for another.
+    flush_pending: bool,
     /// The socket is full: only the task writes until it drains.
     stalled: bool,
     broken: bool,
@@ -108,12 +115,18 @@ impl Outbox {
     /// Queues `event`; see [`Pushed`].
     pub(crate) fn push(&self, event: Arc<Event>) -> Pushed {
         let mut state = self.lock();
+        if state.closed || state.broken {
+            return Pushed::Ended;
+        }
         if state.events >= self.capacity {
             return Pushed::Full;
         }
         state.queue.push_back(Item::Event(event));
         state.events += 1;
         if state.sink.is_some() {
+            if std::mem::replace(&mut state.flush_pending, true) {
+                return Pushed::Queued;
+            }
             return Pushed::Flush;
         }
         let waker = state.waker.take();
@@ -129,6 +142,7 @@ impl Outbox {
     /// subscriber's task (woken to wait for it to drain).
     pub(crate) fn flush(&self) {
         let mut state = self.lock();
+        state.flush_pending = false;
         if state.sink.is_none() || state.stalled || state.closed || state.broken {
             return;
         }
@@ -188,11 +202,22 @@ impl Outbox {
     /// publishes them. The caller has written everything sent before (the
     /// response head, replayed events); what was queued meanwhile is
     /// written now, or the task is told to wait ([`Wake::Stalled`]).
+    ///
+    /// Call it from a task of the runtime serving the connection: batches
+    /// of publishers' writes are spawned there.
     pub(crate) fn attach(&self, sink: Arc<TcpStream>) {
         let mut state = self.lock();
-        state.sink = Some(sink);
+        state.sink = Some((sink, tokio::runtime::Handle::current()));
         drop(state);
         self.flush();
+    }
+
+    /// The runtime serving the attached socket.
+    pub(crate) fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.lock()
+            .sink
+            .as_ref()
+            .map(|(_, runtime)| runtime.clone())
     }
 
     /// Direct mode: queues a heartbeat behind the events and writes it.
@@ -243,6 +268,10 @@ impl Outbox {
     /// The write's error: the connection is gone.
     pub(crate) fn resume(&self) -> io::Result<bool> {
         let mut state = self.lock();
+        if state.closed || state.broken {
+            // Ending: only a partly written item is completed (`finish`).
+            return Ok(true);
+        }
         let drained = state.write_queued()?;
         state.stalled = !drained;
         Ok(drained)
@@ -264,32 +293,59 @@ impl State {
     }
 
     /// Writes queued items to the sink until the queue is empty (`true`)
-    /// or the socket would block (`false`).
+    /// or the socket would block (`false`): up to [`WRITE_BATCH`] items per
+    /// system call, so that the lock is held for few calls even when a
+    /// long queue drains.
     fn write_queued(&mut self) -> io::Result<bool> {
-        let Some(sink) = self.sink.clone() else {
+        let Some((sink, _)) = self.sink.clone() else {
             return Ok(self.queue.is_empty());
         };
-        while let Some(front) = self.queue.front() {
-            let bytes = front.chunk();
-            match sink.try_write(&bytes[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    if self.written == bytes.len() {
-                        self.written = 0;
-                        if let Some(Item::Event(_)) = self.queue.pop_front() {
-                            self.events -= 1;
-                        }
-                    }
+        while !self.queue.is_empty() {
+            let written = {
+                let mut slices = Vec::with_capacity(self.queue.len().min(WRITE_BATCH));
+                for (i, item) in self.queue.iter().take(WRITE_BATCH).enumerate() {
+                    let bytes = item.chunk();
+                    slices.push(io::IoSlice::new(if i == 0 {
+                        &bytes[self.written..]
+                    } else {
+                        bytes
+                    }));
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
+                match sink.try_write_vectored(&slices) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => n,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return Err(error),
+                }
+            };
+            self.advance(written);
         }
         Ok(true)
     }
+
+    /// Counts `n` more bytes of the queue as written, popping whole items.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            let left = front.chunk().len() - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.written = 0;
+            if let Some(Item::Event(_)) = self.queue.pop_front() {
+                self.events -= 1;
+            }
+        }
+    }
 }
+
+/// Most queued items written by one system call.
+const WRITE_BATCH: usize = 64;
 
 /// The chunk of HTTP/1.1 chunked transfer coding carrying `frame`.
 pub(crate) fn chunk_of(frame: &[u8]) -> Bytes {
@@ -410,5 +466,63 @@ mod tests {
         assert_eq!(poll_wake(&outbox), std::task::Poll::Ready(Wake::Closed));
         // Closed: nothing more is written by publishers.
         outbox.flush();
+    }
+
+    #[tokio::test]
+    async fn an_ended_outbox_takes_nothing_more() {
+        // Closed by the hub: pushes are refused, a resume writes nothing.
+        let (writer, _reader) = pair().await;
+        let outbox = Outbox::new(10);
+        outbox.attach(writer);
+        outbox.close();
+        assert_eq!(outbox.push(event("a", "x")), Pushed::Ended);
+        assert!(outbox.resume().unwrap());
+        assert_eq!(poll_wake(&outbox), std::task::Poll::Ready(Wake::Closed));
+        assert!(outbox.finish().is_none());
+
+        // The client went away: a write fails, the task is told, pushes stop.
+        let (writer, reader) = pair().await;
+        let outbox = Outbox::new(1000);
+        outbox.attach(writer);
+        drop(reader);
+        let mut pushes = 0;
+        while poll_wake(&outbox).is_pending() {
+            assert!(
+                pushes < 100,
+                "writes to a closed connection kept succeeding"
+            );
+            assert_eq!(
+                outbox.push(event(&format!("e{pushes}"), "x")),
+                Pushed::Flush
+            );
+            outbox.flush();
+            pushes += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(poll_wake(&outbox), std::task::Poll::Ready(Wake::Broken));
+        assert_eq!(outbox.push(event("late", "x")), Pushed::Ended);
+    }
+
+    #[tokio::test]
+    async fn a_pending_flush_is_asked_for_once() {
+        let (writer, mut reader) = pair().await;
+        let outbox = Outbox::new(10);
+        outbox.attach(writer);
+        // Until a flush runs, later pushes ride on the one already due.
+        assert_eq!(outbox.push(event("a", "1")), Pushed::Flush);
+        assert_eq!(outbox.push(event("b", "2")), Pushed::Queued);
+        outbox.flush();
+        assert_eq!(outbox.push(event("c", "3")), Pushed::Flush);
+        outbox.flush();
+        // A heartbeat goes out when nothing is queued.
+        outbox.heartbeat();
+        let mut expected = Vec::new();
+        for (id, data) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            expected.extend_from_slice(&chunk_of(event(id, data).frame()));
+        }
+        expected.extend_from_slice(super::HEARTBEAT_CHUNK);
+        let mut received = vec![0u8; expected.len()];
+        reader.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, expected);
     }
 }

@@ -510,7 +510,7 @@ async fn the_query_method_subscribes_with_a_form_body_in_1_0() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
     for lean in [true, false] {
         let builder = config().anonymous(true);
@@ -519,32 +519,36 @@ async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
         } else {
             support::start_router(builder).await
         };
-        let mut first = hub.stream("topic=t", None).await;
-        let mut second = hub.stream("topic=t", None).await;
-        hub.wait_subscribers(2).await;
-        // Four publishers race; each update carries its own id.
+        // More subscribers than one batch of publisher-side writes.
+        let count = 40;
+        let mut readers = Vec::new();
+        for _ in 0..count {
+            readers.push(hub.stream("topic=t", None).await);
+        }
+        hub.wait_subscribers(count).await;
+        // Four threads publish at once, in-process, with no runtime of
+        // their own; each update carries its own id.
         let publishers = 4;
         let each = 50;
-        let mut tasks = Vec::new();
-        for p in 0..publishers {
-            let client = hub.client.clone();
-            let url = hub.url.clone();
-            let token = hub.token(V0, &Grants::publish_all());
-            tasks.push(tokio::spawn(async move {
-                for i in 0..each {
-                    let response = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .form(&[("topic", "t"), ("data", "x"), ("id", &format!("p{p}-{i}"))])
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status(), 200);
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
+        let data = "d".repeat(2048);
+        let threads: Vec<_> = (0..publishers)
+            .map(|p| {
+                let hub = hub.hub.clone();
+                let data = data.clone();
+                std::thread::spawn(move || {
+                    for i in 0..each {
+                        let update = mercure_client::Update::builder("t")
+                            .data(data.as_str())
+                            .id(format!("p{p}-{i}"))
+                            .build()
+                            .unwrap();
+                        hub.publish(&update).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
         }
         let total = publishers * each;
         // History order, as a replay from the earliest event gives it.
@@ -553,10 +557,12 @@ async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
         while history.len() < total {
             history.push(replay.next_event().await.unwrap().id.unwrap());
         }
-        for reader in [&mut first, &mut second] {
+        for reader in &mut readers {
             let mut ids = Vec::new();
             while ids.len() < total {
-                ids.push(reader.next_event().await.unwrap().id.unwrap());
+                let event = reader.next_event().await.unwrap();
+                assert_eq!(event.data(), data);
+                ids.push(event.id.unwrap());
             }
             assert_eq!(ids, history, "lean: {lean}");
         }

@@ -236,6 +236,9 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
                         write_shared(&stream, b"0\r\n\r\n").await
                     })
                     .await;
+                    // The response is complete: say so at once, whoever
+                    // still holds the socket.
+                    let _ = socket2::SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
                     return;
                 }
                 Direct::Broken => return,
