@@ -300,8 +300,17 @@ impl State {
         let Some((sink, _)) = self.sink.clone() else {
             return Ok(self.queue.is_empty());
         };
-        while !self.queue.is_empty() {
-            let written = {
+        while let Some(front) = self.queue.front() {
+            // One item (the usual case of a live stream): a plain `write`.
+            let written = if self.queue.len() == 1 {
+                match sink.try_write(&front.chunk()[self.written..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => n,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return Err(error),
+                }
+            } else {
                 let mut slices = Vec::with_capacity(self.queue.len().min(WRITE_BATCH));
                 for (i, item) in self.queue.iter().take(WRITE_BATCH).enumerate() {
                     let bytes = item.chunk();
