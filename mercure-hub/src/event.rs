@@ -52,8 +52,11 @@ impl Event {
 
     /// The encoded event as one chunk of HTTP/1.1 chunked transfer coding.
     pub(crate) fn chunk(&self) -> &[u8] {
-        self.chunk
-            .get_or_init(|| crate::outbox::chunk_of(&self.frame))
+        self.chunk.get_or_init(|| {
+            let mut chunk = Vec::new();
+            crate::sse::put_http_chunk(&mut chunk, &self.frame);
+            Bytes::from(chunk)
+        })
     }
 
     pub(crate) fn id_arc(&self) -> &Arc<str> {

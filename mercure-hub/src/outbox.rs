@@ -356,15 +356,6 @@ impl State {
 /// Most queued items written by one system call.
 const WRITE_BATCH: usize = 64;
 
-/// The chunk of HTTP/1.1 chunked transfer coding carrying `frame`.
-pub(crate) fn chunk_of(frame: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(frame.len() + 12);
-    out.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
-    out.extend_from_slice(frame);
-    out.extend_from_slice(b"\r\n");
-    Bytes::from(out)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -372,9 +363,15 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-    use super::{Outbox, Pushed, Wake, chunk_of};
+    use super::{Outbox, Pushed, Wake};
     use crate::Event;
     use crate::matcher::TopicSet;
+
+    fn chunk_of(frame: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::sse::put_http_chunk(&mut out, frame);
+        out
+    }
 
     fn event(id: &str, data: &str) -> Arc<Event> {
         let frame = crate::sse::encode_event(id, None, None, data);
@@ -411,7 +408,7 @@ mod tests {
         assert_eq!(outbox.push(event("a", "before")), Pushed::Queued);
         outbox.attach(Arc::clone(&writer));
         let data = "x".repeat(16 * 1024);
-        let mut expected = chunk_of(event("a", "before").frame()).to_vec();
+        let mut expected = chunk_of(event("a", "before").frame());
         let mut stalled_at = None;
         for i in 0..200 {
             let event = event(&format!("e{i}"), &data);

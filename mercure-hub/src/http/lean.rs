@@ -198,9 +198,7 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
     head.push_str("transfer-encoding: chunked\r\n\r\n");
     let mut opening = head.into_bytes();
     if let Some(initial) = subscription.take_initial() {
-        chunk_size_line(&mut opening, initial.len());
-        opening.extend_from_slice(&initial);
-        opening.extend_from_slice(b"\r\n");
+        crate::sse::put_http_chunk(&mut opening, &initial);
     }
     let mut stream = stream;
     match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&opening)).await {
@@ -274,15 +272,6 @@ async fn write_shared(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Appends `{size:x}\r\n`.
-fn chunk_size_line(out: &mut Vec<u8>, size: usize) {
-    let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1);
-    for shift in (0..digits).rev() {
-        out.push(b"0123456789abcdef"[(size >> (shift * 4)) & 0xf]);
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 /// Serves the connection with hyper, replaying the bytes already read.
 async fn hand_off(stream: TcpStream, prefix: Bytes, app: Router) {
     let io = hyper_util::rt::TokioIo::new(Rewind {
@@ -346,22 +335,5 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn chunk_size_lines_are_lower_hex() {
-        for (size, expected) in [
-            (0, "0\r\n"),
-            (9, "9\r\n"),
-            (255, "ff\r\n"),
-            (4096, "1000\r\n"),
-        ] {
-            let mut out = Vec::new();
-            super::chunk_size_line(&mut out, size);
-            assert_eq!(out, expected.as_bytes());
-        }
     }
 }
