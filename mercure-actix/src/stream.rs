@@ -3,7 +3,6 @@
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use mercure_client::TopicSelector;
 use mercure_hub::{SubscribeRequest, Subscription};
@@ -106,21 +105,16 @@ impl ServerStream {
 }
 
 /// A `200 text/event-stream` response streaming `subscription`, with the
-/// dialect's resume header.
+/// hub's streaming headers (content type, caching, the dialect's resume
+/// header).
 fn event_stream(subscription: Subscription) -> HttpResponse {
     let mut response = HttpResponse::Ok();
-    response
-        .insert_header((CONTENT_TYPE, "text/event-stream"))
-        .insert_header((
-            CACHE_CONTROL,
-            "private, no-cache, no-store, must-revalidate, max-age=0",
-        ))
-        .insert_header(("x-accel-buffering", "no"));
-    if actix_web::http::header::HeaderValue::from_str(subscription.resumed_from()).is_ok() {
-        response.insert_header((
-            subscription.resume_header(),
-            subscription.resumed_from().to_owned(),
-        ));
+    for (name, value) in subscription.response_headers() {
+        // The resume header echoes what the client sent: left out if it
+        // cannot be a header value.
+        if actix_web::http::header::HeaderValue::from_str(&value).is_ok() {
+            response.insert_header((name, value));
+        }
     }
     response.streaming(subscription)
 }
