@@ -8,10 +8,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mercure_client::{
-    CachedTokenProvider, Grants, ProtocolVersion, SigningKey, TokenFactory, TokenProvider,
-    TopicSelector,
-};
+use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_client::token::{CachedTokenProvider, Grants, SigningKey, TokenFactory, TokenProvider};
 
 fn grants() -> Grants {
     Grants::new()

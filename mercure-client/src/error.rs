@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::{BearerChallenge, CookieError, HubUrlError, LinkError, TokenError, UpdateError};
+use crate::{BearerChallenge, TokenError};
+use mercure_core::{UnknownHub, UpdateError};
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -31,7 +32,7 @@ pub enum Error {
     PayloadTooLarge(HubRejection),
     /// The hub failed (5xx).
     #[error("the hub failed: {0}")]
-    Hub(HubRejection),
+    ServerError(HubRejection),
     /// Any other status.
     #[error("the hub answered with an unexpected status: {0}")]
     UnexpectedStatus(HubRejection),
@@ -56,20 +57,11 @@ pub enum Error {
         source: url::ParseError,
     },
     /// A hub name is not registered in a [`HubRegistry`](crate::HubRegistry).
-    #[error("no hub named {0:?} is registered")]
-    UnknownHub(String),
+    #[error(transparent)]
+    UnknownHub(#[from] UnknownHub),
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// An authorization cookie cannot be built.
-    #[error(transparent)]
-    Cookie(#[from] CookieError),
-    /// A subscription URL cannot be built.
-    #[error(transparent)]
-    HubUrl(#[from] HubUrlError),
-    /// A discovery link cannot be built.
-    #[error(transparent)]
-    Link(#[from] LinkError),
     /// The hub (or a resource) answered with something this client cannot
     /// use: a stream that is not `text/event-stream`, an oversized event,
     /// a JSON document of the wrong shape.
@@ -93,7 +85,7 @@ impl Error {
             | Error::Unauthorized(r)
             | Error::Forbidden(r)
             | Error::PayloadTooLarge(r)
-            | Error::Hub(r)
+            | Error::ServerError(r)
             | Error::UnexpectedStatus(r) => Some(r),
             _ => None,
         }
@@ -103,7 +95,7 @@ impl Error {
     /// connection failures, 5xx, 408 and 429.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout(_) | Error::Transport(_) | Error::Hub(_) => true,
+            Error::Timeout(_) | Error::Transport(_) | Error::ServerError(_) => true,
             Error::UnexpectedStatus(r) => matches!(r.status, 408 | 429),
             _ => false,
         }
@@ -155,7 +147,7 @@ impl HubRejection {
             401 => Error::Unauthorized(self),
             403 => Error::Forbidden(self),
             413 => Error::PayloadTooLarge(self),
-            500..=599 => Error::Hub(self),
+            500..=599 => Error::ServerError(self),
             _ => Error::UnexpectedStatus(self),
         }
     }

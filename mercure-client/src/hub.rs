@@ -8,8 +8,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE
 use url::Url;
 
 use crate::{
-    BearerChallenge, CachedTokenProvider, Error, EventId, Grants, HubRejection, ProtocolVersion,
-    Publisher, Result, Token, TokenFactory, TokenProvider, Update,
+    BearerChallenge, CachedTokenProvider, Error, EventId, Grants, HubInfo, HubRejection,
+    ProtocolVersion, Publisher, Result, Token, TokenFactory, TokenProvider, Update,
 };
 
 /// How long a publish may take unless configured otherwise.
@@ -24,7 +24,8 @@ const MAX_EVENT_ID: usize = 64 * 1024;
 /// Cheap to clone (an `Arc` inside); clones share the HTTP connection pool.
 ///
 /// ```no_run
-/// use mercure_client::{Hub, Update, Token};
+/// use mercure_client::token::Token;
+/// use mercure_client::{Hub, Update};
 ///
 /// # async fn run() -> mercure_client::Result<()> {
 /// let hub = Hub::builder("http://hub.internal:3000/.well-known/mercure")
@@ -42,11 +43,8 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct HubInner {
-    url: Url,
-    public_url: Url,
-    version: ProtocolVersion,
+    info: HubInfo,
     provider: Option<Arc<dyn TokenProvider>>,
-    factory: Option<TokenFactory>,
     client: reqwest::Client,
     timeout: Option<Duration>,
 }
@@ -58,7 +56,7 @@ impl Hub {
         HubBuilder {
             url: parse_url(url),
             public_url: None,
-            version: ProtocolVersion::default(),
+            version: None,
             provider: None,
             factory: None,
             client: None,
@@ -68,17 +66,23 @@ impl Hub {
 
     /// The URL this process publishes to (may be internal to a network).
     pub fn url(&self) -> &Url {
-        &self.inner.url
+        self.inner.info.url()
     }
 
     /// The URL browsers and other subscribers reach the hub at.
     pub fn public_url(&self) -> &Url {
-        &self.inner.public_url
+        self.inner.info.public_url()
     }
 
     /// The dialect the hub speaks.
     pub fn protocol(&self) -> ProtocolVersion {
-        self.inner.version
+        self.inner.info.protocol()
+    }
+
+    /// What the web helpers need to know of this hub: its URLs, dialect and
+    /// token factory.
+    pub fn info(&self) -> &HubInfo {
+        &self.inner.info
     }
 
     /// The provider of the token this hub presents, if any.
@@ -88,7 +92,7 @@ impl Hub {
 
     /// The factory minting tokens for this hub (for subscriber cookies), if any.
     pub fn token_factory(&self) -> Option<&TokenFactory> {
-        self.inner.factory.as_ref()
+        self.inner.info.token_factory()
     }
 
     /// The HTTP client.
@@ -105,15 +109,15 @@ impl Hub {
     /// # Errors
     /// [`Error::InvalidUpdate`], [`Error::Token`], one error per refusal
     /// status ([`Error::BadRequest`], [`Error::Unauthorized`],
-    /// [`Error::Forbidden`], [`Error::PayloadTooLarge`], [`Error::Hub`],
+    /// [`Error::Forbidden`], [`Error::PayloadTooLarge`], [`Error::ServerError`],
     /// [`Error::UnexpectedStatus`]), [`Error::Timeout`],
     /// [`Error::Transport`], and [`Error::EmptyEventId`] for a 2xx without
     /// an id.
     pub async fn publish(&self, update: &Update) -> Result<EventId> {
-        update.validate_for(self.inner.version)?;
+        update.validate_for(self.protocol())?;
         let body = update.to_form();
         let token = match &self.inner.provider {
-            Some(provider) => Some(provider.token()?),
+            Some(provider) => Some(provider.token().await?),
             None => None,
         };
         match self.send(body.clone(), token.as_ref()).await {
@@ -121,11 +125,11 @@ impl Hub {
                 let Some(provider) = &self.inner.provider else {
                     return Err(Error::Unauthorized(rejection));
                 };
-                let fresh = provider.refresh()?;
+                let fresh = provider.refresh().await?;
                 if Some(&fresh) == token.as_ref() {
                     return Err(Error::Unauthorized(rejection));
                 }
-                tracing::debug!(hub = %self.inner.url, "publish refused with 401; retrying with a refreshed token");
+                tracing::debug!(hub = %self.url(), "publish refused with 401; retrying with a refreshed token");
                 self.send(body, Some(&fresh)).await
             }
             other => other,
@@ -136,7 +140,7 @@ impl Hub {
         let inner = &*self.inner;
         let mut request = inner
             .client
-            .post(inner.url.clone())
+            .post(inner.info.url().clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(body);
         if let Some(token) = token {
@@ -160,10 +164,10 @@ impl Hub {
             if id.is_empty() {
                 return Err(Error::EmptyEventId { status });
             }
-            tracing::trace!(hub = %inner.url, id, "update published");
+            tracing::trace!(hub = %inner.info.url(), id, "update published");
             return Ok(EventId::new(id));
         }
-        tracing::debug!(hub = %inner.url, status, "publish refused");
+        tracing::debug!(hub = %inner.info.url(), status, "publish refused");
         Err(HubRejection::new(status, &body, challenge).into_error())
     }
 }
@@ -208,7 +212,7 @@ fn parse_url(url: &str) -> Result<Url> {
 pub struct HubBuilder {
     url: Result<Url>,
     public_url: Option<Result<Url>>,
-    version: ProtocolVersion,
+    version: Option<ProtocolVersion>,
     provider: Option<Arc<dyn TokenProvider>>,
     factory: Option<TokenFactory>,
     client: Option<reqwest::Client>,
@@ -223,9 +227,9 @@ impl HubBuilder {
         self
     }
 
-    /// The dialect the hub speaks (default 0.x).
+    /// The dialect the hub speaks (default: the token factory's, else 0.x).
     pub fn protocol(mut self, version: ProtocolVersion) -> Self {
-        self.version = version;
+        self.version = Some(version);
         self
     }
 
@@ -249,9 +253,9 @@ impl HubBuilder {
 
     /// Mints publisher tokens with `factory` (cached until shortly before
     /// expiry) carrying `grants`, and keeps the factory for minting
-    /// subscriber tokens. Sets the dialect to the factory's.
+    /// subscriber tokens. The hub speaks the factory's dialect unless
+    /// [`HubBuilder::protocol`] names one, which must then be the same.
     pub fn token_factory(mut self, factory: TokenFactory, grants: Grants) -> Self {
-        self.version = factory.protocol();
         self.provider = Some(Arc::new(CachedTokenProvider::new(factory.clone(), grants)));
         self.factory = Some(factory);
         self
@@ -288,14 +292,23 @@ impl HubBuilder {
                 )));
             }
         }
-        if let Some(factory) = &self.factory
-            && factory.protocol() != self.version
-        {
-            return Err(Error::Config(format!(
-                "the token factory mints {} tokens for a {} hub",
-                factory.protocol(),
-                self.version
-            )));
+        let version = match (&self.factory, self.version) {
+            (Some(factory), Some(version)) if factory.protocol() != version => {
+                return Err(Error::Config(format!(
+                    "the token factory mints {} tokens for a {} hub",
+                    factory.protocol(),
+                    version
+                )));
+            }
+            (_, Some(version)) => version,
+            (Some(factory), None) => factory.protocol(),
+            (None, None) => ProtocolVersion::default(),
+        };
+        let mut info = HubInfo::new(url)
+            .with_public_url(public_url)
+            .with_protocol(version);
+        if let Some(factory) = self.factory {
+            info = info.with_token_factory(factory);
         }
         let client = match self.client {
             Some(client) => client,
@@ -306,14 +319,17 @@ impl HubBuilder {
         };
         Ok(Hub {
             inner: Arc::new(HubInner {
-                url,
-                public_url,
-                version: self.version,
+                info,
                 provider: self.provider,
-                factory: self.factory,
                 client,
                 timeout: self.timeout,
             }),
         })
+    }
+}
+
+impl From<&Hub> for HubInfo {
+    fn from(hub: &Hub) -> Self {
+        hub.info().clone()
     }
 }

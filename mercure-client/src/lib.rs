@@ -1,10 +1,11 @@
 //! A client for the [Mercure](https://mercure.rocks) protocol: publish
-//! updates to a hub and mint the JWTs that authorize publishers and
-//! subscribers, in both dialects of the protocol (0.x, draft-07, and 1.0,
-//! draft-08).
+//! updates to a hub, subscribe to it with a resilient stream, discover hubs
+//! and query the subscriptions API, in both dialects of the protocol (0.x,
+//! draft-07, and 1.0, draft-08).
 //!
 //! ```no_run
-//! use mercure_client::{Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, Update};
+//! use mercure_client::token::{Grants, SigningKey, TokenFactory};
+//! use mercure_client::{Hub, Update};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let factory = TokenFactory::builder(SigningKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!")?)
@@ -19,91 +20,61 @@
 //! # let _ = id; Ok(()) }
 //! ```
 //!
-//! # For web applications
-//! Framework-neutral pieces that the `mercure-axum` and `mercure-actix`
-//! adapters build on: [`AuthorizationCookie`] (the cookie a browser presents
-//! to the hub, its `Domain` derived with the Public Suffix List) minted by
-//! [`Authorization`] for one or several hubs, with a [`TopicAuthorizer`]
-//! deciding what each subscriber may be granted; [`HubUrl`] (subscription
-//! URLs in the hub's dialect); [`DiscoveryLink`] (the `Link: <hub>;
-//! rel="mercure"` value) and [`is_cors_preflight`].
+//! The protocol's data types (updates, selectors, ids, tokens, the SSE
+//! decoder) live in [`mercure_core`] and are re-exported here; web
+//! application helpers (cookies, hub URLs for templates) are in
+//! `mercure-web`.
+//!
+//! # Modules
+//! - [`token`]: minting tokens and supplying them to requests.
+//! - [`subscriber`]: what a [`Subscriber`] stream yields and how it reconnects.
+//! - [`discovery`]: finding a resource's hub and the hub's dialect.
+//! - [`subscriptions`]: the subscriptions API.
+//! - [`publish`]: ordered background publishing ([`PublishQueue`](publish::PublishQueue)).
+//! - [`testing`]: test doubles for code that publishes.
 //!
 //! # Features
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
 //! - `rust-crypto` (default) / `aws-lc-rs`: the JWT signature backend.
-//! - `minijinja`: `add_minijinja_functions` registers `mercure_hub_url` in templates.
-//! - `askama`: `HubUrls`, subscription URLs for askama templates.
+//! - `embedded-hub`: [`Publisher`] for `mercure_hub::EmbeddedHub`.
 
-mod authorization;
-mod authorizer;
 mod body;
-mod challenge;
-mod clock;
-mod cookie;
-pub mod crypto;
-mod discovery;
+#[cfg(feature = "embedded-hub")]
+mod embedded;
+pub mod discovery;
 mod error;
-mod event_id;
-mod forwarded;
 mod hub;
-mod hub_url;
-mod link;
-mod preflight;
-mod protocol;
-mod publish_queue;
+mod provider;
+pub mod publish;
 mod publisher;
 mod registry;
-mod selector;
-mod subscriber;
-mod subscriptions;
-mod templates;
+pub mod subscriber;
+pub mod subscriptions;
 pub mod testing;
-mod text;
-mod token;
-mod update;
 
-pub use authorization::Authorization;
-pub use authorizer::{AuthorizedGrants, FnTopicAuthorizer, TopicAuthorizer};
-pub use challenge::BearerChallenge;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use cookie::{AuthorizationCookie, CookieError, CookieOptions, SameSite, cookie_domain};
-pub use discovery::{
-    Discovery, HubLink, LinkValue, ResourceMetadata, detect_protocol, discover,
-    fetch_resource_metadata, metadata_url,
-};
 pub use error::{Error, HubRejection, Result};
-pub use event_id::EventId;
-pub use forwarded::{forwarded_host, forwarded_proto};
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
-pub use hub_url::{HubUrl, HubUrlError};
-pub use jsonwebtoken::Algorithm;
-pub use link::{DiscoveryLink, LinkError};
-pub use preflight::is_cors_preflight;
-pub use protocol::{Dialect, ProtocolVersion, UnknownProtocolVersion};
-pub use publish_queue::{PublishQueue, PublishQueueBuilder, QueueError, QueueStats};
+pub use mercure_core::{EventId, HubInfo, MatchType, ProtocolVersion, TopicSelector, Update, UpdateBuilder, UpdateError, clock, headers, sse};
 pub use publisher::Publisher;
 pub use registry::HubRegistry;
-pub use selector::{MatchType, TopicSelector};
-pub use subscriber::{
-    AuthorizationMethod, Connected, DEFAULT_INITIAL_DELAY, DEFAULT_MAX_DELAY,
-    DEFAULT_MAX_EVENT_SIZE, DEFAULT_MIN_RETRY, DEFAULT_READ_TIMEOUT, DEFAULT_RESET_AFTER,
-    EventTooLarge, EventsLost, ExponentialBackoff, ManualTimer, ReceivedUpdate, ReconnectReason,
-    Reconnecting, RetryStrategy, SseDecoder, Subscriber, SubscriberBuilder, SubscriberEvent, Timer,
-    TokioTimer,
-};
-pub use subscriptions::{
-    ActiveSubscription, SubscriptionEvents, SubscriptionList, SubscriptionsApi,
-};
-#[cfg(feature = "askama")]
-pub use templates::HubUrls;
-#[cfg(feature = "minijinja")]
-pub use templates::add_minijinja_functions;
-pub use token::{
-    AUTHORIZATION_DETAIL_TYPE, CachedTokenProvider, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_LIFETIME,
-    FnTokenProvider, Grants, SigningKey, Token, TokenError, TokenFactory, TokenFactoryBuilder,
-    TokenProvider,
-};
-pub use update::{Update, UpdateBuilder, UpdateError};
+pub use subscriber::{Subscriber, SubscriberBuilder, SubscriberEvent};
+
+/// Tokens: what they grant and minting them (from [`mercure_core::token`]),
+/// and supplying them to requests ([`TokenProvider`](token::TokenProvider)).
+pub mod token {
+    pub use crate::provider::{
+        CachedTokenProvider, DEFAULT_REFRESH_MARGIN, FnTokenProvider, TokenFuture, TokenProvider,
+    };
+    pub use mercure_core::token::{
+        AUTHORIZATION_DETAIL_TYPE, Algorithm, DEFAULT_TOKEN_LIFETIME, Grants, SigningKey, Token,
+        TokenError, TokenFactory, TokenFactoryBuilder,
+    };
+}
+
+// Short paths for this crate's own modules.
+pub(crate) use mercure_core::headers::{BearerChallenge, LinkValue};
+pub(crate) use mercure_core::token::{Grants, Token, TokenError, TokenFactory};
+pub(crate) use provider::{CachedTokenProvider, TokenProvider};
 
 #[cfg(test)]
 mod send_sync {
@@ -114,15 +85,10 @@ mod send_sync {
         assert_send_sync::<crate::Hub>();
         assert_send_sync::<crate::HubRegistry>();
         assert_send_sync::<crate::Update>();
-        assert_send_sync::<crate::TokenFactory>();
-        assert_send_sync::<crate::CachedTokenProvider>();
+        assert_send_sync::<crate::token::TokenFactory>();
+        assert_send_sync::<crate::token::CachedTokenProvider>();
         assert_send_sync::<crate::Error>();
         assert_send_sync::<crate::testing::MockHub>();
         assert_send_sync::<crate::testing::RecordingHub>();
     }
 }
-
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -54,7 +54,8 @@ impl ActiveSubscription {
     /// Parses one subscription document of either dialect.
     ///
     /// ```
-    /// use mercure_client::{ActiveSubscription, MatchType};
+    /// use mercure_client::MatchType;
+    /// use mercure_client::subscriptions::ActiveSubscription;
     ///
     /// let v1 = ActiveSubscription::from_json(br#"{"type": "subscription",
     ///     "match": "https://example.com/books/:id", "match_type": "urlpattern",
@@ -81,7 +82,7 @@ impl ActiveSubscription {
     ///
     /// ```
     /// use serde_json::json;
-    /// use mercure_client::ActiveSubscription;
+    /// use mercure_client::subscriptions::ActiveSubscription;
     ///
     /// let s = ActiveSubscription::from_json(br#"{"topic": "t", "subscriber": "s",
     ///     "active": true, "payload": {"user": {"id": 7, "name": "Ann"}, "tenant": "a"}}"#).unwrap();
@@ -216,7 +217,8 @@ impl SubscriptionList {
 /// A client of a hub's subscriptions API.
 ///
 /// ```no_run
-/// use mercure_client::{Hub, SubscriptionsApi};
+/// use mercure_client::Hub;
+/// use mercure_client::subscriptions::SubscriptionsApi;
 ///
 /// # async fn run() -> mercure_client::Result<()> {
 /// let hub = Hub::builder("http://hub.internal:3000/.well-known/mercure").build()?;
@@ -276,7 +278,8 @@ impl SubscriptionsApi {
     /// in 1.0, each value percent-encoded once.
     ///
     /// ```
-    /// use mercure_client::{Hub, ProtocolVersion, SubscriptionsApi, TopicSelector};
+    /// use mercure_client::{Hub, ProtocolVersion, TopicSelector};
+    /// use mercure_client::subscriptions::SubscriptionsApi;
     ///
     /// let hub = Hub::builder("https://example.com/.well-known/mercure")
     ///     .protocol(ProtocolVersion::V1)
@@ -440,7 +443,7 @@ impl SubscriptionsApi {
     /// headers and body.
     async fn fetch(&self, url: Url) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
         let token = match &self.provider {
-            Some(provider) => Some(provider.token()?),
+            Some(provider) => Some(provider.token().await?),
             None => None,
         };
         match (
@@ -448,7 +451,7 @@ impl SubscriptionsApi {
             &self.provider,
         ) {
             ((401, ..), Some(provider)) => {
-                let fresh = provider.refresh()?;
+                let fresh = provider.refresh().await?;
                 self.send(url, Some(&fresh)).await
             }
             (answer, _) => Ok(answer),

@@ -2,10 +2,9 @@
 
 mod support;
 
-use mercure_client::{
-    Discovery, Error, LinkValue, ProtocolVersion, detect_protocol, discover,
-    fetch_resource_metadata, metadata_url,
-};
+use mercure_client::{Error, ProtocolVersion};
+use mercure_client::discovery::{Discovery, detect_protocol, discover, fetch_resource_metadata, metadata_url};
+use mercure_client::headers::LinkValue;
 use support::{ScriptedHub, Step};
 use url::Url;
 
@@ -122,7 +121,7 @@ async fn metadata_tells_the_dialect() {
     ));
     assert!(matches!(
         fetch_resource_metadata(&client, &hub).await,
-        Err(Error::Hub(_))
+        Err(Error::ServerError(_))
     ));
     let seen = server.seen();
     assert!(seen.iter().all(|s| s.target == metadata_url(&hub).path()));

@@ -8,11 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{
-    AuthorizationMethod, Error, EventId, ExponentialBackoff, ManualTimer, ProtocolVersion,
-    ReconnectReason, Subscriber, SubscriberEvent, Timer, Token, TokenError, TokenProvider,
-    TopicSelector,
-};
+use mercure_client::{Error, EventId, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
+use mercure_client::subscriber::{AuthorizationMethod, ExponentialBackoff, ManualTimer, ReconnectReason, Timer};
+use mercure_client::token::{Token, TokenFuture, TokenProvider};
 use support::{ScriptedHub, Step};
 
 /// Hands out `token-<n>`; `refresh` moves to the next n.
@@ -24,18 +22,23 @@ struct Rotating {
 }
 
 impl TokenProvider for Rotating {
-    fn token(&self) -> Result<Token, TokenError> {
+    fn token(&self) -> TokenFuture<'_> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        Ok(Token::new(format!(
+        let token = Token::new(format!(
             "token-{}",
             self.generation.load(Ordering::SeqCst)
-        )))
+        ));
+        // Answers after yielding, as a provider fetching over the network would.
+        TokenFuture::new(async move {
+            tokio::task::yield_now().await;
+            Ok(token)
+        })
     }
 
-    fn refresh(&self) -> Result<Token, TokenError> {
+    fn refresh(&self) -> TokenFuture<'_> {
         self.refreshed.fetch_add(1, Ordering::SeqCst);
         let next = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(Token::new(format!("token-{next}")))
+        TokenFuture::ready(Ok(Token::new(format!("token-{next}"))))
     }
 }
 
@@ -683,7 +686,7 @@ async fn updates_only_and_subscription_events_skip_connection_events() {
         .collect();
     assert_eq!(data[1], "not a subscription");
 
-    let events: Vec<_> = mercure_client::SubscriptionEvents::new(build())
+    let events: Vec<_> = mercure_client::subscriptions::SubscriptionEvents::new(build())
         .take(3)
         .collect()
         .await;

@@ -5,24 +5,27 @@ mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mercure_client::{
-    Error, Hub, ProtocolVersion, SubscriptionsApi, Token, TokenError, TokenProvider, TopicSelector,
-};
+use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector};
+use mercure_client::subscriptions::SubscriptionsApi;
+use mercure_client::token::{Token, TokenFuture, TokenProvider};
 use support::{ScriptedHub, Step};
 
 #[derive(Debug, Default)]
 struct Rotating(AtomicU32);
 
 impl TokenProvider for Rotating {
-    fn token(&self) -> Result<Token, TokenError> {
-        Ok(Token::new(format!("t{}", self.0.load(Ordering::SeqCst))))
+    fn token(&self) -> TokenFuture<'_> {
+        TokenFuture::ready(Ok(Token::new(format!(
+            "t{}",
+            self.0.load(Ordering::SeqCst)
+        ))))
     }
 
-    fn refresh(&self) -> Result<Token, TokenError> {
-        Ok(Token::new(format!(
+    fn refresh(&self) -> TokenFuture<'_> {
+        TokenFuture::ready(Ok(Token::new(format!(
             "t{}",
             self.0.fetch_add(1, Ordering::SeqCst) + 1
-        )))
+        ))))
     }
 }
 

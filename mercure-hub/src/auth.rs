@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use jsonwebtoken::Validation;
-use mercure_client::{AUTHORIZATION_DETAIL_TYPE, Clock, ProtocolVersion};
+use mercure_core::ProtocolVersion;
+use mercure_core::clock::Clock;
+use mercure_core::token::AUTHORIZATION_DETAIL_TYPE;
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 

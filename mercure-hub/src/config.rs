@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mercure_client::{Clock, ProtocolVersion, SystemClock};
+use mercure_core::ProtocolVersion;
+use mercure_core::clock::{Clock, SystemClock};
 use url::Url;
 
 use crate::{Error, MemoryTransport, Transport, VerificationKey};

@@ -1,7 +1,7 @@
 //! The resources describing subscriptions: their topics (IRIs) and their
 //! JSON documents, 0.x JSON-LD or 1.0 JSON.
 
-use mercure_client::{MatchType, ProtocolVersion, TopicSelector};
+use mercure_core::{MatchType, ProtocolVersion, TopicSelector};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 

@@ -1,6 +1,6 @@
 //! The error type of the hub.
 
-use mercure_client::UpdateError;
+use mercure_core::UpdateError;
 
 /// Everything that can go wrong configuring the hub, publishing to it or
 /// subscribing to it. Never contains key material or token text.

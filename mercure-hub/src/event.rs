@@ -54,7 +54,7 @@ impl Event {
     pub(crate) fn chunk(&self) -> &[u8] {
         self.chunk.get_or_init(|| {
             let mut chunk = Vec::new();
-            crate::sse::put_http_chunk(&mut chunk, &self.frame);
+            crate::chunk::put_http_chunk(&mut chunk, &self.frame);
             Bytes::from(chunk)
         })
     }

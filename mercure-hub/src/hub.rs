@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{BufMut, BytesMut};
-use mercure_client::{EventId, ProtocolVersion, TopicSelector, Update};
+use mercure_core::{EventId, ProtocolVersion, TopicSelector, Update};
 
 use crate::auth::Verifier;
 use crate::documents::{subscription_document, subscription_topic, with_context};
@@ -28,7 +28,7 @@ use crate::{
 ///
 /// ```
 /// use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
-/// use mercure_client::Update;
+/// use mercure_core::Update;
 ///
 /// let hub = EmbeddedHub::new(
 ///     HubConfig::builder()
@@ -108,7 +108,7 @@ fn flush(mut outboxes: Vec<Arc<Outbox>>) {
 impl EmbeddedHub {
     /// Starts a hub with `config`.
     pub fn new(config: HubConfig) -> Self {
-        mercure_client::crypto::install_default_provider();
+        mercure_core::crypto::install_default_provider();
         let matchers = MatcherCache::new(config.matcher_cache_size, config.url.clone());
         let verifier = |keys| {
             Verifier::new(
@@ -240,13 +240,13 @@ impl EmbeddedHub {
     }
 
     /// The id of the newest event in history.
-    pub fn last_event_id(&self) -> Option<String> {
+    pub fn last_event_id(&self) -> Option<EventId> {
         let _state = self.inner.lock();
         self.inner
             .config
             .transport
             .last_id()
-            .map(|id| id.to_string())
+            .map(|id| EventId::new(id.to_string()))
     }
 }
 
@@ -287,7 +287,7 @@ impl Inner {
             None => Arc::from(uuid::Uuid::new_v4().urn().to_string()),
         };
         let frame =
-            crate::sse::encode_event(&id, update.event_type(), update.retry(), update.data());
+            mercure_core::sse::encode_event(&id, update.event_type(), update.retry(), update.data());
         let topics = TopicSet::new(Arc::from(update.topics()), self.config.url.clone());
         let event = Arc::new(Event::new(
             Arc::clone(&id),
@@ -361,7 +361,7 @@ impl Inner {
         let transport = &self.config.transport;
 
         let mut initial = BytesMut::new();
-        initial.put_slice(crate::sse::OPENING);
+        initial.put_slice(crate::chunk::OPENING);
         let (entry, resumed_from) = {
             let mut state = self.lock();
             let key = state.next_key;
@@ -375,8 +375,8 @@ impl Inner {
                 access,
                 request.payload,
             ));
-            let (replay, resumed_from) = match request.last_event_id.as_deref() {
-                Some(mercure_client::EventId::EARLIEST) => (transport.all(), "earliest".to_owned()),
+            let (replay, resumed_from) = match request.last_event_id.as_ref().map(EventId::as_str) {
+                Some(mercure_core::EventId::EARLIEST) => (transport.all(), "earliest".to_owned()),
                 Some(last) => match transport.after(last) {
                     Some(events) => (events, last.to_owned()),
                     None => (transport.all(), "earliest".to_owned()),

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mercure_client::{Grants, ProtocolVersion, SigningKey, TokenFactory};
+use mercure_core::ProtocolVersion;
+use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{DialectSupport, EmbeddedHub, HubConfig, VerificationKey};
 use tracing_subscriber::EnvFilter;
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use mercure_client::{MatchType, ProtocolVersion, TopicSelector};
+use mercure_core::{MatchType, ProtocolVersion, TopicSelector};
 use quick_cache::sync::Cache;
 use url::Url;
 use urlpattern::{UrlPattern, UrlPatternInit, UrlPatternMatchInput, UrlPatternOptions};

@@ -369,12 +369,12 @@ mod tests {
 
     fn chunk_of(frame: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        crate::sse::put_http_chunk(&mut out, frame);
+        crate::chunk::put_http_chunk(&mut out, frame);
         out
     }
 
     fn event(id: &str, data: &str) -> Arc<Event> {
-        let frame = crate::sse::encode_event(id, None, None, data);
+        let frame = mercure_core::sse::encode_event(id, None, None, data);
         let topics = TopicSet::new(
             Arc::from(vec!["t".to_owned()]),
             url::Url::parse("http://127.0.0.1/.well-known/mercure").unwrap(),

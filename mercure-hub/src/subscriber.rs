@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::SystemTime;
 
-use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_core::{EventId, ProtocolVersion, TopicSelector};
 
 use crate::Event;
 use crate::matcher::{MatchMemo, Matcher, MatcherKind};
@@ -28,7 +28,7 @@ pub enum PrivateAccess {
 /// cursor.
 ///
 /// ```
-/// use mercure_client::{ProtocolVersion, TopicSelector};
+/// use mercure_core::{ProtocolVersion, TopicSelector};
 /// use mercure_hub::{PrivateAccess, SubscribeRequest};
 ///
 /// let request = SubscribeRequest::new([TopicSelector::exact("https://example.com/users/42")])
@@ -43,7 +43,7 @@ pub enum PrivateAccess {
 pub struct SubscribeRequest {
     pub(crate) selectors: Vec<TopicSelector>,
     pub(crate) dialect: ProtocolVersion,
-    pub(crate) last_event_id: Option<String>,
+    pub(crate) last_event_id: Option<EventId>,
     pub(crate) access: PrivateAccess,
     pub(crate) payload: Option<serde_json::Value>,
     pub(crate) subject: Option<String>,
@@ -74,7 +74,7 @@ impl SubscribeRequest {
     /// `selectors`.
     ///
     /// ```
-    /// use mercure_client::TopicSelector;
+    /// use mercure_core::TopicSelector;
     /// use mercure_hub::SubscribeRequest;
     ///
     /// let request = SubscribeRequest::server_selected(vec![TopicSelector::exact("https://example.com/books/1")]);
@@ -92,7 +92,7 @@ impl SubscribeRequest {
     }
 
     /// Replays the events after this id (`earliest`: all those held).
-    pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
+    pub fn last_event_id(mut self, id: impl Into<EventId>) -> Self {
         self.last_event_id = Some(id.into());
         self
     }

@@ -172,7 +172,7 @@ impl Stream for Subscription {
                 if let Some(heartbeat) = &mut this.heartbeat
                     && heartbeat.poll_tick(cx).is_ready()
                 {
-                    return Poll::Ready(Some(Ok(Bytes::from_static(crate::sse::HEARTBEAT))));
+                    return Poll::Ready(Some(Ok(Bytes::from_static(crate::chunk::HEARTBEAT))));
                 }
                 Poll::Pending
             }

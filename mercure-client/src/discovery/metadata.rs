@@ -56,7 +56,7 @@ impl ResourceMetadata {
 ///
 /// let hub = Url::parse("https://example.com/.well-known/mercure").unwrap();
 /// assert_eq!(
-///     mercure_client::metadata_url(&hub).as_str(),
+///     mercure_client::discovery::metadata_url(&hub).as_str(),
 ///     "https://example.com/.well-known/oauth-protected-resource/.well-known/mercure"
 /// );
 /// ```
@@ -91,7 +91,8 @@ pub async fn fetch_resource_metadata(
 /// protected resource metadata, 0.x otherwise.
 ///
 /// ```no_run
-/// use mercure_client::{Hub, detect_protocol};
+/// use mercure_client::Hub;
+/// use mercure_client::discovery::detect_protocol;
 ///
 /// # async fn run() -> mercure_client::Result<()> {
 /// let url = url::Url::parse("https://example.com/.well-known/mercure").unwrap();

@@ -1,10 +1,10 @@
 //! Discovery: finding a resource's hub from its `Link` headers, and the
 //! hub's dialect from its protected resource metadata.
 
-mod link_header;
+
 mod metadata;
 
-pub use link_header::LinkValue;
+pub use mercure_core::headers::LinkValue;
 pub use metadata::{ResourceMetadata, detect_protocol, fetch_resource_metadata, metadata_url};
 
 use std::time::Duration;
@@ -53,7 +53,7 @@ impl HubLink {
 /// What a resource's `Link` headers say about its updates.
 ///
 /// ```
-/// use mercure_client::Discovery;
+/// use mercure_client::discovery::Discovery;
 /// use url::Url;
 ///
 /// let base = Url::parse("https://example.com/books/1").unwrap();
@@ -173,7 +173,8 @@ impl HubLink {
     /// ([`detect_protocol`]).
     ///
     /// ```no_run
-    /// use mercure_client::{Hub, discover};
+    /// use mercure_client::Hub;
+    /// use mercure_client::discovery::discover;
     ///
     /// # async fn run() -> mercure_client::Result<()> {
     /// let client = reqwest::Client::new();

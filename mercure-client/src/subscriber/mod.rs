@@ -2,17 +2,17 @@
 
 mod item;
 mod retry;
-mod sse;
+
 mod timer;
 
 pub use item::{
-    Connected, EventsLost, ReceivedUpdate, ReconnectReason, Reconnecting, SubscriberEvent,
+    Connected, EventsLost, ReconnectReason, Reconnecting, SubscriberEvent,
 };
 pub use retry::{
     DEFAULT_INITIAL_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RESET_AFTER, ExponentialBackoff,
     RetryStrategy,
 };
-pub use sse::{DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SseDecoder};
+pub use mercure_core::sse::{DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ReceivedUpdate, SseDecoder};
 pub use timer::{ManualTimer, Timer, TokioTimer};
 
 use std::collections::VecDeque;
@@ -599,10 +599,11 @@ impl Driver {
         let token = match &self.provider {
             None => None,
             Some(provider) => {
+                let provider = Arc::clone(provider);
                 let token = if std::mem::take(&mut self.refresh_next) {
-                    provider.refresh()
+                    provider.refresh().await
                 } else {
-                    provider.token()
+                    provider.token().await
                 };
                 match token {
                     Ok(token) => Some(token),
@@ -861,8 +862,8 @@ mod tests {
         assert_send::<SubscriberBuilder>();
         assert_send_sync::<SubscriberEvent>();
         assert_send_sync::<ReceivedUpdate>();
-        assert_send_sync::<crate::SubscriptionsApi>();
-        assert_send::<crate::SubscriptionEvents>();
+        assert_send_sync::<crate::subscriptions::SubscriptionsApi>();
+        assert_send::<crate::subscriptions::SubscriptionEvents>();
         assert_send_sync::<ManualTimer>();
         assert_send::<ExponentialBackoff>();
     }

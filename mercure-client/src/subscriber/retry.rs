@@ -33,7 +33,7 @@ pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(60);
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use mercure_client::{ExponentialBackoff, RetryStrategy};
+/// use mercure_client::subscriber::{ExponentialBackoff, RetryStrategy};
 ///
 /// let mut backoff = ExponentialBackoff::new()
 ///     .initial(Duration::from_millis(100))

@@ -37,7 +37,7 @@ impl Timer for TokioTimer {
 /// ```
 /// use std::time::Duration;
 /// use futures_util::FutureExt;
-/// use mercure_client::{ManualTimer, Timer};
+/// use mercure_client::subscriber::{ManualTimer, Timer};
 ///
 /// let timer = ManualTimer::new();
 /// let mut sleep = timer.sleep_until(timer.now() + Duration::from_secs(5));

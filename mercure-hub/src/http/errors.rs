@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mercure_client::ProtocolVersion;
+use mercure_core::ProtocolVersion;
 
 use super::metadata::metadata_url;
 use crate::{EmbeddedHub, Error};

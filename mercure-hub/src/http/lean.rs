@@ -198,7 +198,7 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
     head.push_str("transfer-encoding: chunked\r\n\r\n");
     let mut opening = head.into_bytes();
     if let Some(initial) = subscription.take_initial() {
-        crate::sse::put_http_chunk(&mut opening, &initial);
+        crate::chunk::put_http_chunk(&mut opening, &initial);
     }
     let mut stream = stream;
     match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&opening)).await {

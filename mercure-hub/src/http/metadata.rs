@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use mercure_client::ProtocolVersion;
+use mercure_core::ProtocolVersion;
 use serde_json::{Value, json};
 
 use crate::EmbeddedHub;

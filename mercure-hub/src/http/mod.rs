@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use mercure_client::ProtocolVersion;
+use mercure_core::ProtocolVersion;
 use tokio::net::TcpListener;
 
 use crate::EmbeddedHub;

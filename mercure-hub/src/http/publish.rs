@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mercure_client::{ProtocolVersion, Update};
+use mercure_core::{ProtocolVersion, Update};
 
 use super::errors::respond;
 use super::token::{self, Source};

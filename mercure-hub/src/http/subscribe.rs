@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_core::{ProtocolVersion, TopicSelector};
 
 use super::errors::respond;
 use super::publish::cookie_dialects;

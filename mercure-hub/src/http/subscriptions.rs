@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_core::{EventId, ProtocolVersion, TopicSelector};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
@@ -101,7 +101,7 @@ fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response
         ));
     }
     let target = parse_target(&segments, dialect)?;
-    let last_event_id = hub.last_event_id().unwrap_or_else(|| "earliest".to_owned());
+    let last_event_id = hub.last_event_id().map_or_else(|| "earliest".to_owned(), EventId::into_string);
     let hub_path = config.path();
     let same = |a: &TopicSelector, b: &TopicSelector| {
         a.expression() == b.expression()

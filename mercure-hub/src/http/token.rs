@@ -2,7 +2,7 @@
 //! (0.x only) the `authorization` query parameter, then the dialect's cookie.
 
 use axum::http::{HeaderMap, header};
-use mercure_client::ProtocolVersion;
+use mercure_core::ProtocolVersion;
 
 /// How the token was presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
