@@ -8,9 +8,8 @@
 
 use std::time::Duration;
 
-use mercure_client::{
-    Error, Grants, Hub, ProtocolVersion, SigningKey, Token, TokenFactory, TopicSelector, Update,
-};
+use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector, Update};
+use mercure_client::token::{Grants, SigningKey, Token, TokenFactory};
 use mercure_integration_tests::flask_hub::{FlaskHub, PUBLISHER_SECRET, SUBSCRIBER_SECRET};
 use mercure_integration_tests::raw_sse::{RawEvent, RawStream};
 use mercure_integration_tests::served_hub::encode_component as urlencode;
@@ -240,7 +239,8 @@ async fn reconciliation_replays_what_followed_the_last_event_id() {
 #[tokio::test]
 async fn our_subscriber_authorizes_by_header_cookie_and_query() {
     use futures_util::StreamExt;
-    use mercure_client::{AuthorizationMethod, Subscriber};
+    use mercure_client::Subscriber;
+    use mercure_client::subscriber::AuthorizationMethod;
 
     let flask = FlaskHub::start().await;
     let topic = "https://example.com/users/42/notifications";

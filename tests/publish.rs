@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mercure_client::{
-    Error, FnTokenProvider, Grants, Hub, ManualClock, ProtocolVersion, SigningKey, Token,
-    TokenFactory, Update, UpdateError,
-};
+use mercure_client::{Error, Hub, ProtocolVersion, Update, UpdateError};
+use mercure_client::clock::ManualClock;
+use mercure_client::token::{FnTokenProvider, Grants, SigningKey, Token, TokenFactory};
 use mercure_integration_tests::{Scripted, TestServer};
 
 const ID: &str = "urn:uuid:6c0f5a3e-3c3d-4b5e-9a39-8d9c2f6e1f10";

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{
-    ExponentialBackoff, Grants, Hub, ProtocolVersion, SigningKey, Subscriber, SubscriberEvent,
-    SubscriptionsApi, TokenFactory, TopicSelector, Update, detect_protocol,
-    fetch_resource_metadata,
-};
+use mercure_client::{Hub, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector, Update};
+use mercure_client::discovery::{detect_protocol, fetch_resource_metadata};
+use mercure_client::subscriber::ExponentialBackoff;
+use mercure_client::subscriptions::SubscriptionsApi;
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{DialectSupport, EmbeddedHub, HubConfig, HubConfigBuilder, VerificationKey};
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -388,7 +388,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
 /// cookie, or (0.x) query parameter.
 #[tokio::test]
 async fn every_authorization_method_is_accepted_by_the_hub() {
-    use mercure_client::AuthorizationMethod;
+    use mercure_client::subscriber::AuthorizationMethod;
     for version in ProtocolVersion::ALL {
         let mut methods = vec![AuthorizationMethod::Header, AuthorizationMethod::Cookie];
         if version == ProtocolVersion::V0 {

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use mercure_client::{
-    CachedTokenProvider, Grants, ManualClock, ProtocolVersion, SigningKey, TokenError,
-    TokenFactory, TokenProvider, TopicSelector,
-};
+use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_client::clock::ManualClock;
+use mercure_client::token::{CachedTokenProvider, Grants, SigningKey, TokenError, TokenFactory, TokenProvider};
 use serde_json::{Value, json};
 
 const NOW: u64 = 1_800_000_000;

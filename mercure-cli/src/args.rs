@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mercure_client::{Algorithm, ProtocolVersion};
+use mercure_client::ProtocolVersion;
+use mercure_client::token::Algorithm;
 
 /// The Mercure toolkit: mint tokens, publish updates to a hub.
 ///

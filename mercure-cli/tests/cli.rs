@@ -217,7 +217,7 @@ fn hub_runs_the_standalone_hub_binary() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let help = stdout(&output);
-    assert!(help.contains("--jwt-key"), "{help}");
+    assert!(help.contains("MERCURE_JWT_KEY"), "{help}");
     assert!(help.contains("MERCURE_"), "{help}");
 
     // Without the variable it is found beside `mercure`.

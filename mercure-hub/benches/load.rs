@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mercure_client::{Grants, SigningKey, TokenFactory};
+use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -125,9 +125,8 @@ impl HubProcess {
             .args([
                 "--queue-capacity",
                 &queue_capacity.to_string(),
-                "--jwt-key",
-                SECRET,
             ])
+            .env("MERCURE_JWT_KEY", SECRET)
             // BENCH_HUB_ARGS: more flags for the hub, e.g. "--workers 1".
             .args(
                 std::env::var("BENCH_HUB_ARGS")

@@ -1,7 +1,9 @@
 //! `mercure-hub`: a standalone Mercure hub (0.x and 1.0 dialects).
 //!
 //! Every flag can also be set with the `MERCURE_*` environment variable
-//! shown by `mercure-hub --help`.
+//! shown by `mercure-hub --help`. Keys come from the environment or from
+//! files, never from the command line (where other users of the machine
+//! can read them).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +18,14 @@ use tracing_subscriber::EnvFilter;
 
 /// A Mercure hub: real-time updates pushed over server-sent events.
 #[derive(Debug, Parser)]
-#[command(name = "mercure-hub", version, about)]
+#[command(
+    name = "mercure-hub",
+    version,
+    about,
+    after_help = "Keys never come from the command line: set MERCURE_JWT_KEY, \
+MERCURE_PUBLISHER_JWT_KEY or MERCURE_SUBSCRIBER_JWT_KEY in the environment, \
+or name a file with --jwt-key-file, --publisher-jwt-key-file or --subscriber-jwt-key-file."
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "MERCURE_ADDR", default_value = "127.0.0.1:3000")]
@@ -27,25 +36,25 @@ struct Args {
     /// Dialects spoken: 0.x, 1.0 or both.
     #[arg(long, env = "MERCURE_PROTOCOL", default_value = "both")]
     protocol: String,
-    /// Key verifying publisher and subscriber tokens: the HMAC secret, or a
-    /// PEM public key for RS*/PS*/ES*/EdDSA.
-    #[arg(long, env = "MERCURE_JWT_KEY", hide_env_values = true)]
-    jwt_key: Option<String>,
-    /// File holding the key (instead of --jwt-key).
+    /// File holding the key verifying publisher and subscriber tokens: the
+    /// HMAC secret, or a PEM public key for RS*/PS*/ES*/EdDSA (or set the
+    /// key itself in MERCURE_JWT_KEY).
     #[arg(long, env = "MERCURE_JWT_KEY_FILE")]
     jwt_key_file: Option<PathBuf>,
     /// Algorithm of the key.
     #[arg(long, env = "MERCURE_JWT_ALGORITHM", default_value = "HS256")]
     jwt_algorithm: String,
-    /// Key verifying publisher tokens only.
-    #[arg(long, env = "MERCURE_PUBLISHER_JWT_KEY", hide_env_values = true)]
-    publisher_jwt_key: Option<String>,
+    /// File holding the key verifying publisher tokens only (or set
+    /// MERCURE_PUBLISHER_JWT_KEY).
+    #[arg(long, env = "MERCURE_PUBLISHER_JWT_KEY_FILE")]
+    publisher_jwt_key_file: Option<PathBuf>,
     /// Algorithm of the publisher key (default: --jwt-algorithm).
     #[arg(long, env = "MERCURE_PUBLISHER_JWT_ALGORITHM")]
     publisher_jwt_algorithm: Option<String>,
-    /// Key verifying subscriber tokens only.
-    #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_KEY", hide_env_values = true)]
-    subscriber_jwt_key: Option<String>,
+    /// File holding the key verifying subscriber tokens only (or set
+    /// MERCURE_SUBSCRIBER_JWT_KEY).
+    #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_KEY_FILE")]
+    subscriber_jwt_key_file: Option<PathBuf>,
     /// Algorithm of the subscriber key (default: --jwt-algorithm).
     #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_ALGORITHM")]
     subscriber_jwt_algorithm: Option<String>,
@@ -154,20 +163,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .max_body(args.max_body)
         .subscriptions(args.subscriptions)
         .metrics(args.metrics);
-    let shared_key = match (&args.jwt_key, &args.jwt_key_file) {
-        (Some(_), Some(_)) => return Err("use either --jwt-key or --jwt-key-file".into()),
-        (Some(key), None) => Some(key.clone()),
-        (None, Some(path)) => Some(std::fs::read_to_string(path)?),
-        (None, None) => None,
-    };
-    let publisher_key = args
-        .publisher_jwt_key
-        .clone()
-        .or_else(|| shared_key.clone());
-    let subscriber_key = args
-        .subscriber_jwt_key
-        .clone()
-        .or_else(|| shared_key.clone());
+    let shared_key = secret("MERCURE_JWT_KEY", args.jwt_key_file.as_deref())?;
+    let publisher_key = secret(
+        "MERCURE_PUBLISHER_JWT_KEY",
+        args.publisher_jwt_key_file.as_deref(),
+    )?
+    .or_else(|| shared_key.clone());
+    let subscriber_key = secret(
+        "MERCURE_SUBSCRIBER_JWT_KEY",
+        args.subscriber_jwt_key_file.as_deref(),
+    )?
+    .or_else(|| shared_key.clone());
     if let Some(key) = &publisher_key {
         let algorithm = args
             .publisher_jwt_algorithm
@@ -230,7 +236,7 @@ fn print_demo(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let Some(key) = key.filter(|_| args.jwt_algorithm.to_ascii_uppercase().starts_with("HS"))
     else {
-        println!("--demo needs an HMAC --jwt-key to mint tokens");
+        println!("--demo needs an HMAC key (MERCURE_JWT_KEY) to mint tokens");
         return Ok(());
     };
     let algorithm = args.jwt_algorithm.parse()?;
@@ -261,4 +267,20 @@ fn print_demo(
     }
     println!("{out}");
     Ok(())
+}
+
+/// A key from the environment variable `variable` or from `file`, not both.
+fn secret(
+    variable: &str,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let from_env = std::env::var(variable).ok().filter(|key| !key.is_empty());
+    match (from_env, file) {
+        (Some(_), Some(_)) => Err(format!("set either {variable} or its key file, not both").into()),
+        (Some(key), None) => Ok(Some(key)),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|error| format!("cannot read the key file {}: {error}", path.display()).into()),
+        (None, None) => Ok(None),
+    }
 }

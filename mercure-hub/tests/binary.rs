@@ -5,7 +5,8 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use mercure_client::{Grants, ProtocolVersion};
+use mercure_core::ProtocolVersion;
+use mercure_core::token::Grants;
 
 struct Hub {
     child: Child,
@@ -75,7 +76,7 @@ fn bearer(line: &str) -> &str {
 
 #[tokio::test]
 async fn the_demo_prints_working_curl_lines_for_both_dialects() {
-    let (hub, curls) = spawn_reading(&["--demo", "--jwt-key", "demo-secret"], &[], 4);
+    let (hub, curls) = spawn_reading(&["--demo"], &[("MERCURE_JWT_KEY", "demo-secret")], 4);
     assert!(
         curls[0].contains("?topic=") && curls[2].contains("?match="),
         "{curls:?}"
@@ -191,9 +192,8 @@ fn refuses_a_bad_configuration_with_a_message() {
             "127.0.0.1:0",
             "--jwt-algorithm",
             "RS256",
-            "--jwt-key",
-            "not a pem",
         ])
+        .env("MERCURE_JWT_KEY", "not a pem")
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -214,9 +214,8 @@ fn logs_as_json_lines_on_request() {
             "127.0.0.1:0",
             "--log-format",
             "json",
-            "--jwt-key",
-            "k",
         ])
+        .env("MERCURE_JWT_KEY", "k")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

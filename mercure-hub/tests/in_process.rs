@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use mercure_client::{ProtocolVersion, TopicSelector, Update};
+use mercure_core::{ProtocolVersion, TopicSelector, Update};
 use mercure_hub::{EmbeddedHub, HubConfig, PrivateAccess, SubscribeRequest, Subscription};
 
 fn hub(builder: mercure_hub::HubConfigBuilder) -> EmbeddedHub {
@@ -173,39 +173,6 @@ async fn subscribing_needs_a_valid_selector() {
         ),
         Err(mercure_hub::Error::InvalidSelector { .. })
     ));
-}
-
-#[tokio::test]
-async fn the_hub_is_a_publisher_for_application_code() {
-    use mercure_client::Publisher;
-    let embedded = hub(HubConfig::builder());
-    let mut stream = embedded.subscribe(SubscribeRequest::new(["t"])).unwrap();
-    assert!(next_text(&mut stream).await.is_some());
-    let publisher: std::sync::Arc<dyn Publisher> = std::sync::Arc::new(embedded.clone());
-    let id = publisher
-        .publish(&Update::new("t", "through the trait").unwrap())
-        .await
-        .unwrap();
-    let text = next_text(&mut stream).await.unwrap();
-    assert!(text.starts_with(&format!("id: {id}\n")), "{text}");
-    assert!(text.contains("data: through the trait"));
-    // Refusals look like a remote hub's.
-    let wildcard = publisher
-        .publish(&Update::new("*", "").unwrap())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(wildcard, mercure_client::Error::InvalidUpdate(_)),
-        "{wildcard:?}"
-    );
-    let reserved = publisher
-        .publish(&Update::new("/.well-known/mercure/subscriptions/x", "").unwrap())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&reserved, mercure_client::Error::BadRequest(rejection) if rejection.status == 400),
-        "{reserved:?}"
-    );
 }
 
 #[tokio::test]

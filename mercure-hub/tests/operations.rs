@@ -2,7 +2,8 @@
 
 mod support;
 
-use mercure_client::{Grants, ProtocolVersion};
+use mercure_core::ProtocolVersion;
+use mercure_core::token::Grants;
 use support::{config, start};
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 
 mod support;
 
-use mercure_client::{Grants, ProtocolVersion};
+use mercure_core::ProtocolVersion;
+use mercure_core::token::Grants;
 use support::{TestHub, config, start, start_router};
 
 async fn flows(hub: TestHub) {

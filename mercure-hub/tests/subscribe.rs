@@ -3,7 +3,8 @@
 
 mod support;
 
-use mercure_client::{Grants, ProtocolVersion, TopicSelector};
+use mercure_core::{ProtocolVersion, TopicSelector};
+use mercure_core::token::Grants;
 use support::{config, start};
 
 const V0: ProtocolVersion = ProtocolVersion::V0;
@@ -387,15 +388,15 @@ async fn the_connection_closes_when_the_token_expires() {
     use std::time::{Duration, UNIX_EPOCH};
     let issued = 1_900_000_000;
     // The hub's clock stands 200 ms before the token's expiry.
-    let hub_clock = mercure_client::ManualClock::new(
+    let hub_clock = mercure_core::clock::ManualClock::new(
         UNIX_EPOCH + Duration::from_millis((issued + 60) * 1000 - 200),
     );
     let hub = start(config().clock(Arc::new(hub_clock))).await;
-    let token = mercure_client::TokenFactory::builder(
-        mercure_client::SigningKey::hs256(support::SECRET).unwrap(),
+    let token = mercure_core::token::TokenFactory::builder(
+        mercure_core::token::SigningKey::hs256(support::SECRET).unwrap(),
     )
     .lifetime(Duration::from_secs(60))
-    .clock(Arc::new(mercure_client::ManualClock::at_unix(issued)))
+    .clock(Arc::new(mercure_core::clock::ManualClock::at_unix(issued)))
     .build()
     .unwrap()
     .mint(&Grants::subscribe_all())
@@ -537,7 +538,7 @@ async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
                 let data = data.clone();
                 std::thread::spawn(move || {
                     for i in 0..each {
-                        let update = mercure_client::Update::builder("t")
+                        let update = mercure_core::Update::builder("t")
                             .data(data.as_str())
                             .id(format!("p{p}-{i}"))
                             .build()

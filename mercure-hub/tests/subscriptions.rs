@@ -2,7 +2,8 @@
 
 mod support;
 
-use mercure_client::{Grants, ProtocolVersion, TopicSelector};
+use mercure_core::{ProtocolVersion, TopicSelector};
+use mercure_core::token::Grants;
 use serde_json::{Value, json};
 use support::{config, start};
 

@@ -200,7 +200,7 @@ impl CookieOptions {
 /// assert_eq!(cookie.domain(), Some("example.com"));
 /// assert_eq!(cookie.path(), "/.well-known/mercure");
 /// assert!(cookie.set_cookie_header().ends_with(
-///     "; Path=/.well-known/mercure; Domain=example.com; Max-Age=3600; Secure; HttpOnly; SameSite=Strict"
+///     "; HttpOnly; SameSite=Strict; Secure; Path=/.well-known/mercure; Domain=example.com; Max-Age=3600"
 /// ));
 ///
 /// // A site that is not the hub's cannot hand it a cookie.
@@ -321,27 +321,24 @@ impl AuthorizationCookie {
     /// The `Set-Cookie` header value. It contains the token: send it to the
     /// browser, never to a log.
     pub fn set_cookie_header(&self) -> String {
-        use fmt::Write as _;
-        let mut header = String::with_capacity(self.value.expose().len() + 160);
-        header.push_str(&self.name);
-        header.push('=');
-        header.push_str(self.value.expose());
-        header.push_str("; Path=");
-        header.push_str(&self.path);
+        let max_age = i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
+        let mut cookie = cookie::Cookie::build((self.name.as_str(), self.value.expose()))
+            .path(self.path.as_str())
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .secure(self.secure)
+            .http_only(true)
+            .same_site(match self.same_site {
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::None => cookie::SameSite::None,
+            });
         if let Some(domain) = &self.domain {
-            header.push_str("; Domain=");
-            header.push_str(domain);
+            cookie = cookie.domain(domain.as_str());
         }
-        let _ = write!(header, "; Max-Age={}", self.max_age.as_secs());
         if self.is_removal() {
-            header.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+            cookie = cookie.expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
         }
-        if self.secure {
-            header.push_str("; Secure");
-        }
-        header.push_str("; HttpOnly; SameSite=");
-        header.push_str(self.same_site.as_str());
-        header
+        cookie.build().to_string()
     }
 }
 

@@ -386,3 +386,150 @@ impl CookieJar {
         self.cookies.iter().map(AuthorizationCookie::set_cookie_header)
     }
 }
+
+impl MercureState {
+    /// An empty set of cookies for the request `request` describes, its
+    /// host read from forwarding headers when
+    /// [`MercureState::trust_forwarded_host`] says so.
+    ///
+    /// ```
+    /// use mercure_web::{HubInfo, MercureState, RequestOrigin};
+    ///
+    /// let state = MercureState::new(HubInfo::parse("https://example.com/.well-known/mercure").unwrap());
+    /// let request = RequestOrigin::new(|name| (name == "host").then_some(&b"example.com"[..]), None, None);
+    /// let jar = state.cookie_jar_for(&request);
+    /// assert!(jar.cookies().is_empty());
+    /// ```
+    pub fn cookie_jar_for(&self, request: &crate::RequestOrigin<'_>) -> CookieJar {
+        self.cookie_jar(request.origin(self.trusts_forwarded_host()))
+    }
+}
+
+impl CookieJar {
+    /// Adds a cookie carrying `grants` for the hub registered as `hub`, or
+    /// for the default hub when `None`: what an authorization-cookie
+    /// middleware mints on every response.
+    ///
+    /// # Errors
+    /// As [`CookieJar::authorize`] and [`CookieJar::authorize_hub`].
+    pub fn authorize_for(
+        &mut self,
+        hub: Option<&str>,
+        grants: &Grants,
+    ) -> Result<&mut Self, WebError> {
+        match hub {
+            Some(hub) => self.authorize_hub(hub, grants),
+            None => self.authorize(grants),
+        }
+    }
+}
+
+/// Defines the application-state type of a framework adapter: a
+/// [`MercureState`] beside the application's client handles on the same
+/// hubs (`mercure_client::Hub`s, to publish), with the builder methods of
+/// [`MercureState`], and dereferencing to it for everything else.
+///
+/// Not a public API: `mercure-axum` and `mercure-actix` call it so that
+/// their `Mercure` types have one definition. The hub type must convert
+/// to a [`HubInfo`] (`for<'a> HubInfo: From<&'a Hub>`), the registry is
+/// `mercure_core::HubRegistry<Hub>`, and `with_embedded_hub` is defined
+/// when the calling crate has an `embedded-hub` feature enabling this
+/// crate's.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_state {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident { hub: $hub:ty, registry: $registry:ty $(,)? }
+    ) => {
+        $(#[$attr])*
+        #[derive(Clone, Debug)]
+        $vis struct $name {
+            state: $crate::MercureState,
+            hubs: ::std::sync::Arc<$registry>,
+        }
+
+        impl $name {
+            /// One hub: cookies, URLs and publishing go to `hub`.
+            pub fn new(hub: $hub) -> Self {
+                Self::with_registry(<$registry>::new(hub))
+            }
+
+            /// Several hubs: cookies and URLs are for the default one
+            /// unless named, and handlers publish to any of them.
+            pub fn with_registry(registry: $registry) -> Self {
+                let infos = registry.map(|hub| $crate::HubInfo::from(hub));
+                Self {
+                    state: $crate::MercureState::with_registry(infos),
+                    hubs: ::std::sync::Arc::new(registry),
+                }
+            }
+
+            /// Replaces the framework-neutral state with what `f` makes
+            /// of it (any builder method of
+            /// [`MercureState`](mercure_web::MercureState)).
+            #[must_use]
+            pub fn map_state(
+                mut self,
+                f: impl FnOnce($crate::MercureState) -> $crate::MercureState,
+            ) -> Self {
+                self.state = f(self.state);
+                self
+            }
+
+            /// Shapes the authorization cookies with `options`.
+            #[must_use]
+            pub fn cookie_options(self, options: $crate::CookieOptions) -> Self {
+                self.map_state(|state| state.cookie_options(options))
+            }
+
+            /// Consults `authorizer` whenever a cookie is minted or a
+            /// server-selected stream opened: denied topics are left out
+            /// of tokens, and streams naming one are refused.
+            #[must_use]
+            pub fn authorizer(self, authorizer: impl $crate::TopicAuthorizer + 'static) -> Self {
+                self.map_state(|state| state.authorizer(authorizer))
+            }
+
+            /// Shapes cookies for the host named by the `Forwarded` or
+            /// `X-Forwarded-Host` header (and scheme by `X-Forwarded-Proto`)
+            /// instead of `Host`: only behind a reverse proxy that sets
+            /// these headers and overwrites what clients send.
+            #[must_use]
+            pub fn trust_forwarded_host(self, trust: bool) -> Self {
+                self.map_state(|state| state.trust_forwarded_host(trust))
+            }
+
+            /// Attaches the hub embedded in this application, for
+            /// server-selected streams and `permission_changed`.
+            #[cfg(feature = "embedded-hub")]
+            #[must_use]
+            pub fn with_embedded_hub(self, hub: ::mercure_hub::EmbeddedHub) -> Self {
+                self.map_state(|state| state.with_embedded_hub(hub))
+            }
+
+            /// The default hub's client, to publish.
+            pub fn hub(&self) -> &$hub {
+                self.hubs.hub()
+            }
+
+            /// The clients of all hubs.
+            pub fn registry(&self) -> &$registry {
+                &self.hubs
+            }
+
+            /// The framework-neutral state (also reached through `Deref`).
+            pub fn state(&self) -> &$crate::MercureState {
+                &self.state
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::MercureState;
+
+            fn deref(&self) -> &$crate::MercureState {
+                &self.state
+            }
+        }
+    };
+}

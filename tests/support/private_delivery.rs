@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt as _};
-use mercure_client::{Hub, HubUrl, Update};
+use mercure_client::{Hub, Update};
+use mercure_web::HubUrl;
 
 /// Reads `stream` until `needle` has been seen; returns all that was read.
 ///
@@ -40,7 +41,7 @@ pub async fn assert_private_delivery(
     hub: &Hub,
     topic: &str,
 ) {
-    let url = HubUrl::new(hub).topic(topic).build().expect("url");
+    let url = HubUrl::new(hub.info()).topic(topic).build().expect("url");
     let authorized = authorize(client.get(url.clone()))
         .send()
         .await

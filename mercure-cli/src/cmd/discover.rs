@@ -1,6 +1,6 @@
 //! `mercure discover`.
 
-use mercure_client::detect_protocol;
+use mercure_client::discovery::detect_protocol;
 use serde_json::json;
 
 use super::CliError;
@@ -8,7 +8,7 @@ use crate::args::DiscoverArgs;
 
 pub(crate) async fn run(args: DiscoverArgs) -> Result<(), CliError> {
     let client = reqwest::Client::new();
-    let discovery = mercure_client::discover(&client, &args.url).await?;
+    let discovery = mercure_client::discovery::discover(&client, &args.url).await?;
     if discovery.hubs.is_empty() {
         return Err(format!(
             "{} advertises no Mercure hub (no Link rel=\"mercure\")",

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use mercure_client::{Algorithm, ProtocolVersion, SigningKey, TokenFactory};
+use mercure_client::ProtocolVersion;
+use mercure_client::token::{Algorithm, SigningKey, TokenFactory};
 
 use super::CliError;
 use crate::args::KeyArgs;
@@ -61,14 +62,14 @@ pub(crate) fn subscriber_token(
     args: &crate::args::SubscriberAuthArgs,
     version: ProtocolVersion,
     selectors: &[mercure_client::TopicSelector],
-) -> Result<Option<mercure_client::Token>, CliError> {
+) -> Result<Option<mercure_client::token::Token>, CliError> {
     if args.anonymous {
         return Ok(None);
     }
     if let Ok(jwt) = std::env::var(&args.jwt_env)
         && !jwt.trim().is_empty()
     {
-        return Ok(Some(mercure_client::Token::new(jwt.trim())));
+        return Ok(Some(mercure_client::token::Token::new(jwt.trim())));
     }
     let factory = factory(&args.key, version).map_err(|error| {
         format!(
@@ -76,6 +77,6 @@ pub(crate) fn subscriber_token(
             args.jwt_env
         )
     })?;
-    let grants = mercure_client::Grants::new().subscribe(selectors.iter().cloned());
+    let grants = mercure_client::token::Grants::new().subscribe(selectors.iter().cloned());
     Ok(Some(factory.mint(&grants)?))
 }

@@ -1,6 +1,7 @@
 //! `mercure subscriptions`.
 
-use mercure_client::{ActiveSubscription, Hub, ProtocolVersion, SubscriptionsApi, TopicSelector};
+use mercure_client::{Hub, ProtocolVersion, TopicSelector};
+use mercure_client::subscriptions::{ActiveSubscription, SubscriptionsApi};
 use serde_json::json;
 
 use super::{CliError, key};

@@ -1,6 +1,7 @@
 //! `mercure token`.
 
-use mercure_client::{Grants, ProtocolVersion, TopicSelector};
+use mercure_client::{ProtocolVersion, TopicSelector};
+use mercure_client::token::Grants;
 
 use super::{CliError, key};
 use crate::args::TokenArgs;

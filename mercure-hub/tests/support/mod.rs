@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{Grants, ProtocolVersion, SigningKey, TokenFactory};
+use mercure_core::ProtocolVersion;
+use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{EmbeddedHub, HubConfig, HubConfigBuilder, VerificationKey};
 
 pub const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
