@@ -1,145 +1,74 @@
 //! The Mercure part of an application's state.
 
 use axum::extract::FromRef;
-use mercure_client::{
-    Authorization, CookieOptions, DiscoveryLink, Hub, HubRegistry, HubUrl, TopicAuthorizer,
-};
+use mercure_client::{Hub, HubRegistry};
+use mercure_web::MercureState;
 
-/// The Mercure configuration of an axum application: the hubs, how
-/// authorization cookies are shaped and who may be granted which topics.
-///
-/// Put it in the application state (directly, or as a field of a state
-/// that derives [`FromRef`]); the extractors and layers of this crate find
-/// it there. Cheap to clone.
-///
-/// With `Mercure` as the state, handlers can also extract the default
-/// [`Hub`] or the whole [`HubRegistry`] with `State`:
-///
-/// ```
-/// use axum::{Router, extract::State, routing::post};
-/// use mercure_axum::Mercure;
-/// use mercure_axum::client::{Hub, Update};
-///
-/// async fn publish(State(hub): State<Hub>) -> String {
-///     let update = Update::new("https://example.com/books/1", "{}").unwrap();
-///     match hub.publish(&update).await {
-///         Ok(id) => id.to_string(),
-///         Err(error) => error.to_string(),
-///     }
-/// }
-///
-/// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
-/// let app: Router = Router::new().route("/publish", post(publish)).with_state(Mercure::new(hub));
-/// ```
-///
-/// In a larger state:
-///
-/// ```
-/// use axum::extract::FromRef;
-/// use mercure_axum::Mercure;
-///
-/// #[derive(Clone, FromRef)]
-/// struct AppState {
-///     mercure: Mercure,
-///     // database pools, template environments, ...
-/// }
-/// ```
-#[derive(Clone, Debug)]
-pub struct Mercure {
-    authorization: Authorization,
-    trust_forwarded_host: bool,
-    #[cfg(feature = "embedded-hub")]
-    embedded: Option<mercure_hub::EmbeddedHub>,
-}
-
-impl Mercure {
-    /// One hub.
-    pub fn new(hub: Hub) -> Self {
-        Self::from_authorization(Authorization::for_hub(hub))
-    }
-
-    /// Several hubs; cookies and URLs are for the default one unless named.
-    pub fn with_registry(registry: HubRegistry) -> Self {
-        Self::from_authorization(Authorization::new(registry))
-    }
-
-    /// From a configured [`Authorization`].
-    pub fn from_authorization(authorization: Authorization) -> Self {
-        Self {
-            authorization,
-            trust_forwarded_host: false,
-            #[cfg(feature = "embedded-hub")]
-            embedded: None,
-        }
-    }
-
-    /// Shapes the authorization cookies with `options`.
-    #[must_use]
-    pub fn cookie_options(mut self, options: CookieOptions) -> Self {
-        self.authorization = self.authorization.options(options);
-        self
-    }
-
-    /// Consults `authorizer` whenever a cookie is minted: denied topics are
-    /// left out of the token.
-    #[must_use]
-    pub fn authorizer(mut self, authorizer: impl TopicAuthorizer + 'static) -> Self {
-        self.authorization = self.authorization.authorizer(authorizer);
-        self
-    }
-
-    /// Shapes cookies for the host named by the `Forwarded` (`host=`) or
-    /// `X-Forwarded-Host` header instead of `Host`. Enable it only behind a
-    /// reverse proxy that sets these headers (and overwrites what clients
-    /// send), when it does not pass the original `Host` on.
-    #[must_use]
-    pub fn trust_forwarded_host(mut self, trust: bool) -> Self {
-        self.trust_forwarded_host = trust;
-        self
-    }
-
-    /// Whether forwarding headers name the request's host.
-    pub fn trusts_forwarded_host(&self) -> bool {
-        self.trust_forwarded_host
-    }
-
-    /// The cookie minting service.
-    pub fn authorization(&self) -> &Authorization {
-        &self.authorization
-    }
-
-    /// The default hub.
-    pub fn hub(&self) -> &Hub {
-        self.authorization.hub()
-    }
-
-    /// All hubs.
-    pub fn registry(&self) -> &HubRegistry {
-        self.authorization.registry()
-    }
-
-    /// A subscription URL builder for the default hub's public URL.
-    pub fn hub_url(&self) -> HubUrl {
-        HubUrl::new(self.hub())
-    }
-
-    /// The discovery link to the default hub.
-    pub fn discovery_link(&self) -> DiscoveryLink {
-        DiscoveryLink::new(self.hub())
-    }
-
-    /// Registers `mercure_hub_url` for these hubs in a minijinja
-    /// environment; see [`add_minijinja_functions`](mercure_client::add_minijinja_functions).
-    #[cfg(feature = "minijinja")]
-    pub fn add_to_minijinja(&self, env: &mut minijinja::Environment<'_>) {
-        mercure_client::add_minijinja_functions(env, self.registry().clone());
-    }
-
-    /// Subscription URLs for these hubs, to put in askama templates; see
-    /// [`HubUrls`](mercure_client::HubUrls).
-    #[cfg(feature = "askama")]
-    pub fn hub_urls(&self) -> mercure_client::HubUrls {
-        mercure_client::HubUrls::new(self.registry().clone())
+mercure_web::__adapter_state! {
+    /// The Mercure configuration of an axum application: the hubs (their
+    /// clients, to publish), how authorization cookies are shaped, who may
+    /// be granted which topics, and the embedded hub if any. Cheap to clone.
+    ///
+    /// It dereferences to [`MercureState`], which holds everything
+    /// framework-neutral: [`hub_url`](MercureState::hub_url),
+    /// [`discovery_link`](MercureState::discovery_link), template helpers,
+    /// `permission_changed`.
+    ///
+    /// Put it in the application state; the extractors and layers of this
+    /// crate find it there through [`FromRef`]. With `Mercure` as the
+    /// state, handlers also extract the default [`Hub`] or the whole
+    /// [`HubRegistry`] with `State`:
+    ///
+    /// ```
+    /// use axum::{Router, extract::State, routing::post};
+    /// use mercure_axum::Mercure;
+    /// use mercure_axum::client::{Hub, Update};
+    ///
+    /// async fn publish(State(hub): State<Hub>) -> String {
+    ///     let update = Update::builder("https://example.com/books/1").data("{}").build().unwrap();
+    ///     match hub.publish(&update).await {
+    ///         Ok(id) => id.to_string(),
+    ///         Err(error) => error.to_string(),
+    ///     }
+    /// }
+    ///
+    /// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
+    /// let app: Router = Router::new().route("/publish", post(publish)).with_state(Mercure::new(hub));
+    /// ```
+    ///
+    /// In a larger state, `#[derive(FromRef)]` gives `State<Mercure>` (and
+    /// so this crate's extractors) but not `State<Hub>`: implement that one
+    /// by hand, or extract `State<Mercure>` and call [`Mercure::hub`].
+    ///
+    /// ```
+    /// use axum::{Router, extract::{FromRef, State}, routing::post};
+    /// use mercure_axum::Mercure;
+    /// use mercure_axum::client::{Hub, Update};
+    ///
+    /// #[derive(Clone, FromRef)]
+    /// struct AppState {
+    ///     mercure: Mercure,
+    ///     greeting: &'static str, // database pools, templates, ...
+    /// }
+    ///
+    /// impl FromRef<AppState> for Hub {
+    ///     fn from_ref(state: &AppState) -> Hub {
+    ///         state.mercure.hub().clone()
+    ///     }
+    /// }
+    ///
+    /// async fn publish(State(hub): State<Hub>, State(greeting): State<&'static str>) -> String {
+    ///     let update = Update::builder("https://example.com/greetings").data(greeting).build().unwrap();
+    ///     hub.publish(&update).await.map_or_else(|e| e.to_string(), |id| id.to_string())
+    /// }
+    ///
+    /// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
+    /// let state = AppState { mercure: Mercure::new(hub), greeting: "hello" };
+    /// let app: Router = Router::new().route("/publish", post(publish)).with_state(state);
+    /// ```
+    pub struct Mercure {
+        hub: Hub,
+        registry: HubRegistry,
     }
 }
 
@@ -147,25 +76,22 @@ impl Mercure {
 impl Mercure {
     /// Mercure backed by a hub embedded in this application: cookies and
     /// URLs point at its URL, tokens are minted by `factory` (whose key the
-    /// hub must verify), and server-selected streams and
-    /// [`Mercure::permission_changed`] work on it. Serve the hub's routes
-    /// by merging [`EmbeddedHub::router`](mercure_hub::EmbeddedHub::router)
-    /// into the application's router.
+    /// hub must verify), and server-selected streams and `permission_changed`
+    /// work on it. Serve the hub's routes by merging
+    /// [`EmbeddedHub::router`](mercure_hub::EmbeddedHub::router) into the
+    /// application's router: same origin, no CORS needed.
     ///
     /// ```
     /// use axum::{Router, routing::get};
     /// use mercure_axum::Mercure;
-    /// use mercure_axum::client::{SigningKey, TokenFactory};
-    /// use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
+    /// use mercure_axum::client::token::{SigningKey, TokenFactory};
+    /// use mercure_axum::hub::{EmbeddedHub, HubConfig, VerificationKey};
     ///
     /// let secret = b"!ChangeThisMercureHubJWTSecretKey!";
-    /// let hub = EmbeddedHub::new(
-    ///     HubConfig::builder()
-    ///         .url("https://example.com/.well-known/mercure")
-    ///         .key(VerificationKey::hs256(secret).unwrap())
-    ///         .build()
-    ///         .unwrap(),
-    /// );
+    /// let config = HubConfig::builder()
+    ///     .url("https://example.com/.well-known/mercure")
+    ///     .key(VerificationKey::hs256(secret).unwrap());
+    /// let hub = EmbeddedHub::new(config.build().unwrap());
     /// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap()).build().unwrap();
     /// let mercure = Mercure::embedded(hub.clone(), factory).unwrap();
     /// let app: Router = Router::new()
@@ -178,44 +104,12 @@ impl Mercure {
     /// [`Error::Client`](crate::Error::Client) when the hub's URL is not http(s).
     pub fn embedded(
         hub: mercure_hub::EmbeddedHub,
-        factory: mercure_client::TokenFactory,
+        factory: mercure_client::token::TokenFactory,
     ) -> Result<Self, crate::Error> {
         let client = Hub::builder(hub.config().url().as_str())
-            .token_factory(factory, mercure_client::Grants::publish_all())
+            .token_factory(factory, mercure_client::token::Grants::publish_all())
             .build()?;
         Ok(Self::new(client).with_embedded_hub(hub))
-    }
-
-    /// Attaches the hub embedded in this application, for server-selected
-    /// streams and [`Mercure::permission_changed`].
-    #[must_use]
-    pub fn with_embedded_hub(mut self, hub: mercure_hub::EmbeddedHub) -> Self {
-        self.embedded = Some(hub);
-        self
-    }
-
-    /// The embedded hub, if attached.
-    pub fn embedded_hub(&self) -> Option<&mercure_hub::EmbeddedHub> {
-        self.embedded.as_ref()
-    }
-
-    /// Tells the embedded hub that `subscriber`'s permission on `topic`
-    /// changed: its subscriptions selecting `topic` are closed, and the
-    /// client reconnects with whatever its (new) token allows. Returns how
-    /// many subscribers were closed. `subscriber` is the token's subject
-    /// ([`Grants::subject`](mercure_client::Grants::subject)).
-    ///
-    /// # Errors
-    /// [`Error::NoEmbeddedHub`](crate::Error::NoEmbeddedHub).
-    pub fn permission_changed(&self, subscriber: &str, topic: &str) -> Result<usize, crate::Error> {
-        let hub = self.embedded.as_ref().ok_or(crate::Error::NoEmbeddedHub)?;
-        Ok(hub.permission_changed(subscriber, topic))
-    }
-}
-
-impl From<Authorization> for Mercure {
-    fn from(authorization: Authorization) -> Self {
-        Self::from_authorization(authorization)
     }
 }
 
@@ -231,8 +125,8 @@ impl FromRef<Mercure> for HubRegistry {
     }
 }
 
-impl FromRef<Mercure> for Authorization {
+impl FromRef<Mercure> for MercureState {
     fn from_ref(mercure: &Mercure) -> Self {
-        mercure.authorization.clone()
+        mercure.state().clone()
     }
 }

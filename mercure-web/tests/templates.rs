@@ -45,7 +45,14 @@ mod minijinja_function {
             (
                 "c.html",
                 r#"<a href="{{ mercure_hub_url(["/a", "/b"]) }}">"#,
-                r#"<a href="https://example.com/.well-known/mercure?topic=%2Fa&amp;topic=%2Fb">"#,
+                r#"<a href="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?topic=%2Fa&amp;topic=%2Fb">"#,
+            ),
+            (
+                // In a script, `tojson` gives a JavaScript string holding
+                // the URL itself: every `&` survives.
+                "c2.html",
+                r#"<script>new EventSource({{ mercure_hub_url(["/a", "/b"], last_event_id="urn:1")|tojson }})</script>"#,
+                r#"<script>new EventSource("https://example.com/.well-known/mercure?topic=%2Fa\u0026topic=%2Fb\u0026lastEventID=urn%3A1")</script>"#,
             ),
             (
                 "d.txt",

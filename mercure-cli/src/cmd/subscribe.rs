@@ -2,7 +2,7 @@
 
 use futures_util::StreamExt;
 use mercure_client::{ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
-use mercure_client::subscriber::{AuthorizationMethod, ReconnectReason};
+use mercure_client::subscriber::AuthorizationMethod;
 use serde_json::json;
 
 use super::{CliError, key};
@@ -76,16 +76,8 @@ fn print_event(event: &SubscriberEvent, as_json: bool) {
         ),
         (SubscriberEvent::Connected(_), false) => eprintln!("connected"),
         (SubscriberEvent::Reconnecting(reconnecting), as_json) => {
-            let reason = match &reconnecting.reason {
-                ReconnectReason::Ended => "the hub ended the stream".to_owned(),
-                ReconnectReason::ReadTimeout => {
-                    "nothing received within the read timeout".to_owned()
-                }
-                ReconnectReason::Refused(error)
-                | ReconnectReason::Unavailable(error)
-                | ReconnectReason::Network(error) => error.to_string(),
-                _ => "unknown".to_owned(),
-            };
+            // The reason with its whole cause chain.
+            let reason = reconnecting.reason.to_string();
             if as_json {
                 println!(
                     "{}",

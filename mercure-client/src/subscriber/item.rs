@@ -83,6 +83,34 @@ pub enum ReconnectReason {
     Network(Error),
 }
 
+impl std::fmt::Display for ReconnectReason {
+    /// One line: the reason, then each cause of the error, if any.
+    ///
+    /// ```
+    /// use mercure_client::subscriber::ReconnectReason;
+    ///
+    /// assert_eq!(ReconnectReason::ReadTimeout.to_string(), "nothing arrived within the read timeout");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, error) = match self {
+            ReconnectReason::Ended => return f.write_str("the hub ended the stream"),
+            ReconnectReason::ReadTimeout => {
+                return f.write_str("nothing arrived within the read timeout");
+            }
+            ReconnectReason::Refused(error) => ("the hub refused the credentials", error),
+            ReconnectReason::Unavailable(error) => ("the hub is unavailable", error),
+            ReconnectReason::Network(error) => ("the hub cannot be reached", error),
+        };
+        write!(f, "{what}: {error}")?;
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// The hub could not resume from the id asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,7 +1,7 @@
 //! The `mercure_hub_url` function for minijinja.
 
 use minijinja::value::{Kwargs, Value, ValueKind};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, State};
+use minijinja::{Environment, Error, ErrorKind};
 
 use crate::{HubRegistry, HubUrl, TopicSelector};
 
@@ -15,8 +15,12 @@ use crate::{HubRegistry, HubUrl, TopicSelector};
 /// * `last_event_id=` asks for the updates published after that id;
 /// * `hub=` names the hub.
 ///
-/// In HTML templates the URL comes out escaped for an attribute (`&` as
-/// `&amp;`); inside `<script>`, use `|tojson` on it.
+/// The function returns the URL as a plain string, so minijinja escapes it
+/// for where it lands: in an HTML attribute `{{ mercure_hub_url(...) }}`
+/// (entities the browser decodes), inside `<script>`
+/// `{{ mercure_hub_url(...)|tojson }}` (a JavaScript string literal; this
+/// crate enables minijinja's `json` feature for `tojson`). Both give the
+/// browser the same URL, every topic and the last event id included.
 ///
 /// ```
 /// use mercure_web::{HubInfo, HubRegistry};
@@ -25,19 +29,24 @@ use crate::{HubRegistry, HubUrl, TopicSelector};
 /// let hub = HubInfo::builder("https://example.com/.well-known/mercure").build().unwrap();
 /// let mut env = minijinja::Environment::new();
 /// add_minijinja_functions(&mut env, HubRegistry::new(hub));
-/// env.add_template("page.html", r#"<div data-src="{{ mercure_hub_url(["/books/1", "/books/2"]) }}">"#)
-///     .unwrap();
+/// env.add_template(
+///     "page.html",
+///     r#"<div data-src="{{ mercure_hub_url(["/a", "/b"]) }}"></div><script>new EventSource({{ mercure_hub_url(["/a", "/b"], last_event_id="x")|tojson }})</script>"#,
+/// )
+/// .unwrap();
 /// let html = env.get_template("page.html").unwrap().render(()).unwrap();
 /// assert_eq!(
 ///     html,
-///     r#"<div data-src="https://example.com/.well-known/mercure?topic=%2Fbooks%2F1&amp;topic=%2Fbooks%2F2">"#
+///     concat!(
+///         r#"<div data-src="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?topic=%2Fa&amp;topic=%2Fb"></div>"#,
+///         r#"<script>new EventSource("https://example.com/.well-known/mercure?topic=%2Fa\u0026topic=%2Fb\u0026lastEventID=x")</script>"#,
+///     )
 /// );
 /// ```
 pub fn add_minijinja_functions(env: &mut Environment<'_>, registry: HubRegistry) {
     env.add_function(
         "mercure_hub_url",
-        move |state: &State<'_, '_>,
-              topics: Option<Value>,
+        move |topics: Option<Value>,
               kwargs: Kwargs|
               -> Result<Value, Error> {
             let hub_name: Option<String> = kwargs.get("hub")?;
@@ -67,11 +76,11 @@ pub fn add_minijinja_functions(env: &mut Environment<'_>, registry: HubRegistry)
                 url = url.last_event_id(id);
             }
             let url = url.build().map_err(|e| invalid(e.to_string()))?;
-            Ok(match state.auto_escape() {
-                // Escaped here, leaving the slashes alone.
-                AutoEscape::Html => Value::from_safe_string(html_escape(url.as_str())),
-                _ => Value::from(url.as_str()),
-            })
+            // A plain string: the template's auto-escaping (or `tojson`)
+            // fits it to its context. A string marked safe here would be
+            // escaped for HTML once and for all, which breaks it inside a
+            // script.
+            Ok(Value::from(url.as_str()))
         },
     );
 }
@@ -95,21 +104,6 @@ fn strings(value: &Value, what: &str) -> Result<Vec<String>, Error> {
             "{what} must be a string or a list of strings, not {kind}"
         ))),
     }
-}
-
-fn html_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 fn invalid(message: String) -> Error {
