@@ -1,33 +1,32 @@
 //! A route layer that sets the authorization cookie on every response.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use mercure_client::{Grants, TopicSelector};
+use mercure_client::TopicSelector;
+use mercure_web::token::Grants;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Mercure;
-use crate::cookies::append_cookie;
-use crate::host::{is_preflight, request_origin};
-
-type GrantsFn<E> = Arc<dyn Fn(E) -> Grants + Send + Sync>;
+use crate::cookies::{append_cookies, is_preflight, request_origin};
 
 /// Sets the authorization cookie on every response of the routes it wraps,
-/// like a view mixin: with fixed topics ([`AuthorizationCookieLayer::new`],
-/// [`AuthorizationCookieLayer::subscribe`]) or with grants computed from
-/// the request by any extractor (path parameters, the logged-in user, ...)
+/// like a view mixin: with fixed grants ([`AuthorizationCookieLayer::new`],
+/// [`AuthorizationCookieLayer::subscribe`]) or grants computed from the
+/// request by any extractor `E` (path parameters, the logged-in user...)
 /// ([`AuthorizationCookieLayer::from_request`]).
 ///
 /// The cookie is minted before the handler runs, so a configuration
 /// problem (a hub on another site, no token factory) answers with
-/// [`Error`](crate::Error)'s response instead of running the handler; an extractor's
-/// rejection is answered likewise. CORS preflights pass through untouched.
+/// [`Error`](crate::Error)'s response instead of running the handler; an
+/// extractor's rejection is answered likewise. CORS preflights pass through
+/// untouched. For a hub on another origin, see
+/// [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
 ///
 /// Use it with [`Router::route_layer`](axum::Router::route_layer) when the
 /// extractor reads path parameters.
@@ -35,7 +34,7 @@ type GrantsFn<E> = Arc<dyn Fn(E) -> Grants + Send + Sync>;
 /// ```
 /// use axum::{Router, extract::Path, routing::get};
 /// use mercure_axum::{AuthorizationCookieLayer, Mercure};
-/// use mercure_axum::client::Grants;
+/// use mercure_axum::client::token::Grants;
 ///
 /// # fn app(mercure: Mercure) -> Router {
 /// Router::new()
@@ -56,18 +55,14 @@ type GrantsFn<E> = Arc<dyn Fn(E) -> Grants + Send + Sync>;
 /// ```
 pub struct AuthorizationCookieLayer<S = Mercure, E = ()> {
     state: S,
-    grants: GrantsFn<E>,
+    grants: Arc<dyn Fn(E) -> Grants + Send + Sync>,
     hub: Option<Arc<str>>,
 }
 
-impl AuthorizationCookieLayer<Mercure, ()> {
+impl AuthorizationCookieLayer {
     /// A cookie carrying `grants` on every response.
     pub fn new(mercure: Mercure, grants: Grants) -> Self {
-        Self {
-            state: mercure,
-            grants: Arc::new(move |()| grants.clone()),
-            hub: None,
-        }
+        Self::from_request(mercure, move |()| grants.clone())
     }
 
     /// A cookie allowing the private updates of `topics` on every response.
@@ -88,9 +83,10 @@ impl<S, E> AuthorizationCookieLayer<S, E> {
     where
         F: Fn(E) -> Grants + Send + Sync + 'static,
     {
+        let grants = Arc::new(grants);
         Self {
             state,
-            grants: Arc::new(grants),
+            grants,
             hub: None,
         }
     }
@@ -98,18 +94,19 @@ impl<S, E> AuthorizationCookieLayer<S, E> {
     /// Mints the cookie for the hub registered as `name` instead of the
     /// default hub.
     #[must_use]
-    pub fn hub(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.hub = Some(name.into());
-        self
+    pub fn hub(self, name: impl Into<Arc<str>>) -> Self {
+        let hub = Some(name.into());
+        Self { hub, ..self }
     }
 }
 
 impl<S: Clone, E> Clone for AuthorizationCookieLayer<S, E> {
     fn clone(&self) -> Self {
+        let (state, hub) = (self.state.clone(), self.hub.clone());
         Self {
-            state: self.state.clone(),
+            state,
             grants: Arc::clone(&self.grants),
-            hub: self.hub.clone(),
+            hub,
         }
     }
 }
@@ -131,7 +128,6 @@ impl<I, S: Clone, E> Layer<I> for AuthorizationCookieLayer<S, E> {
         AuthorizationCookieService {
             inner,
             layer: self.clone(),
-            _extractor: PhantomData,
         }
     }
 }
@@ -140,16 +136,12 @@ impl<I, S: Clone, E> Layer<I> for AuthorizationCookieLayer<S, E> {
 pub struct AuthorizationCookieService<I, S, E> {
     inner: I,
     layer: AuthorizationCookieLayer<S, E>,
-    _extractor: PhantomData<fn() -> E>,
 }
 
 impl<I: Clone, S: Clone, E> Clone for AuthorizationCookieService<I, S, E> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            layer: self.layer.clone(),
-            _extractor: PhantomData,
-        }
+        let (inner, layer) = (self.inner.clone(), self.layer.clone());
+        Self { inner, layer }
     }
 }
 
@@ -190,31 +182,20 @@ where
                 let response = inner.call(Request::from_parts(parts, body)).await?;
                 return Ok(response.into_response());
             }
-            let extracted = match E::from_request_parts(&mut parts, &layer.state).await {
-                Ok(extracted) => extracted,
+            let grants = match E::from_request_parts(&mut parts, &layer.state).await {
+                Ok(extracted) => (layer.grants)(extracted),
                 Err(rejection) => return Ok(rejection.into_response()),
             };
-            let grants = (layer.grants)(extracted);
-            let mercure = Mercure::from_ref(&layer.state);
-            let cookie = request_origin(&parts, mercure.trusts_forwarded_host()).and_then(|host| {
-                let authorization = mercure.authorization();
-                Ok(match &layer.hub {
-                    Some(hub) => authorization.cookie_for(hub, &host, &grants)?,
-                    None => authorization.cookie(&host, &grants)?,
-                })
-            });
-            let cookie = match cookie {
-                Ok(cookie) => cookie,
-                Err(error) => return Ok(error.into_response()),
-            };
-            let mut response = inner
-                .call(Request::from_parts(parts, body))
-                .await?
-                .into_response();
-            if let Err(error) = append_cookie(response.headers_mut(), &cookie) {
-                return Ok(error.into_response());
+            let mut jar = Mercure::from_ref(&layer.state).cookie_jar_for(&request_origin(&parts));
+            if let Err(error) = jar.authorize_for(layer.hub.as_deref(), &grants) {
+                return Ok(crate::Error::from(error).into_response());
             }
-            Ok(response)
+            let request = Request::from_parts(parts, body);
+            let mut response = inner.call(request).await?.into_response();
+            match append_cookies(response.headers_mut(), &jar) {
+                Ok(()) => Ok(response),
+                Err(error) => Ok(error.into_response()),
+            }
         })
     }
 }

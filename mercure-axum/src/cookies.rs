@@ -47,11 +47,10 @@ use crate::{Error, Mercure};
 /// A browser sends the cookie to a hub on another port or host of the same
 /// site only when the page opens the stream with
 /// `new EventSource(url, { withCredentials: true })`, and reads the stream
-/// only when the hub's CORS allowlist names the page's origin
-/// ([`HubConfig::cors_origin`] for an embedded hub, `cors_origins` for
-/// Caddy's). A hub merged into the application's router needs neither.
-///
-/// [`HubConfig::cors_origin`]: https://docs.rs/mercure-hub/latest/mercure_hub/struct.HubConfigBuilder.html#method.cors_origin
+/// only when the hub's CORS allowlist names the page's origin (with
+/// credentials: `HubConfigBuilder::cors_origin` of an embedded hub, the
+/// `cors_origins` directive of Caddy's). A hub merged into the
+/// application's router needs neither.
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when returned as part of the response"]
 pub struct MercureCookies(CookieJar);
@@ -113,8 +112,8 @@ impl IntoResponse for MercureCookies {
 /// Appends the `Set-Cookie` headers of `jar`, marked sensitive.
 pub(crate) fn append_cookies(headers: &mut HeaderMap, jar: &CookieJar) -> Result<(), Error> {
     for value in jar.set_cookie_headers() {
-        let mut value = HeaderValue::try_from(value)
-            .map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"))?;
+        let mut value =
+            HeaderValue::try_from(value).map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"))?;
         value.set_sensitive(true);
         headers.append(SET_COOKIE, value);
     }
@@ -133,5 +132,8 @@ pub(crate) fn request_origin(parts: &Parts) -> RequestOrigin<'_> {
 /// Whether the request is a CORS preflight.
 pub(crate) fn is_preflight(parts: &Parts) -> bool {
     let method = parts.method.as_str();
-    mercure_web::is_cors_preflight(method, parts.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD))
+    mercure_web::is_cors_preflight(
+        method,
+        parts.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD),
+    )
 }

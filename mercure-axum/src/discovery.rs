@@ -2,14 +2,12 @@
 
 use std::task::{Context, Poll};
 
-use axum::http::header::LINK;
+use axum::http::header::{ACCESS_CONTROL_REQUEST_METHOD, LINK};
 use axum::http::{HeaderValue, Request, Response};
 use futures_util::future::{BoxFuture, FutureExt as _};
-use mercure_client::DiscoveryLink;
+use mercure_web::{DiscoveryLink, MercureState, WebError};
 use tower_layer::Layer;
 use tower_service::Service;
-
-use crate::{Error, Mercure};
 
 /// Adds `Link: <hub>; rel="mercure"` to every response, so that clients
 /// discover where to subscribe to the resource's updates. CORS preflight
@@ -20,8 +18,11 @@ use crate::{Error, Mercure};
 /// use mercure_axum::{DiscoveryLayer, Mercure};
 ///
 /// # fn app(mercure: Mercure) -> Router {
+/// let link = mercure.discovery_link().parameter("content-type", "application/ld+json").unwrap();
 /// Router::new()
 ///     .route("/books/{id}", get(|| async { "a book" }))
+///     .layer(DiscoveryLayer::from_link(&link).unwrap())
+///     .route("/", get(|| async { "home" }))
 ///     .layer(DiscoveryLayer::new(&mercure))
 /// # }
 /// ```
@@ -32,42 +33,43 @@ pub struct DiscoveryLayer {
 
 impl DiscoveryLayer {
     /// Advertises the default hub's public URL.
-    pub fn new(mercure: &Mercure) -> Self {
-        Self::from_link(&mercure.discovery_link())
-            .unwrap_or_else(|_| unreachable!("a parsed URL is a valid header value"))
+    pub fn new(mercure: &MercureState) -> Self {
+        let value = HeaderValue::try_from(mercure.discovery_link().header_value());
+        Self {
+            value: value.expect("a parsed URL is a valid header value"),
+        }
     }
 
     /// Advertises `link` (another hub, extra parameters such as
     /// `last-event-id` or `content-type`).
     ///
     /// # Errors
-    /// [`Error::InvalidHeaderValue`] if the link cannot be sent in a header.
-    pub fn from_link(link: &DiscoveryLink) -> Result<Self, Error> {
-        let value = HeaderValue::from_str(&link.header_value())
-            .map_err(|_| Error::InvalidHeaderValue("Link"))?;
-        Ok(Self { value })
+    /// [`WebError::InvalidHeaderValue`] if the link cannot be sent in a header.
+    pub fn from_link(link: &DiscoveryLink) -> Result<Self, crate::Error> {
+        match HeaderValue::try_from(link.header_value()) {
+            Ok(value) => Ok(Self { value }),
+            Err(_) => Err(WebError::InvalidHeaderValue("Link").into()),
+        }
     }
 }
 
 impl<I> Layer<I> for DiscoveryLayer {
-    type Service = Discovery<I>;
+    type Service = DiscoveryService<I>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        Discovery {
-            inner,
-            value: self.value.clone(),
-        }
+        let value = self.value.clone();
+        DiscoveryService { inner, value }
     }
 }
 
 /// The service of [`DiscoveryLayer`].
 #[derive(Debug, Clone)]
-pub struct Discovery<I> {
+pub struct DiscoveryService<I> {
     inner: I,
     value: HeaderValue,
 }
 
-impl<I, B, R> Service<Request<B>> for Discovery<I>
+impl<I, B, R> Service<Request<B>> for DiscoveryService<I>
 where
     I: Service<Request<B>, Response = Response<R>>,
     I::Future: Send + 'static,
@@ -81,7 +83,12 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let preflight = is_preflight_request(&request);
+        let preflight = mercure_web::is_cors_preflight(
+            request.method().as_str(),
+            request
+                .headers()
+                .contains_key(ACCESS_CONTROL_REQUEST_METHOD),
+        );
         let future = self.inner.call(request);
         if preflight {
             return future.boxed();
@@ -94,13 +101,4 @@ where
         }
         .boxed()
     }
-}
-
-fn is_preflight_request<B>(request: &Request<B>) -> bool {
-    mercure_client::is_cors_preflight(
-        request.method().as_str(),
-        request
-            .headers()
-            .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD),
-    )
 }

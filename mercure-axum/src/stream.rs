@@ -4,8 +4,8 @@ use std::convert::Infallible;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use mercure_client::TopicSelector;
 use mercure_hub::{SubscribeRequest, Subscription};
+use mercure_web::{EventId, MercureState, TopicSelector};
 
 use crate::{Error, Mercure};
 
@@ -19,7 +19,7 @@ use crate::{Error, Mercure};
 /// ```
 /// use axum::{Router, extract::Path, routing::get};
 /// use mercure_axum::{Mercure, ServerStream};
-/// use mercure_hub::Subscription;
+/// use mercure_axum::hub::Subscription;
 ///
 /// async fn object_events(Path(id): Path<u32>, stream: ServerStream) -> mercure_axum::Result<Subscription> {
 ///     stream.open(None, [format!("https://example.com/objects/{id}")])
@@ -31,8 +31,8 @@ use crate::{Error, Mercure};
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerStream {
-    mercure: Mercure,
-    last_event_id: Option<String>,
+    state: MercureState,
+    last_event_id: Option<EventId>,
 }
 
 impl<S> FromRequestParts<S> for ServerStream
@@ -42,65 +42,50 @@ where
 {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let last_event_id = parts
-            .headers
-            .get("last-event-id")
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let header = parts.headers.get("last-event-id");
+        let last_event_id = header
             .and_then(|value| value.to_str().ok())
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned);
+            .filter(|id| !id.is_empty());
+        let state = MercureState::from_ref(&Mercure::from_ref(state));
         Ok(Self {
-            mercure: Mercure::from_ref(state),
-            last_event_id,
+            state,
+            last_event_id: last_event_id.map(EventId::from),
         })
     }
 }
 
 impl ServerStream {
     /// The `Last-Event-ID` the client sent, if any.
-    pub fn last_event_id(&self) -> Option<&str> {
-        self.last_event_id.as_deref()
+    pub fn last_event_id(&self) -> Option<&EventId> {
+        self.last_event_id.as_ref()
     }
 
     /// A stream of `topics` (public and private updates) for `subscriber`
-    /// (the identity [`Mercure::permission_changed`] names; `None` for an
-    /// anonymous visitor). The topic authorizer, if any, must allow every
-    /// topic.
+    /// (the identity `permission_changed` names; `None` for an anonymous
+    /// visitor); see [`MercureState::open_stream`].
     ///
     /// # Errors
-    /// [`Error::TopicDenied`] (403), [`Error::NoEmbeddedHub`],
-    /// [`Error::Hub`] for a selector the hub cannot compile.
+    /// [`WebError::TopicDenied`](mercure_web::WebError::TopicDenied) (403)
+    /// when the topic authorizer refuses a topic, and the other errors of
+    /// [`MercureState::open_stream`].
     pub fn open<I, T>(&self, subscriber: Option<&str>, topics: I) -> Result<Subscription, Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<TopicSelector>,
     {
-        let selectors: Vec<TopicSelector> = topics.into_iter().map(Into::into).collect();
-        if let Some(denied) = self
-            .mercure
-            .authorization()
-            .denied_subscription(subscriber, &selectors)
-        {
-            return Err(Error::TopicDenied(denied.expression().to_owned()));
-        }
-        let mut request =
-            SubscribeRequest::server_selected(selectors).dialect(self.mercure.hub().protocol());
-        if let Some(subscriber) = subscriber {
-            request = request.subject(subscriber);
-        }
-        if let Some(id) = &self.last_event_id {
-            request = request.last_event_id(id.clone());
-        }
-        self.subscribe(request)
+        let topics = topics.into_iter().map(Into::into).collect();
+        Ok(self
+            .state
+            .open_stream(subscriber, topics, self.last_event_id.as_ref())?)
     }
 
     /// A stream for a request built by hand (pass it
     /// [`ServerStream::last_event_id`] to resume where the client left off).
     ///
     /// # Errors
-    /// [`Error::NoEmbeddedHub`], [`Error::Hub`].
+    /// See [`MercureState::subscribe`].
     pub fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
-        let hub = self.mercure.embedded_hub().ok_or(Error::NoEmbeddedHub)?;
-        Ok(hub.subscribe(request)?)
+        Ok(self.state.subscribe(request)?)
     }
 }

@@ -4,8 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use mercure_client::{ProtocolVersion, Update};
 use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{ProtocolVersion, Update};
 use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
 use mercure_integration_tests::served_hub::serve_hub;
 use mercure_integration_tests::{Scripted, TestServer};

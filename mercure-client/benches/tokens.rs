@@ -4,12 +4,13 @@
 //! cargo bench -p mercure-client --bench tokens
 //! ```
 
+use futures_util::FutureExt as _;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mercure_client::{ProtocolVersion, TopicSelector};
 use mercure_client::token::{CachedTokenProvider, Grants, SigningKey, TokenFactory, TokenProvider};
+use mercure_client::{ProtocolVersion, TopicSelector};
 
 fn grants() -> Grants {
     Grants::new()
@@ -66,9 +67,21 @@ fn minting(c: &mut Criterion) {
 
 fn cached_lookup(c: &mut Criterion) {
     let provider = CachedTokenProvider::new(factory(ProtocolVersion::V1), grants());
-    provider.token().expect("warm");
+    provider
+        .token()
+        .now_or_never()
+        .expect("ready")
+        .expect("warm");
     c.bench_function("cached_provider_lookup", |b| {
-        b.iter(|| black_box(provider.token().expect("token")));
+        b.iter(|| {
+            black_box(
+                provider
+                    .token()
+                    .now_or_never()
+                    .expect("ready")
+                    .expect("token"),
+            )
+        });
     });
 }
 

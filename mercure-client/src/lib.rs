@@ -39,9 +39,9 @@
 //! - `embedded-hub`: [`Publisher`] for `mercure_hub::EmbeddedHub`.
 
 mod body;
+pub mod discovery;
 #[cfg(feature = "embedded-hub")]
 mod embedded;
-pub mod discovery;
 mod error;
 mod hub;
 mod provider;
@@ -54,7 +54,10 @@ pub mod testing;
 
 pub use error::{Error, HubRejection, Result};
 pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
-pub use mercure_core::{EventId, HubInfo, MatchType, ProtocolVersion, TopicSelector, Update, UpdateBuilder, UpdateError, clock, headers, sse};
+pub use mercure_core::{
+    EventId, HubInfo, MatchType, ProtocolVersion, TopicSelector, Update, UpdateBuilder,
+    UpdateError, clock, crypto, headers, sse,
+};
 pub use publisher::Publisher;
 pub use registry::HubRegistry;
 pub use subscriber::{Subscriber, SubscriberBuilder, SubscriberEvent};

@@ -66,7 +66,9 @@ impl Future for TokenFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
             FutureState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| {
-                Err(TokenError::Provider("the token future was polled after it completed".into()))
+                Err(TokenError::Provider(
+                    "the token future was polled after it completed".into(),
+                ))
             })),
             FutureState::Pending(future) => future.as_mut().poll(cx),
         }

@@ -2,9 +2,11 @@
 
 mod support;
 
-use mercure_client::{Error, ProtocolVersion};
-use mercure_client::discovery::{Discovery, detect_protocol, discover, fetch_resource_metadata, metadata_url};
+use mercure_client::discovery::{
+    Discovery, detect_protocol, discover, fetch_resource_metadata, metadata_url,
+};
 use mercure_client::headers::LinkValue;
+use mercure_client::{Error, ProtocolVersion};
 use support::{ScriptedHub, Step};
 use url::Url;
 

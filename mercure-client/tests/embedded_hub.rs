@@ -45,4 +45,3 @@ async fn the_hub_is_a_publisher_for_application_code() {
         "{reserved:?}"
     );
 }
-

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{Error, EventId, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
-use mercure_client::subscriber::{AuthorizationMethod, ExponentialBackoff, ManualTimer, ReconnectReason, Timer};
+use mercure_client::subscriber::{
+    AuthorizationMethod, ExponentialBackoff, ManualTimer, ReconnectReason, Timer,
+};
 use mercure_client::token::{Token, TokenFuture, TokenProvider};
+use mercure_client::{Error, EventId, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
 use support::{ScriptedHub, Step};
 
 /// Hands out `token-<n>`; `refresh` moves to the next n.
@@ -24,10 +26,7 @@ struct Rotating {
 impl TokenProvider for Rotating {
     fn token(&self) -> TokenFuture<'_> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        let token = Token::new(format!(
-            "token-{}",
-            self.generation.load(Ordering::SeqCst)
-        ));
+        let token = Token::new(format!("token-{}", self.generation.load(Ordering::SeqCst)));
         // Answers after yielding, as a provider fetching over the network would.
         TokenFuture::new(async move {
             tokio::task::yield_now().await;

@@ -5,9 +5,9 @@ mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector};
 use mercure_client::subscriptions::SubscriptionsApi;
 use mercure_client::token::{Token, TokenFuture, TokenProvider};
+use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector};
 use support::{ScriptedHub, Step};
 
 #[derive(Debug, Default)]

@@ -9,8 +9,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mercure_web::{AuthorizationCookie, CookieOptions, HubInfo, cookie_domain};
 use mercure_web::token::{Grants, SigningKey, TokenFactory};
+use mercure_web::{AuthorizationCookie, CookieOptions, HubInfo, cookie_domain};
 use url::Url;
 
 fn domains(c: &mut Criterion) {

@@ -367,7 +367,11 @@ struct Attributes {
 }
 
 impl Attributes {
-    fn derive(hub: &HubInfo, request_host: &str, options: &CookieOptions) -> Result<Self, CookieError> {
+    fn derive(
+        hub: &HubInfo,
+        request_host: &str,
+        options: &CookieOptions,
+    ) -> Result<Self, CookieError> {
         let url = hub.public_url();
         let name = options
             .name

@@ -2,8 +2,8 @@
 
 use url::Url;
 
-use mercure_core::token::Token;
 use mercure_core::HubInfo;
+use mercure_core::token::Token;
 use mercure_core::{EventId, ProtocolVersion, TopicSelector};
 
 /// Why a subscription URL cannot be built.

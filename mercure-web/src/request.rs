@@ -96,19 +96,29 @@ impl<'a> RequestOrigin<'a> {
 mod tests {
     use super::*;
 
-    fn origin(headers: &[(&str, &[u8])], authority: Option<&str>, trust: bool) -> Result<String, WebError> {
+    fn origin(
+        headers: &[(&str, &[u8])],
+        authority: Option<&str>,
+        trust: bool,
+    ) -> Result<String, WebError> {
         let header = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         RequestOrigin::new(header, authority.map(|_| "https"), authority).origin(trust)
     }
 
     #[test]
     fn host_sources_in_order() {
-        assert_eq!(origin(&[("host", b"a.example")], None, false).unwrap(), "a.example");
+        assert_eq!(
+            origin(&[("host", b"a.example")], None, false).unwrap(),
+            "a.example"
+        );
         assert_eq!(
             origin(&[], Some("b.example:8443"), false).unwrap(),
             "https://b.example:8443"
         );
-        assert!(matches!(origin(&[], None, false), Err(WebError::MissingHost)));
+        assert!(matches!(
+            origin(&[], None, false),
+            Err(WebError::MissingHost)
+        ));
         assert!(matches!(
             origin(&[("host", b"\xff")], None, false),
             Err(WebError::InvalidHost)
@@ -118,6 +128,9 @@ mod tests {
             ("forwarded", b"for=1.2.3.4;proto=https;host=app.example"),
         ];
         assert_eq!(origin(forwarded, None, false).unwrap(), "internal:8080");
-        assert_eq!(origin(forwarded, None, true).unwrap(), "https://app.example");
+        assert_eq!(
+            origin(forwarded, None, true).unwrap(),
+            "https://app.example"
+        );
     }
 }

@@ -263,7 +263,10 @@ impl MercureState {
         topics: Vec<TopicSelector>,
         last_event_id: Option<&mercure_core::EventId>,
     ) -> Result<mercure_hub::Subscription, WebError> {
-        if let Some(denied) = self.authorization().denied_subscription(subscriber, &topics) {
+        if let Some(denied) = self
+            .authorization()
+            .denied_subscription(subscriber, &topics)
+        {
             return Err(WebError::TopicDenied(denied.expression().to_owned()));
         }
         let mut request =
@@ -383,7 +386,9 @@ impl CookieJar {
 
     /// The `Set-Cookie` header values, in order.
     pub fn set_cookie_headers(&self) -> impl Iterator<Item = String> + '_ {
-        self.cookies.iter().map(AuthorizationCookie::set_cookie_header)
+        self.cookies
+            .iter()
+            .map(AuthorizationCookie::set_cookie_header)
     }
 }
 

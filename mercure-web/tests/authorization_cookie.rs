@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mercure_core::clock::ManualClock;
-use mercure_web::{AuthorizationCookie, CookieError, CookieOptions, HubInfo, ProtocolVersion, SameSite, cookie_domain};
 use mercure_web::token::{Grants, SigningKey, Token, TokenFactory};
+use mercure_web::{
+    AuthorizationCookie, CookieError, CookieOptions, HubInfo, ProtocolVersion, SameSite,
+    cookie_domain,
+};
 use url::Url;
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -339,7 +342,9 @@ fn without_a_factory_or_with_a_bad_token() {
     .expect("cookie");
     assert_eq!(
         attributes(&cookie.set_cookie_header()),
-        attributes("mercureAuthorization=a.b.c; Path=/hub; Max-Age=30; Secure; HttpOnly; SameSite=Strict")
+        attributes(
+            "mercureAuthorization=a.b.c; Path=/hub; Max-Age=30; Secure; HttpOnly; SameSite=Strict"
+        )
     );
     for bad in ["a b", "a;b", "a\"b", "a,b", "é"] {
         assert_eq!(

@@ -3,8 +3,8 @@
 use std::io::Read;
 use std::time::Duration;
 
-use mercure_client::{Hub, ProtocolVersion, TopicSelector, Update};
 use mercure_client::token::{Grants, Token};
+use mercure_client::{Hub, ProtocolVersion, TopicSelector, Update};
 
 use super::{CliError, key};
 use crate::args::PublishArgs;

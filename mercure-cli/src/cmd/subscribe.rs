@@ -1,8 +1,8 @@
 //! `mercure subscribe`.
 
 use futures_util::StreamExt;
-use mercure_client::{ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
 use mercure_client::subscriber::AuthorizationMethod;
+use mercure_client::{ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
 use serde_json::json;
 
 use super::{CliError, key};

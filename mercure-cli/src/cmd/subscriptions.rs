@@ -1,7 +1,7 @@
 //! `mercure subscriptions`.
 
-use mercure_client::{Hub, ProtocolVersion, TopicSelector};
 use mercure_client::subscriptions::{ActiveSubscription, SubscriptionsApi};
+use mercure_client::{Hub, ProtocolVersion, TopicSelector};
 use serde_json::json;
 
 use super::{CliError, key};

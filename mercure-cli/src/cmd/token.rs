@@ -1,7 +1,7 @@
 //! `mercure token`.
 
-use mercure_client::{ProtocolVersion, TopicSelector};
 use mercure_client::token::Grants;
+use mercure_client::{ProtocolVersion, TopicSelector};
 
 use super::{CliError, key};
 use crate::args::TokenArgs;

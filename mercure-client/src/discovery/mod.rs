@@ -1,7 +1,6 @@
 //! Discovery: finding a resource's hub from its `Link` headers, and the
 //! hub's dialect from its protected resource metadata.
 
-
 mod metadata;
 
 pub use mercure_core::headers::LinkValue;

@@ -5,14 +5,12 @@ mod retry;
 
 mod timer;
 
-pub use item::{
-    Connected, EventsLost, ReconnectReason, Reconnecting, SubscriberEvent,
-};
+pub use item::{Connected, EventsLost, ReconnectReason, Reconnecting, SubscriberEvent};
+pub use mercure_core::sse::{DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ReceivedUpdate, SseDecoder};
 pub use retry::{
     DEFAULT_INITIAL_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RESET_AFTER, ExponentialBackoff,
     RetryStrategy,
 };
-pub use mercure_core::sse::{DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ReceivedUpdate, SseDecoder};
 pub use timer::{ManualTimer, Timer, TokioTimer};
 
 use std::collections::VecDeque;

@@ -160,7 +160,7 @@ impl RetryStrategy for ExponentialBackoff {
         let exponent = i32::try_from(self.attempts).unwrap_or(i32::MAX);
         let grown = self.base.as_secs_f64() * self.factor.powi(exponent);
         let capped = grown.min(self.max.as_secs_f64());
-        let jittered = capped * (1.0 - self.jitter * self.random());
+        let jittered = capped * self.jitter.mul_add(-self.random(), 1.0);
         self.attempts = self.attempts.saturating_add(1);
         Duration::try_from_secs_f64(jittered).unwrap_or(self.max)
     }

@@ -20,12 +20,7 @@ pub const EMPTY_COMMENT: &[u8] = b":\n\n";
 /// let frame = encode_event("urn:uuid:1", Some("book"), None, "a\nb");
 /// assert_eq!(&frame[..], b"id: urn:uuid:1\nevent: book\ndata: a\ndata: b\n\n");
 /// ```
-pub fn encode_event(
-    id: &str,
-    event_type: Option<&str>,
-    retry: Option<u64>,
-    data: &str,
-) -> Bytes {
+pub fn encode_event(id: &str, event_type: Option<&str>, retry: Option<u64>, data: &str) -> Bytes {
     let mut frame = BytesMut::with_capacity(
         16 + id.len()
             + event_type.map_or(0, |t| t.len() + 8)
@@ -76,7 +71,11 @@ fn put_single_line(frame: &mut BytesMut, value: &[u8]) {
     if memchr::memchr2(b'\n', b'\r', value).is_none() {
         frame.put_slice(value);
     } else {
-        frame.extend(value.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+        frame.extend(
+            value
+                .iter()
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
     }
 }
 

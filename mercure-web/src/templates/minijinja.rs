@@ -46,9 +46,7 @@ use crate::{HubRegistry, HubUrl, TopicSelector};
 pub fn add_minijinja_functions(env: &mut Environment<'_>, registry: HubRegistry) {
     env.add_function(
         "mercure_hub_url",
-        move |topics: Option<Value>,
-              kwargs: Kwargs|
-              -> Result<Value, Error> {
+        move |topics: Option<Value>, kwargs: Kwargs| -> Result<Value, Error> {
             let hub_name: Option<String> = kwargs.get("hub")?;
             let last_event_id: Option<String> = kwargs.get("last_event_id")?;
             let patterns: Option<Value> = kwargs.get("patterns")?;
