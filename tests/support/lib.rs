@@ -172,3 +172,8 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         .body(Body::from(scripted.body))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

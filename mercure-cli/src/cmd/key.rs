@@ -56,20 +56,24 @@ fn trim_newline(secret: &[u8]) -> &[u8] {
     &secret[..end]
 }
 
-/// The token a subscriber presents: from `args.jwt_env`, minted with
-/// `selectors` as its subscribe grants, or none when anonymous.
-pub(crate) fn subscriber_token(
+/// Where a subscriber's tokens come from: the fixed token of
+/// `args.jwt_env`, or a factory minting `selectors` as subscribe grants
+/// (again before each expiry, so that a long subscription reconnects with a
+/// valid token), or none when anonymous.
+pub(crate) fn subscriber_tokens(
     args: &crate::args::SubscriberAuthArgs,
     version: ProtocolVersion,
     selectors: &[mercure_client::TopicSelector],
-) -> Result<Option<mercure_client::token::Token>, CliError> {
+) -> Result<Option<std::sync::Arc<dyn mercure_client::token::TokenProvider>>, CliError> {
     if args.anonymous {
         return Ok(None);
     }
     if let Ok(jwt) = std::env::var(&args.jwt_env)
         && !jwt.trim().is_empty()
     {
-        return Ok(Some(mercure_client::token::Token::new(jwt.trim())));
+        return Ok(Some(std::sync::Arc::new(
+            mercure_client::token::Token::new(jwt.trim()),
+        )));
     }
     let factory = factory(&args.key, version).map_err(|error| {
         format!(
@@ -78,5 +82,9 @@ pub(crate) fn subscriber_token(
         )
     })?;
     let grants = mercure_client::token::Grants::new().subscribe(selectors.iter().cloned());
-    Ok(Some(factory.mint(&grants)?))
+    // Fail now on a key that cannot sign, rather than at the first connection.
+    factory.mint(&grants)?;
+    Ok(Some(std::sync::Arc::new(
+        mercure_client::token::CachedTokenProvider::new(factory, grants),
+    )))
 }

@@ -27,8 +27,8 @@ pub(crate) async fn run(args: SubscribeArgs) -> Result<(), CliError> {
             AuthMethod::Cookie => AuthorizationMethod::Cookie,
             AuthMethod::Query => AuthorizationMethod::QueryParameter,
         });
-    builder = match key::subscriber_token(&args.auth_args, version, &selectors)? {
-        Some(token) => builder.token(token),
+    builder = match key::subscriber_tokens(&args.auth_args, version, &selectors)? {
+        Some(provider) => builder.shared_token_provider(provider),
         None => builder.anonymous(),
     };
     if let Some(id) = &args.last_event_id {

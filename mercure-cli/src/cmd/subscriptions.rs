@@ -13,8 +13,10 @@ pub(crate) async fn run(args: SubscriptionsArgs) -> Result<(), CliError> {
     let mut api = SubscriptionsApi::new(&hub);
     // The subscriptions API is authorized like subscription events: a token
     // allowed to subscribe to every topic reads them all.
-    if let Some(token) = key::subscriber_token(&args.auth_args, version, &[TopicSelector::all()])? {
-        api = api.token(token);
+    if let Some(provider) =
+        key::subscriber_tokens(&args.auth_args, version, &[TopicSelector::all()])?
+    {
+        api = api.token_provider(provider);
     }
     let subscriptions = match (&args.topic, &args.subscriber) {
         (Some(topic), Some(subscriber)) => api

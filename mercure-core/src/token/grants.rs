@@ -1,4 +1,5 @@
-//! What a token allows: the Mercure part of its claims, dialect-neutral.
+//! What a token allows: the Mercure part of its claims, dialect-neutral,
+//! and its encoding in each dialect (decoding is in `claims.rs`).
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -13,7 +14,10 @@ pub const AUTHORIZATION_DETAIL_TYPE: &str = "https://mercure.rocks/authorization
 /// exposes through the subscriptions API.
 ///
 /// The same value mints a 0.x token (`mercure` claim) or a 1.0 token
-/// (`authorization_details`).
+/// (`authorization_details`), and is what [`Claims::grants`] reads back
+/// from a verified token of either dialect.
+///
+/// [`Claims::grants`]: super::Claims::grants
 ///
 /// ```
 /// use mercure_core::TopicSelector;
@@ -29,10 +33,10 @@ pub const AUTHORIZATION_DETAIL_TYPE: &str = "https://mercure.rocks/authorization
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
 pub struct Grants {
-    publish: Vec<TopicSelector>,
-    subscribe: Vec<TopicSelector>,
-    payload: Option<serde_json::Value>,
-    subject: Option<String>,
+    pub(super) publish: Vec<TopicSelector>,
+    pub(super) subscribe: Vec<TopicSelector>,
+    pub(super) payload: Option<serde_json::Value>,
+    pub(super) subject: Option<String>,
 }
 
 impl Grants {
