@@ -1,10 +1,10 @@
 //! Mercure headers on actix-web's response builder.
 
 use actix_web::HttpResponseBuilder;
-use actix_web::http::header::LINK;
-use mercure_client::{AuthorizationCookie, DiscoveryLink};
+use actix_web::http::header::{LINK, SET_COOKIE};
+use mercure_web::{CookieJar, DiscoveryLink};
 
-use crate::{MercureCookies, actix_cookie};
+use crate::cookies::set_cookies;
 
 /// Adds Mercure's headers to an [`HttpResponseBuilder`].
 ///
@@ -12,8 +12,8 @@ use crate::{MercureCookies, actix_cookie};
 /// use actix_web::{HttpResponse, web};
 /// use mercure_actix::{Mercure, MercureCookies, MercureResponseExt};
 ///
-/// async fn book(mercure: web::Data<Mercure>, cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-///     let cookies = cookies.subscribe(["https://example.com/books/1"])?;
+/// async fn book(mercure: web::Data<Mercure>, mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
+///     cookies.subscribe(["https://example.com/books/1"])?;
 ///     Ok(HttpResponse::Ok()
 ///         .mercure_cookies(&cookies)
 ///         .mercure_link(&mercure.discovery_link())
@@ -21,26 +21,23 @@ use crate::{MercureCookies, actix_cookie};
 /// }
 /// ```
 pub trait MercureResponseExt {
-    /// Sets every cookie of `cookies`.
-    fn mercure_cookies(&mut self, cookies: &MercureCookies) -> &mut Self;
-
-    /// Sets one authorization cookie.
-    fn mercure_cookie(&mut self, cookie: &AuthorizationCookie) -> &mut Self;
+    /// Sets every cookie of `cookies` (`Set-Cookie` headers marked sensitive).
+    fn mercure_cookies(&mut self, cookies: &CookieJar) -> &mut Self;
 
     /// Appends the discovery `Link` header.
     fn mercure_link(&mut self, link: &DiscoveryLink) -> &mut Self;
 }
 
 impl MercureResponseExt for HttpResponseBuilder {
-    fn mercure_cookies(&mut self, cookies: &MercureCookies) -> &mut Self {
-        for cookie in cookies.cookies() {
-            self.mercure_cookie(cookie);
+    fn mercure_cookies(&mut self, cookies: &CookieJar) -> &mut Self {
+        for value in set_cookies(cookies) {
+            // A value the builder refuses turns the response into an error.
+            match value {
+                Ok(value) => self.append_header((SET_COOKIE, value)),
+                Err(value) => self.append_header((SET_COOKIE, value)),
+            };
         }
         self
-    }
-
-    fn mercure_cookie(&mut self, cookie: &AuthorizationCookie) -> &mut Self {
-        self.cookie(actix_cookie(cookie))
     }
 
     fn mercure_link(&mut self, link: &DiscoveryLink) -> &mut Self {

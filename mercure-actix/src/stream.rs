@@ -3,18 +3,17 @@
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use mercure_client::TopicSelector;
+use actix_web::http::header::HeaderValue;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use mercure_hub::{SubscribeRequest, Subscription};
+use mercure_web::{EventId, MercureState, TopicSelector};
 
 use crate::{Error, Mercure};
 
 /// Opens event streams on the embedded hub for topics the handler chooses,
 /// like a view decorated with `@sse.subscribe(...)`: the client connects to
-/// the application's URL and never names the topics itself.
-///
-/// The stream resumes after the `Last-Event-ID` the browser sends when it
-/// reconnects.
+/// the application's URL and never names the topics. The stream resumes
+/// after the `Last-Event-ID` the browser sends when it reconnects.
 ///
 /// ```
 /// use actix_web::{HttpResponse, web};
@@ -26,8 +25,8 @@ use crate::{Error, Mercure};
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerStream {
-    mercure: Mercure,
-    last_event_id: Option<String>,
+    state: MercureState,
+    last_event_id: Option<EventId>,
 }
 
 impl FromRequest for ServerStream {
@@ -35,84 +34,60 @@ impl FromRequest for ServerStream {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let mercure = request
-            .app_data::<web::Data<Mercure>>()
-            .map(|data| data.get_ref().clone())
-            .or_else(|| request.app_data::<Mercure>().cloned());
-        let last_event_id = request
-            .headers()
-            .get("last-event-id")
+        let header = request.headers().get("last-event-id");
+        let last_event_id = header
             .and_then(|value| value.to_str().ok())
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned);
-        ready(match mercure {
-            Some(mercure) => Ok(Self {
-                mercure,
-                last_event_id,
-            }),
-            None => Err(Error::NotConfigured),
-        })
+            .filter(|id| !id.is_empty());
+        ready(Mercure::of(request).map(|mercure| Self {
+            state: mercure.state().clone(),
+            last_event_id: last_event_id.map(EventId::from),
+        }))
     }
 }
 
 impl ServerStream {
     /// The `Last-Event-ID` the client sent, if any.
-    pub fn last_event_id(&self) -> Option<&str> {
-        self.last_event_id.as_deref()
+    pub fn last_event_id(&self) -> Option<&EventId> {
+        self.last_event_id.as_ref()
     }
 
     /// A streaming response of `topics` (public and private updates) for
-    /// `subscriber` (the identity [`Mercure::permission_changed`] names;
-    /// `None` for an anonymous visitor). The topic authorizer, if any, must
-    /// allow every topic.
+    /// `subscriber` (the identity `permission_changed` names; `None` for an
+    /// anonymous visitor), resuming after the client's `Last-Event-ID`.
     ///
     /// # Errors
-    /// [`Error::TopicDenied`] (403), [`Error::NoEmbeddedHub`],
-    /// [`Error::Hub`] for a selector the hub cannot compile.
+    /// See [`MercureState::open_stream`]: `403` when the topic authorizer
+    /// refuses a topic.
     pub fn open<I, T>(&self, subscriber: Option<&str>, topics: I) -> Result<HttpResponse, Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<TopicSelector>,
     {
-        let selectors: Vec<TopicSelector> = topics.into_iter().map(Into::into).collect();
-        if let Some(denied) = self
-            .mercure
-            .authorization()
-            .denied_subscription(subscriber, &selectors)
-        {
-            return Err(Error::TopicDenied(denied.expression().to_owned()));
-        }
-        let mut request =
-            SubscribeRequest::server_selected(selectors).dialect(self.mercure.hub().protocol());
-        if let Some(subscriber) = subscriber {
-            request = request.subject(subscriber);
-        }
-        if let Some(id) = &self.last_event_id {
-            request = request.last_event_id(id.clone());
-        }
-        self.subscribe(request)
+        let topics = topics.into_iter().map(Into::into).collect();
+        let last_event_id = self.last_event_id.as_ref();
+        Ok(event_stream(self.state.open_stream(
+            subscriber,
+            topics,
+            last_event_id,
+        )?))
     }
 
-    /// A streaming response for a request built by hand (pass it
-    /// [`ServerStream::last_event_id`] to resume where the client left off).
+    /// A streaming response for a request built by hand.
     ///
     /// # Errors
-    /// [`Error::NoEmbeddedHub`], [`Error::Hub`].
+    /// See [`MercureState::subscribe`].
     pub fn subscribe(&self, request: SubscribeRequest) -> Result<HttpResponse, Error> {
-        let hub = self.mercure.embedded_hub().ok_or(Error::NoEmbeddedHub)?;
-        Ok(event_stream(hub.subscribe(request)?))
+        Ok(event_stream(self.state.subscribe(request)?))
     }
 }
 
 /// A `200 text/event-stream` response streaming `subscription`, with the
 /// hub's streaming headers (content type, caching, the dialect's resume
-/// header).
+/// header, left out if the client's value cannot be a header value).
 fn event_stream(subscription: Subscription) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     for (name, value) in subscription.response_headers() {
-        // The resume header echoes what the client sent: left out if it
-        // cannot be a header value.
-        if actix_web::http::header::HeaderValue::from_str(&value).is_ok() {
+        if HeaderValue::from_str(&value).is_ok() {
             response.insert_header((name, value));
         }
     }

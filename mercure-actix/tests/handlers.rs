@@ -181,7 +181,7 @@ async fn cookies_for_several_hubs_and_logout() {
     let registry = HubRegistry::new(hub("https://hub.example.com/.well-known/mercure"))
         .with("chat", hub("https://chat.example.com/hub"));
     let mercure = Mercure::with_registry(registry)
-        .cookie_options(CookieOptions::new().same_site(SameSite::Lax));
+        .cookie_options(CookieOptions::new().with_same_site(SameSite::Lax));
     async fn both(cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
         let cookies = cookies.subscribe(["/news"])?.authorize_hub(
             "chat",

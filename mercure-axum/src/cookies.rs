@@ -6,8 +6,7 @@ use std::ops::{Deref, DerefMut};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{ACCESS_CONTROL_REQUEST_METHOD, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::uri::Authority;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, uri::Authority};
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use mercure_web::{CookieJar, MercureState, RequestOrigin, WebError};
 
@@ -15,14 +14,12 @@ use crate::{Error, Mercure};
 
 /// Sets Mercure authorization cookies on a response.
 ///
-/// Extract it in a handler, add the grants the page needs through the
-/// [`CookieJar`] it dereferences to, and return it as part of the
-/// response: each cookie carries a token minted for a hub with the topics
-/// the page subscribes to, shaped for the host the request was addressed
-/// to (see [`AuthorizationCookie`](mercure_web::AuthorizationCookie)). The
-/// state must provide a [`Mercure`] through [`FromRef`]; its topic
-/// authorizer, if any, is consulted. `Set-Cookie` headers are marked
-/// sensitive.
+/// Extract it, add the grants the page needs through the [`CookieJar`] it
+/// dereferences to, and return it as part of the response. Each cookie
+/// carries a token minted for a hub with the topics the page subscribes
+/// to, shaped for the host the request was addressed to, as the state's
+/// [`Mercure`] (found through [`FromRef`]) and its topic authorizer allow.
+/// `Set-Cookie` headers are marked sensitive.
 ///
 /// ```
 /// use axum::{Router, extract::Path, response::Html, routing::get};
@@ -45,33 +42,26 @@ use crate::{Error, Mercure};
 ///
 /// # A hub on another origin
 /// A browser sends the cookie to a hub on another port or host of the same
-/// site only when the page opens the stream with
-/// `new EventSource(url, { withCredentials: true })`, and reads the stream
-/// only when the hub's CORS allowlist names the page's origin (with
-/// credentials: `HubConfigBuilder::cors_origin` of an embedded hub, the
-/// `cors_origins` directive of Caddy's). A hub merged into the
-/// application's router needs neither.
+/// site only for `new EventSource(url, { withCredentials: true })`, and
+/// lets the page read the stream only when the hub's CORS allowlist names
+/// the page's origin (`HubConfigBuilder::cors_origin` of an embedded hub,
+/// `cors_origins` of Caddy's). A hub merged into the application's router
+/// needs neither.
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when returned as part of the response"]
 pub struct MercureCookies(CookieJar);
 
 impl MercureCookies {
-    /// Cookies for the request `parts` describes (for middleware and custom
-    /// extractors).
+    /// Cookies for the request `parts` describes (for middleware and
+    /// custom extractors).
     pub fn from_parts(parts: &Parts, mercure: &MercureState) -> Self {
         Self(mercure.cookie_jar_for(&request_origin(parts)))
     }
-
-    /// The cookie jar.
-    pub fn into_inner(self) -> CookieJar {
-        self.0
-    }
 }
 
-impl<S> FromRequestParts<S> for MercureCookies
+impl<S: Send + Sync> FromRequestParts<S> for MercureCookies
 where
     Mercure: FromRef<S>,
-    S: Send + Sync,
 {
     type Rejection = Infallible;
 
@@ -112,8 +102,8 @@ impl IntoResponse for MercureCookies {
 /// Appends the `Set-Cookie` headers of `jar`, marked sensitive.
 pub(crate) fn append_cookies(headers: &mut HeaderMap, jar: &CookieJar) -> Result<(), Error> {
     for value in jar.set_cookie_headers() {
-        let mut value =
-            HeaderValue::try_from(value).map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"))?;
+        let value = HeaderValue::try_from(value);
+        let mut value = value.map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"))?;
         value.set_sensitive(true);
         headers.append(SET_COOKIE, value);
     }
@@ -122,8 +112,9 @@ pub(crate) fn append_cookies(headers: &mut HeaderMap, jar: &CookieJar) -> Result
 
 /// Where the request was addressed, as `mercure-web` reads it.
 pub(crate) fn request_origin(parts: &Parts) -> RequestOrigin<'_> {
+    let header = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
     RequestOrigin::new(
-        |name| parts.headers.get(name).map(HeaderValue::as_bytes),
+        header,
         parts.uri.scheme_str(),
         parts.uri.authority().map(Authority::as_str),
     )
@@ -131,9 +122,6 @@ pub(crate) fn request_origin(parts: &Parts) -> RequestOrigin<'_> {
 
 /// Whether the request is a CORS preflight.
 pub(crate) fn is_preflight(parts: &Parts) -> bool {
-    let method = parts.method.as_str();
-    mercure_web::is_cors_preflight(
-        method,
-        parts.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD),
-    )
+    let requested = parts.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    mercure_web::is_cors_preflight(parts.method.as_str(), requested)
 }

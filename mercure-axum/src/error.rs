@@ -10,10 +10,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What went wrong preparing Mercure headers or a stream for a response,
 /// or configuring [`Mercure`](crate::Mercure). Never contains a token.
 ///
-/// As a response it answers with [`WebError::status`] and
-/// [`WebError::public_message`] (`400` for a request without a usable
-/// host, `403` for a stream the topic authorizer refuses, `500` for a
-/// configuration problem, whose details go to the log only).
+/// As a response: [`WebError::status`] with [`WebError::public_message`]
+/// (`400` for a request without a usable host, `403` for a stream the
+/// topic authorizer refuses, `500` for a configuration problem, whose
+/// details go to the log only).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -25,29 +25,19 @@ pub enum Error {
     Client(#[from] mercure_client::Error),
 }
 
-impl Error {
-    /// The status this error answers with.
-    pub fn status(&self) -> StatusCode {
-        let status = match self {
-            Error::Web(error) => error.status(),
-            Error::Client(_) => 500,
-        };
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let message = match &self {
+        let (status, message) = match self {
             Error::Web(error) => {
                 error.log();
-                error.public_message()
+                (error.status(), error.public_message())
             }
             Error::Client(error) => {
-                tracing::error!(%error, "the Mercure client is misconfigured");
-                "cannot prepare the Mercure authorization".to_owned()
+                tracing::error!(%error, "cannot configure the Mercure client");
+                (500, "cannot prepare the Mercure authorization".to_owned())
             }
         };
-        (self.status(), message).into_response()
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, message).into_response()
     }
 }

@@ -2,43 +2,19 @@
 
 use axum::extract::FromRef;
 use mercure_client::{Hub, HubRegistry};
-use mercure_web::MercureState;
 
 mercure_web::__adapter_state! {
     /// The Mercure configuration of an axum application: the hubs (their
-    /// clients, to publish), how authorization cookies are shaped, who may
-    /// be granted which topics, and the embedded hub if any. Cheap to clone.
+    /// clients, to publish), how cookies are shaped, who may be granted
+    /// which topics, the embedded hub if any. Cheap to clone. It
+    /// dereferences to [`MercureState`](mercure_web::MercureState) for
+    /// subscription URLs, discovery links, templates and `permission_changed`.
     ///
-    /// It dereferences to [`MercureState`], which holds everything
-    /// framework-neutral: [`hub_url`](MercureState::hub_url),
-    /// [`discovery_link`](MercureState::discovery_link), template helpers,
-    /// `permission_changed`.
-    ///
-    /// Put it in the application state; the extractors and layers of this
-    /// crate find it there through [`FromRef`]. With `Mercure` as the
-    /// state, handlers also extract the default [`Hub`] or the whole
-    /// [`HubRegistry`] with `State`:
-    ///
-    /// ```
-    /// use axum::{Router, extract::State, routing::post};
-    /// use mercure_axum::Mercure;
-    /// use mercure_axum::client::{Hub, Update};
-    ///
-    /// async fn publish(State(hub): State<Hub>) -> String {
-    ///     let update = Update::builder("https://example.com/books/1").data("{}").build().unwrap();
-    ///     match hub.publish(&update).await {
-    ///         Ok(id) => id.to_string(),
-    ///         Err(error) => error.to_string(),
-    ///     }
-    /// }
-    ///
-    /// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
-    /// let app: Router = Router::new().route("/publish", post(publish)).with_state(Mercure::new(hub));
-    /// ```
-    ///
-    /// In a larger state, `#[derive(FromRef)]` gives `State<Mercure>` (and
-    /// so this crate's extractors) but not `State<Hub>`: implement that one
-    /// by hand, or extract `State<Mercure>` and call [`Mercure::hub`].
+    /// The extractors and layers of this crate find it in the application
+    /// state through [`FromRef`]. With `Mercure` as the state, handlers
+    /// extract `State<Hub>` or `State<HubRegistry>` to publish. In a larger
+    /// state, `#[derive(FromRef)]` gives `State<Mercure>` only: implement
+    /// `FromRef` for [`Hub`] by hand (or call [`Mercure::hub`]).
     ///
     /// ```
     /// use axum::{Router, extract::{FromRef, State}, routing::post};
@@ -48,7 +24,7 @@ mercure_web::__adapter_state! {
     /// #[derive(Clone, FromRef)]
     /// struct AppState {
     ///     mercure: Mercure,
-    ///     greeting: &'static str, // database pools, templates, ...
+    ///     greeting: &'static str, // database pools, templates...
     /// }
     ///
     /// impl FromRef<AppState> for Hub {
@@ -76,28 +52,20 @@ mercure_web::__adapter_state! {
 impl Mercure {
     /// Mercure backed by a hub embedded in this application: cookies and
     /// URLs point at its URL, tokens are minted by `factory` (whose key the
-    /// hub must verify), and server-selected streams and `permission_changed`
-    /// work on it. Serve the hub's routes by merging
-    /// [`EmbeddedHub::router`](mercure_hub::EmbeddedHub::router) into the
-    /// application's router: same origin, no CORS needed.
+    /// hub verifies). Merge [`EmbeddedHub::router`](mercure_hub::EmbeddedHub::router)
+    /// into the application's router: same origin, no CORS needed.
     ///
     /// ```
     /// use axum::{Router, routing::get};
-    /// use mercure_axum::Mercure;
-    /// use mercure_axum::client::token::{SigningKey, TokenFactory};
+    /// use mercure_axum::{Mercure, client::token::{SigningKey, TokenFactory}};
     /// use mercure_axum::hub::{EmbeddedHub, HubConfig, VerificationKey};
     ///
     /// let secret = b"!ChangeThisMercureHubJWTSecretKey!";
-    /// let config = HubConfig::builder()
-    ///     .url("https://example.com/.well-known/mercure")
-    ///     .key(VerificationKey::hs256(secret).unwrap());
-    /// let hub = EmbeddedHub::new(config.build().unwrap());
+    /// let config = HubConfig::builder().url("https://example.com/.well-known/mercure");
+    /// let hub = EmbeddedHub::new(config.key(VerificationKey::hs256(secret).unwrap()).build().unwrap());
     /// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap()).build().unwrap();
     /// let mercure = Mercure::embedded(hub.clone(), factory).unwrap();
-    /// let app: Router = Router::new()
-    ///     .route("/", get(|| async { "home" }))
-    ///     .with_state(mercure)
-    ///     .merge(hub.router());
+    /// let app: Router = Router::new().route("/", get(|| async { "home" })).with_state(mercure).merge(hub.router());
     /// ```
     ///
     /// # Errors
@@ -122,11 +90,5 @@ impl FromRef<Mercure> for Hub {
 impl FromRef<Mercure> for HubRegistry {
     fn from_ref(mercure: &Mercure) -> Self {
         mercure.registry().clone()
-    }
-}
-
-impl FromRef<Mercure> for MercureState {
-    fn from_ref(mercure: &Mercure) -> Self {
-        mercure.state().clone()
     }
 }

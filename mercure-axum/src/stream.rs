@@ -11,15 +11,13 @@ use crate::{Error, Mercure};
 
 /// Opens event streams on the embedded hub for topics the handler chooses,
 /// like a view decorated with `@sse.subscribe(...)`: the client connects to
-/// the application's URL and never names the topics itself.
-///
-/// The stream resumes after the `Last-Event-ID` the browser sends when it
-/// reconnects. A [`Subscription`] is a response.
+/// the application's URL and never names the topics. The stream resumes
+/// after the `Last-Event-ID` the browser sends when it reconnects. A
+/// [`Subscription`] is a response.
 ///
 /// ```
 /// use axum::{Router, extract::Path, routing::get};
-/// use mercure_axum::{Mercure, ServerStream};
-/// use mercure_axum::hub::Subscription;
+/// use mercure_axum::{Mercure, ServerStream, hub::Subscription};
 ///
 /// async fn object_events(Path(id): Path<u32>, stream: ServerStream) -> mercure_axum::Result<Subscription> {
 ///     stream.open(None, [format!("https://example.com/objects/{id}")])
@@ -35,22 +33,22 @@ pub struct ServerStream {
     last_event_id: Option<EventId>,
 }
 
-impl<S> FromRequestParts<S> for ServerStream
+impl<S: Send + Sync> FromRequestParts<S> for ServerStream
 where
     Mercure: FromRef<S>,
-    S: Send + Sync,
 {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let header = parts.headers.get("last-event-id");
-        let last_event_id = header
-            .and_then(|value| value.to_str().ok())
-            .filter(|id| !id.is_empty());
-        let state = MercureState::from_ref(&Mercure::from_ref(state));
+        let last_event_id = parts
+            .headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok());
+        let last_event_id = last_event_id.filter(|id| !id.is_empty()).map(EventId::from);
+        let state = Mercure::from_ref(state).state().clone();
         Ok(Self {
             state,
-            last_event_id: last_event_id.map(EventId::from),
+            last_event_id,
         })
     }
 }
@@ -63,12 +61,11 @@ impl ServerStream {
 
     /// A stream of `topics` (public and private updates) for `subscriber`
     /// (the identity `permission_changed` names; `None` for an anonymous
-    /// visitor); see [`MercureState::open_stream`].
+    /// visitor), resuming after the client's `Last-Event-ID`.
     ///
     /// # Errors
-    /// [`WebError::TopicDenied`](mercure_web::WebError::TopicDenied) (403)
-    /// when the topic authorizer refuses a topic, and the other errors of
-    /// [`MercureState::open_stream`].
+    /// See [`MercureState::open_stream`]: `403` when the topic authorizer
+    /// refuses a topic.
     pub fn open<I, T>(&self, subscriber: Option<&str>, topics: I) -> Result<Subscription, Error>
     where
         I: IntoIterator<Item = T>,
@@ -80,8 +77,7 @@ impl ServerStream {
             .open_stream(subscriber, topics, self.last_event_id.as_ref())?)
     }
 
-    /// A stream for a request built by hand (pass it
-    /// [`ServerStream::last_event_id`] to resume where the client left off).
+    /// A stream for a request built by hand.
     ///
     /// # Errors
     /// See [`MercureState::subscribe`].

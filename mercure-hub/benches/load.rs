@@ -122,10 +122,7 @@ impl HubProcess {
                 "--log",
                 "warn,mercure_hub=info",
             ])
-            .args([
-                "--queue-capacity",
-                &queue_capacity.to_string(),
-            ])
+            .args(["--queue-capacity", &queue_capacity.to_string()])
             .env("MERCURE_JWT_KEY", SECRET)
             // BENCH_HUB_ARGS: more flags for the hub, e.g. "--workers 1".
             .args(

@@ -1,14 +1,14 @@
-//! Verifying tokens and reading their Mercure grants, in both dialects.
+//! The hub's token policy: which tokens of which dialect are accepted, and
+//! their grants compiled into matchers. `mercure_core::token` verifies
+//! signatures and reads the claims of both dialects.
 
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::Validation;
-use mercure_core::ProtocolVersion;
 use mercure_core::clock::Clock;
-use mercure_core::token::AUTHORIZATION_DETAIL_TYPE;
+use mercure_core::token::{self, Claims, TokenError};
+use mercure_core::{ProtocolVersion, TopicSelector};
 use quick_cache::sync::Cache;
-use serde::Deserialize;
 
 use crate::matcher::{Matcher, MatcherCache, MatcherKind, TopicSet};
 use crate::{DialectSupport, Error, VerificationKey};
@@ -41,81 +41,28 @@ impl Authorization {
     }
 }
 
-/// Checks signatures with a set of keys and turns claims into
-/// [`Authorization`]s, remembering the tokens it verified.
+/// The hub's token policy: which keys verify which tokens (publishers' or
+/// subscribers'), which dialects, issuers and audience are accepted, and
+/// the compilation of granted selectors into matchers. Signatures and
+/// claims are read by [`mercure_core::token::Verifier`]. Remembers the
+/// tokens it verified.
 pub(crate) struct Verifier {
-    keys: Vec<VerificationKey>,
+    tokens: token::Verifier,
     support: DialectSupport,
     issuers: Vec<String>,
     audience: Option<String>,
-    clock: Arc<dyn Clock>,
     verified: Cache<Box<str>, Arc<Authorization>>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.keys)
+            .field("keys", &self.tokens.keys())
             .field("support", &self.support)
             .field("issuers", &self.issuers)
             .field("audience", &self.audience)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct RawClaims {
-    iss: Option<String>,
-    aud: Option<Audience>,
-    sub: Option<String>,
-    exp: Option<f64>,
-    nbf: Option<f64>,
-    mercure: Option<RawLegacy>,
-    authorization_details: Option<Vec<RawDetail>>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn contains(&self, expected: &str) -> bool {
-        match self {
-            Audience::One(one) => one == expected,
-            Audience::Many(many) => many.iter().any(|a| a == expected),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RawLegacy {
-    #[serde(default)]
-    publish: Vec<String>,
-    #[serde(default)]
-    subscribe: Vec<String>,
-    payload: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct RawDetail {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    actions: Vec<String>,
-    #[serde(default)]
-    topics: Vec<RawTopic>,
-    payload: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct RawTopic {
-    #[serde(rename = "match")]
-    expression: String,
-    #[serde(alias = "matchType")]
-    match_type: Option<String>,
 }
 
 /// How many verified tokens are remembered.
@@ -130,11 +77,10 @@ impl Verifier {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            keys,
+            tokens: token::Verifier::new(keys).with_clock(clock),
             support,
             issuers,
             audience,
-            clock,
             verified: Cache::new(VERIFIED_CACHE),
         }
     }
@@ -145,12 +91,11 @@ impl Verifier {
         token: &str,
         matchers: &MatcherCache,
     ) -> Result<Arc<Authorization>, Error> {
-        let now = self.clock.unix_seconds();
         if let Some(found) = self.verified.get(token) {
-            check_expiry(found.expires_at, now)?;
+            check_expiry(found.expires_at, self.tokens.clock().unix_seconds())?;
             return Ok(found);
         }
-        let authorization = Arc::new(self.verify_uncached(token, matchers, now)?);
+        let authorization = Arc::new(self.verify_uncached(token, matchers)?);
         self.verified
             .insert(Box::from(token), Arc::clone(&authorization));
         Ok(authorization)
@@ -160,159 +105,222 @@ impl Verifier {
         &self,
         token: &str,
         matchers: &MatcherCache,
-        now: u64,
     ) -> Result<Authorization, Error> {
-        if self.keys.is_empty() {
+        if self.tokens.keys().is_empty() {
             return Err(Error::InvalidToken(
                 "the hub has no key for this kind of token".into(),
             ));
         }
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Error::InvalidToken(format!("malformed token: {e}")))?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.algorithm() == header.alg)
-            .ok_or_else(|| {
-                Error::InvalidToken(format!("the algorithm {:?} is not accepted", header.alg))
-            })?;
-        let mut validation = Validation::new(key.algorithm());
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<RawClaims>(token, key.decoding_key(), &validation)
-            .map_err(|e| Error::InvalidToken(e.to_string()))?;
-        let claims = data.claims;
-        let expires_at = claims.exp.map(seconds);
-        check_expiry(expires_at, now)?;
-        if let Some(nbf) = claims.nbf
-            && now < seconds(nbf)
-        {
-            return Err(Error::InvalidToken("the token is not valid yet".into()));
-        }
-        if let Some(details) = claims.authorization_details {
-            if !self.support.accepts(ProtocolVersion::V1) {
-                return Err(Error::InvalidToken(
-                    "this hub does not accept Mercure 1.0 access tokens".into(),
-                ));
-            }
-            let typ = header.typ.as_deref().unwrap_or("").to_ascii_lowercase();
-            if typ != "at+jwt" && typ != "application/at+jwt" {
-                return Err(Error::InvalidToken(
-                    "a Mercure 1.0 access token must have the header typ \"at+jwt\"".into(),
-                ));
-            }
-            if expires_at.is_none() {
-                return Err(Error::InvalidToken("the token has no exp claim".into()));
-            }
-            if let Some(audience) = &self.audience
-                && !claims
-                    .aud
-                    .as_ref()
-                    .is_some_and(|aud| aud.contains(audience))
-            {
-                return Err(Error::InvalidToken(
-                    "the token's audience (aud) is not this hub".into(),
-                ));
-            }
-            if !self.issuers.is_empty()
-                && !claims
-                    .iss
-                    .as_ref()
-                    .is_some_and(|iss| self.issuers.iter().any(|i| i == iss))
-            {
-                return Err(Error::InvalidToken(
-                    "the token's issuer (iss) is not trusted".into(),
-                ));
-            }
-            let mut authorization = Authorization {
-                dialect: ProtocolVersion::V1,
-                subject: claims.sub,
-                publish: Vec::new(),
-                subscribe: Vec::new(),
-                payload: None,
-                expires_at,
-            };
-            for detail in details {
-                if detail.kind != AUTHORIZATION_DETAIL_TYPE && detail.kind != "mercure" {
-                    continue;
-                }
-                let mut compiled = Vec::with_capacity(detail.topics.len());
-                for topic in &detail.topics {
-                    let kind = match topic.match_type.as_deref() {
-                        None | Some("exact" | "Exact") => MatcherKind::Exact,
-                        Some("urlpattern" | "URLPattern") => MatcherKind::UrlPattern,
-                        Some(other) => {
-                            return Err(Error::InvalidToken(format!(
-                                "unknown match_type {other:?} in authorization_details"
-                            )));
-                        }
-                    };
-                    compiled.push(
-                        matchers
-                            .get(kind, &topic.expression)
-                            .map_err(|e| Error::InvalidToken(e.to_string()))?,
-                    );
-                }
-                for action in &detail.actions {
-                    match action.as_str() {
-                        "publish" => authorization.publish.extend(compiled.iter().cloned()),
-                        "subscribe" => {
-                            authorization.subscribe.extend(compiled.iter().cloned());
-                            if detail.payload.is_some() {
-                                authorization.payload.clone_from(&detail.payload);
-                            }
-                        }
-                        _ => {}
-                    }
+        let claims = self.tokens.verify(token).map_err(invalid_token)?;
+        match claims.dialect() {
+            ProtocolVersion::V1 => self.check_access_token(&claims)?,
+            ProtocolVersion::V0 => {
+                if !self.support.accepts(ProtocolVersion::V0) {
+                    return Err(Error::InvalidToken(
+                        "this hub accepts only Mercure 1.0 access tokens (authorization_details)"
+                            .into(),
+                    ));
                 }
             }
-            return Ok(authorization);
         }
-        let legacy = claims.mercure.unwrap_or(RawLegacy {
-            publish: Vec::new(),
-            subscribe: Vec::new(),
-            payload: None,
-        });
-        if !self.support.accepts(ProtocolVersion::V0) {
-            return Err(Error::InvalidToken(
-                "this hub accepts only Mercure 1.0 access tokens (authorization_details)".into(),
-            ));
-        }
-        let compile = |selectors: &[String]| -> Result<Vec<Arc<Matcher>>, Error> {
+        let dialect = claims.dialect();
+        let expires_at = claims.expires_at();
+        let grants = claims.into_grants();
+        let compile = |selectors: &[TopicSelector]| -> Result<Vec<Arc<Matcher>>, Error> {
             selectors
                 .iter()
-                .map(|s| {
+                .map(|selector| {
                     matchers
-                        .get(MatcherKind::Legacy, s)
+                        .get(MatcherKind::of(selector, dialect), selector.expression())
                         .map_err(|e| Error::InvalidToken(e.to_string()))
                 })
                 .collect()
         };
         Ok(Authorization {
-            dialect: ProtocolVersion::V0,
-            subject: claims.sub,
-            publish: compile(&legacy.publish)?,
-            subscribe: compile(&legacy.subscribe)?,
-            payload: legacy.payload,
+            dialect,
+            publish: compile(grants.publish_selectors())?,
+            subscribe: compile(grants.subscribe_selectors())?,
+            subject: grants.subject_value().map(str::to_owned),
+            payload: grants.payload_value().cloned(),
             expires_at,
         })
     }
+
+    /// The rules of RFC 9068 access tokens and of this hub's configuration
+    /// for Mercure 1.0 tokens.
+    fn check_access_token(&self, claims: &Claims) -> Result<(), Error> {
+        if !self.support.accepts(ProtocolVersion::V1) {
+            return Err(Error::InvalidToken(
+                "this hub does not accept Mercure 1.0 access tokens".into(),
+            ));
+        }
+        if !claims.has_access_token_type() {
+            return Err(Error::InvalidToken(
+                "a Mercure 1.0 access token must have the header typ \"at+jwt\"".into(),
+            ));
+        }
+        if claims.expires_at().is_none() {
+            return Err(Error::InvalidToken("the token has no exp claim".into()));
+        }
+        if let Some(audience) = &self.audience
+            && !claims.has_audience(audience)
+        {
+            return Err(Error::InvalidToken(
+                "the token's audience (aud) is not this hub".into(),
+            ));
+        }
+        if !self.issuers.is_empty()
+            && !claims
+                .issuer()
+                .is_some_and(|iss| self.issuers.iter().any(|i| i == iss))
+        {
+            return Err(Error::InvalidToken(
+                "the token's issuer (iss) is not trusted".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
-fn seconds(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 {
-        // Saturating float-to-int conversion.
-        value as u64
-    } else {
-        0
-    }
+/// A presented token was refused: never a key or configuration error.
+fn invalid_token(error: TokenError) -> Error {
+    Error::InvalidToken(error.to_string())
 }
 
 fn check_expiry(expires_at: Option<u64>, now: u64) -> Result<(), Error> {
     match expires_at {
-        Some(exp) if now >= exp => Err(Error::InvalidToken("the token has expired".into())),
+        Some(exp) if now >= exp => Err(invalid_token(TokenError::Expired)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+    use mercure_core::clock::SystemClock;
+    use mercure_core::token::{Grants, LATEST_CLAIM_TIME, SigningKey, TokenFactory};
+    use serde_json::json;
+
+    use super::*;
+    use crate::{EmbeddedHub, HubConfig};
+
+    const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
+    const ISSUER: &str = "https://app.example.com";
+
+    fn factory(version: ProtocolVersion, audience: &str) -> TokenFactory {
+        let builder = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap()).protocol(version);
+        match version {
+            ProtocolVersion::V0 => builder,
+            ProtocolVersion::V1 => builder.issuer(ISSUER).audience(audience),
+        }
+        .build()
+        .unwrap()
+    }
+
+    /// Tokens of both dialects expiring at `exp`, granting every topic.
+    fn far_future_tokens(exp: &serde_json::Value, audience: &str) -> Vec<String> {
+        [ProtocolVersion::V0, ProtocolVersion::V1]
+            .into_iter()
+            .map(|version| {
+                let grants = Grants::subscribe_all().publish(["*"]);
+                let claim = match version {
+                    ProtocolVersion::V0 => "mercure",
+                    ProtocolVersion::V1 => "authorization_details",
+                };
+                factory(version, audience)
+                    .sign(&json!({
+                        "iss": ISSUER, "aud": audience, "exp": exp, "iat": exp,
+                        (claim): grants.to_claim(version),
+                    }))
+                    .unwrap()
+                    .expose()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// `exp` values past what `SystemTime` and `Instant` hold: 1e19, 2^63
+    /// (as integers and floats), `u64::MAX`, the largest float.
+    fn far_future() -> [serde_json::Value; 5] {
+        [
+            json!(1e19),
+            json!(1_u64 << 63),
+            json!(2_f64.powi(63)),
+            json!(u64::MAX),
+            json!(f64::MAX),
+        ]
+    }
+
+    #[test]
+    fn far_future_expiries_are_bounded() {
+        let verifier = Verifier::new(
+            vec![VerificationKey::hs256(SECRET).unwrap()],
+            DialectSupport::default(),
+            Vec::new(),
+            None,
+            Arc::new(SystemClock),
+        );
+        let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
+        for exp in far_future() {
+            for token in far_future_tokens(&exp, "https://hub.example.com/") {
+                let authorization = verifier.verify(&token, &matchers).unwrap();
+                assert_eq!(authorization.expires_at, Some(LATEST_CLAIM_TIME));
+                // What the subscribe path does with it.
+                let at = std::time::UNIX_EPOCH + Duration::from_secs(LATEST_CLAIM_TIME);
+                let left = at.duration_since(std::time::SystemTime::now()).unwrap();
+                let _ = tokio::time::Instant::now() + left;
+                // Cached, and still valid.
+                assert!(verifier.verify(&token, &matchers).is_ok());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn far_future_expiries_do_not_panic_when_subscribing() {
+        for lean in [false, true] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!(
+                "http://{}/.well-known/mercure",
+                listener.local_addr().unwrap()
+            );
+            let hub = EmbeddedHub::new(
+                HubConfig::builder()
+                    .url(&url)
+                    .key(VerificationKey::hs256(SECRET).unwrap())
+                    .build()
+                    .unwrap(),
+            );
+            let server = if lean {
+                tokio::spawn(crate::serve_hub(
+                    listener,
+                    hub.clone(),
+                    hub.router(),
+                    std::future::pending(),
+                ))
+            } else {
+                tokio::spawn(crate::serve(listener, hub.router()))
+            };
+            let client = reqwest::Client::new();
+            for exp in far_future() {
+                let tokens = far_future_tokens(&exp, &url);
+                for (token, query) in tokens.iter().zip(["topic=t", "match=t"]) {
+                    let response = client
+                        .get(format!("{url}?{query}"))
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200, "{exp} {query} lean={lean}");
+                    let mut body = response.bytes_stream();
+                    let first = tokio::time::timeout(Duration::from_secs(5), body.next())
+                        .await
+                        .unwrap();
+                    assert!(first.unwrap().is_ok(), "{exp} {query}");
+                }
+            }
+            server.abort();
+        }
     }
 }

@@ -35,5 +35,4 @@ mod tests {
             assert_eq!(out, wanted);
         }
     }
-
 }

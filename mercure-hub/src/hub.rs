@@ -286,8 +286,12 @@ impl Inner {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().urn().to_string()),
         };
-        let frame =
-            mercure_core::sse::encode_event(&id, update.event_type(), update.retry(), update.data());
+        let frame = mercure_core::sse::encode_event(
+            &id,
+            update.event_type(),
+            update.retry(),
+            update.data(),
+        );
         let topics = TopicSet::new(Arc::from(update.topics()), self.config.url.clone());
         let event = Arc::new(Event::new(
             Arc::clone(&id),

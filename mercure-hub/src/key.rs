@@ -1,117 +1,42 @@
-//! Keys that verify the signatures of the JWTs presented to the hub.
+//! Keys that verify the signatures of the JWTs presented to the hub: the
+//! [`VerificationKey`] of `mercure-core`, which builds them by the same
+//! rules as the keys that sign them, re-exported.
+//!
+//! ```
+//! use mercure_hub::{Algorithm, VerificationKey};
+//!
+//! let key = VerificationKey::hmac(Algorithm::HS256, b"!ChangeThisMercureHubJWTSecretKey!").unwrap();
+//! assert_eq!(key.algorithm(), Algorithm::HS256);
+//! assert!(!format!("{key:?}").contains("ChangeThis"));
+//! assert!(VerificationKey::hmac(Algorithm::RS256, b"secret").is_err());
+//!
+//! // Key errors convert into the hub's error.
+//! let error: mercure_hub::Error = VerificationKey::from_config("none", "secret").unwrap_err().into();
+//! assert!(matches!(error, mercure_hub::Error::InvalidKey(_)));
+//! let error: mercure_hub::Error = VerificationKey::from_config("RS256", "secret").unwrap_err().into();
+//! assert!(error.to_string().starts_with("invalid verification key: not a public key in PEM"));
+//! assert!(!error.to_string().contains("secret"));
+//! ```
 
-use std::fmt;
-
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use mercure_core::token::TokenError;
+pub use mercure_core::token::VerificationKey;
 
 use crate::Error;
 
-/// A key verifying JWT signatures, bound to one algorithm.
-///
-/// A token whose header names another algorithm is refused, so an HMAC
-/// secret can never be confused with a public key (the classic algorithm
-/// substitution attack), and `alg: none` is never accepted. The key
-/// material never appears in `Debug` output.
-///
-/// ```
-/// use mercure_hub::{Algorithm, VerificationKey};
-///
-/// let key = VerificationKey::hmac(Algorithm::HS256, b"!ChangeThisMercureHubJWTSecretKey!").unwrap();
-/// assert_eq!(key.algorithm(), Algorithm::HS256);
-/// assert!(!format!("{key:?}").contains("ChangeThis"));
-/// assert!(VerificationKey::hmac(Algorithm::RS256, b"secret").is_err());
-/// ```
-#[derive(Clone)]
-pub struct VerificationKey {
-    algorithm: Algorithm,
-    key: DecodingKey,
-}
-
-impl VerificationKey {
-    /// A shared HMAC secret (`HS256`, `HS384` or `HS512`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] for a non-HMAC algorithm or an empty secret.
-    pub fn hmac(algorithm: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, Error> {
-        if algorithm.family() != AlgorithmFamily::Hmac {
-            return Err(Error::InvalidKey(format!(
-                "{algorithm:?} is not an HMAC algorithm (HS256, HS384, HS512)"
-            )));
-        }
-        let secret = secret.as_ref();
-        if secret.is_empty() {
-            return Err(Error::InvalidKey("the HMAC secret is empty".into()));
-        }
-        Ok(Self {
-            algorithm,
-            key: DecodingKey::from_secret(secret),
-        })
-    }
-
-    /// The `HS256` secret most hubs are configured with.
-    ///
-    /// # Errors
-    /// As [`VerificationKey::hmac`].
-    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, Error> {
-        Self::hmac(Algorithm::HS256, secret)
-    }
-
-    /// A PEM-encoded public key: RSA (`RS*`, `PS*`), EC (`ES256`, `ES384`)
-    /// or Ed25519 (`EdDSA`), as `algorithm` says.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] when the PEM does not hold a public key of the
-    /// algorithm's family, or for an HMAC algorithm.
-    pub fn from_pem(algorithm: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, Error> {
-        let pem = pem.as_ref();
-        let parsed = match algorithm.family() {
-            AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(pem),
-            AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
-            AlgorithmFamily::Ed => DecodingKey::from_ed_pem(pem),
-            AlgorithmFamily::Hmac => {
-                return Err(Error::InvalidKey(format!(
-                    "{algorithm:?} is an HMAC algorithm: use VerificationKey::hmac for a shared secret"
-                )));
+impl From<TokenError> for Error {
+    /// A key that cannot be built or used is [`Error::InvalidKey`]; any
+    /// other token error is about a presented token, [`Error::InvalidToken`].
+    /// The text never holds key material or token text.
+    fn from(error: TokenError) -> Self {
+        match error {
+            // Error::InvalidKey says "invalid verification key" already.
+            TokenError::InvalidKey {
+                algorithm, reason, ..
+            } => Error::InvalidKey(format!("{reason} ({algorithm:?})")),
+            TokenError::AlgorithmMismatch { .. } | TokenError::UnknownAlgorithm { .. } => {
+                Error::InvalidKey(error.to_string())
             }
-        };
-        let key = parsed.map_err(|error| {
-            Error::InvalidKey(format!("not a {algorithm:?} public key in PEM: {error}"))
-        })?;
-        Ok(Self { algorithm, key })
-    }
-
-    /// Builds a key from an algorithm name and key text as found in
-    /// configuration: an HMAC secret for `HS*`, a PEM public key otherwise.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] for an unknown algorithm or unusable key.
-    pub fn from_config(algorithm: &str, key: &str) -> Result<Self, Error> {
-        let algorithm: Algorithm = algorithm
-            .trim()
-            .parse()
-            .map_err(|_| Error::InvalidKey(format!("unknown JWT algorithm {algorithm:?}")))?;
-        if algorithm.family() == AlgorithmFamily::Hmac {
-            Self::hmac(algorithm, key.as_bytes())
-        } else {
-            Self::from_pem(algorithm, key.as_bytes())
+            other => Error::InvalidToken(other.to_string()),
         }
-    }
-
-    /// The only algorithm this key accepts.
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.key
-    }
-}
-
-impl fmt::Debug for VerificationKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("algorithm", &self.algorithm)
-            .field("key", &"<redacted>")
-            .finish()
     }
 }

@@ -28,6 +28,7 @@
 struct ReadmeDoctests;
 
 mod auth;
+mod chunk;
 mod config;
 mod documents;
 mod error;
@@ -38,7 +39,6 @@ mod key;
 mod matcher;
 mod metrics;
 mod outbox;
-mod chunk;
 mod subscriber;
 mod subscription;
 mod template;
@@ -52,8 +52,8 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
-pub use jsonwebtoken::Algorithm;
 pub use key::VerificationKey;
+pub use mercure_core::token::Algorithm;
 pub use metrics::Metrics;
 pub use subscriber::{PrivateAccess, SubscribeRequest, SubscriptionInfo};
 pub use subscription::Subscription;

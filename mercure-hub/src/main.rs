@@ -276,11 +276,13 @@ fn secret(
 ) -> Result<Option<String>, Box<dyn std::error::Error>> {
     let from_env = std::env::var(variable).ok().filter(|key| !key.is_empty());
     match (from_env, file) {
-        (Some(_), Some(_)) => Err(format!("set either {variable} or its key file, not both").into()),
+        (Some(_), Some(_)) => {
+            Err(format!("set either {variable} or its key file, not both").into())
+        }
         (Some(key), None) => Ok(Some(key)),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(Some)
-            .map_err(|error| format!("cannot read the key file {}: {error}", path.display()).into()),
+        (None, Some(path)) => std::fs::read_to_string(path).map(Some).map_err(|error| {
+            format!("cannot read the key file {}: {error}", path.display()).into()
+        }),
         (None, None) => Ok(None),
     }
 }

@@ -187,12 +187,7 @@ fn refuses_a_bad_configuration_with_a_message() {
         "{stderr}"
     );
     let output = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--jwt-algorithm",
-            "RS256",
-        ])
+        .args(["--addr", "127.0.0.1:0", "--jwt-algorithm", "RS256"])
         .env("MERCURE_JWT_KEY", "not a pem")
         .output()
         .unwrap();
@@ -209,12 +204,7 @@ fn refuses_a_bad_configuration_with_a_message() {
 fn logs_as_json_lines_on_request() {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
+        .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
         .env("MERCURE_JWT_KEY", "k")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

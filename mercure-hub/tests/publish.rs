@@ -2,8 +2,8 @@
 
 mod support;
 
-use mercure_core::{ProtocolVersion, TopicSelector};
 use mercure_core::token::Grants;
+use mercure_core::{ProtocolVersion, TopicSelector};
 use support::{config, start};
 
 const V0: ProtocolVersion = ProtocolVersion::V0;
@@ -33,7 +33,13 @@ async fn answers_the_id_as_text_plain_and_generates_urn_uuids() {
     let id = response.text().await.unwrap();
     let uuid = id.strip_prefix("urn:uuid:").expect("urn:uuid id");
     assert_eq!(uuid.len(), 36);
-    assert_eq!(hub.hub.last_event_id().as_ref().map(mercure_core::EventId::as_str), Some(id.as_str()));
+    assert_eq!(
+        hub.hub
+            .last_event_id()
+            .as_ref()
+            .map(mercure_core::EventId::as_str),
+        Some(id.as_str())
+    );
 }
 
 #[tokio::test]

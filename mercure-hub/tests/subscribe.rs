@@ -3,8 +3,8 @@
 
 mod support;
 
-use mercure_core::{ProtocolVersion, TopicSelector};
 use mercure_core::token::Grants;
+use mercure_core::{ProtocolVersion, TopicSelector};
 use support::{config, start};
 
 const V0: ProtocolVersion = ProtocolVersion::V0;

@@ -2,8 +2,8 @@
 
 mod support;
 
-use mercure_core::{ProtocolVersion, TopicSelector};
 use mercure_core::token::Grants;
+use mercure_core::{ProtocolVersion, TopicSelector};
 use serde_json::{Value, json};
 use support::{config, start};
 

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mercure_core::token::Algorithm;
 use mercure_core::ProtocolVersion;
 use mercure_core::clock::ManualClock;
+use mercure_core::token::Algorithm;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{HubConfig, VerificationKey};
 use serde_json::json;

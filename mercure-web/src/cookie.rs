@@ -113,9 +113,11 @@ pub enum CookieError {
 /// use mercure_web::{CookieOptions, SameSite};
 ///
 /// let options = CookieOptions::new()
-///     .same_site(SameSite::Lax)
-///     .lifetime(Duration::from_secs(600));
-/// assert_eq!(options.same_site_value(), SameSite::Lax);
+///     .with_same_site(SameSite::Lax)
+///     .with_lifetime(Duration::from_secs(600));
+/// assert_eq!(options.same_site(), SameSite::Lax);
+/// assert_eq!(options.lifetime(), Some(Duration::from_secs(600)));
+/// assert_eq!(options.name(), None);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[must_use]
@@ -134,36 +136,36 @@ impl CookieOptions {
 
     /// Overrides the dialect's cookie name (for hubs configured with another
     /// cookie name).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Sets `SameSite` (default `Strict`).
-    pub fn same_site(mut self, same_site: SameSite) -> Self {
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
         self
     }
 
     /// Mints tokens (and sets `Max-Age`) for this long instead of the token
     /// factory's lifetime.
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
     }
 
     /// The overriding cookie name, if any.
-    pub fn name_value(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// The `SameSite` attribute.
-    pub fn same_site_value(&self) -> SameSite {
+    pub fn same_site(&self) -> SameSite {
         self.same_site
     }
 
     /// The overriding lifetime, if any.
-    pub fn lifetime_value(&self) -> Option<Duration> {
+    pub fn lifetime(&self) -> Option<Duration> {
         self.lifetime
     }
 }

@@ -172,7 +172,7 @@ fn header_table() {
             "http://localhost:3000/.well-known/mercure",
             V0,
             "localhost:8000",
-            CookieOptions::new().same_site(SameSite::Lax),
+            CookieOptions::new().with_same_site(SameSite::Lax),
             "mercureAuthorization=; Path=/.well-known/mercure; Max-Age=900; HttpOnly; SameSite=Lax",
         ),
         (
@@ -187,17 +187,14 @@ fn header_table() {
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new()
-                .name("hubCookie")
-                .same_site(SameSite::None)
-                .lifetime(Duration::from_secs(60)),
+            CookieOptions::new().with_name("hubCookie").with_same_site(SameSite::None).with_lifetime(Duration::from_secs(60)),
             "hubCookie=; Path=/hub; Max-Age=60; Secure; HttpOnly; SameSite=None",
         ),
         (
             "https://example.com/",
             V0,
             "example.com",
-            CookieOptions::new().name("__Host-mercure"),
+            CookieOptions::new().with_name("__Host-mercure"),
             "__Host-mercure=; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Strict",
         ),
     ];
@@ -262,7 +259,7 @@ fn refusals_table() {
             "http://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().same_site(SameSite::None),
+            CookieOptions::new().with_same_site(SameSite::None),
             CookieError::InsecureHub {
                 requirement: "SameSite=None attribute",
                 hub_url: "http://example.com/hub".into(),
@@ -272,28 +269,28 @@ fn refusals_table() {
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().name("__Host-x"),
+            CookieOptions::new().with_name("__Host-x"),
             CookieError::HostPrefix("Path=/hub".into()),
         ),
         (
             "https://hub.example.com/",
             V0,
             "example.com",
-            CookieOptions::new().name("__host-x"),
+            CookieOptions::new().with_name("__host-x"),
             CookieError::HostPrefix("Domain=example.com".into()),
         ),
         (
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().name("bad name"),
+            CookieOptions::new().with_name("bad name"),
             CookieError::InvalidName("bad name".into()),
         ),
         (
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().name("a=b"),
+            CookieOptions::new().with_name("a=b"),
             CookieError::InvalidName("a=b".into()),
         ),
         (
@@ -307,7 +304,7 @@ fn refusals_table() {
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().lifetime(Duration::ZERO),
+            CookieOptions::new().with_lifetime(Duration::ZERO),
             CookieError::Token(mercure_web::token::TokenError::InvalidLifetime),
         ),
     ];

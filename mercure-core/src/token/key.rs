@@ -36,7 +36,7 @@ impl SigningKey {
     /// [`TokenError::AlgorithmMismatch`] for a non-HMAC algorithm,
     /// [`TokenError::InvalidKey`] for an empty secret.
     pub fn hmac(algorithm: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, TokenError> {
-        let secret = hmac_secret(algorithm, secret.as_ref())?;
+        let secret = hmac_secret(algorithm, secret.as_ref(), <EncodingKey as KeyKind>::KIND)?;
         Ok(Self::from_parts(
             algorithm,
             EncodingKey::from_secret(secret),
@@ -156,7 +156,7 @@ impl VerificationKey {
     /// [`TokenError::AlgorithmMismatch`] for a non-HMAC algorithm,
     /// [`TokenError::InvalidKey`] for an empty secret.
     pub fn hmac(algorithm: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, TokenError> {
-        let secret = hmac_secret(algorithm, secret.as_ref())?;
+        let secret = hmac_secret(algorithm, secret.as_ref(), <DecodingKey as KeyKind>::KIND)?;
         Ok(Self {
             algorithm,
             key: DecodingKey::from_secret(secret),
@@ -241,7 +241,11 @@ pub(super) fn parse_algorithm(name: &str) -> Result<Algorithm, TokenError> {
 }
 
 /// Checks that `algorithm` is an HMAC one and `secret` is not empty.
-fn hmac_secret(algorithm: Algorithm, secret: &[u8]) -> Result<&[u8], TokenError> {
+fn hmac_secret<'a>(
+    algorithm: Algorithm,
+    secret: &'a [u8],
+    kind: &'static str,
+) -> Result<&'a [u8], TokenError> {
     if algorithm.family() != AlgorithmFamily::Hmac {
         return Err(TokenError::AlgorithmMismatch {
             algorithm,
@@ -251,24 +255,40 @@ fn hmac_secret(algorithm: Algorithm, secret: &[u8]) -> Result<&[u8], TokenError>
     if secret.is_empty() {
         return Err(TokenError::InvalidKey {
             algorithm,
+            kind,
             reason: "the HMAC secret is empty".into(),
         });
     }
     Ok(secret)
 }
 
+/// The kind of a key, for error messages.
+trait KeyKind {
+    /// `signing` or `verification`.
+    const KIND: &'static str;
+    /// What a PEM must hold.
+    const PEM: &'static str;
+}
+
+impl KeyKind for EncodingKey {
+    const KIND: &'static str = "signing";
+    const PEM: &'static str = "private key";
+}
+
+impl KeyKind for DecodingKey {
+    const KIND: &'static str = "verification";
+    const PEM: &'static str = "public key";
+}
+
 /// A key type parsed from PEM per algorithm family: private keys sign,
 /// public keys verify.
-trait PemKey: Sized {
-    /// What the PEM must hold, for error messages.
-    const WHAT: &'static str;
+trait PemKey: KeyKind + Sized {
     fn rsa(pem: &[u8]) -> jsonwebtoken::errors::Result<Self>;
     fn ec(pem: &[u8]) -> jsonwebtoken::errors::Result<Self>;
     fn ed(pem: &[u8]) -> jsonwebtoken::errors::Result<Self>;
 }
 
 impl PemKey for EncodingKey {
-    const WHAT: &'static str = "private key";
     fn rsa(pem: &[u8]) -> jsonwebtoken::errors::Result<Self> {
         Self::from_rsa_pem(pem)
     }
@@ -281,7 +301,6 @@ impl PemKey for EncodingKey {
 }
 
 impl PemKey for DecodingKey {
-    const WHAT: &'static str = "public key";
     fn rsa(pem: &[u8]) -> jsonwebtoken::errors::Result<Self> {
         Self::from_rsa_pem(pem)
     }
@@ -308,7 +327,8 @@ fn parse_pem<K: PemKey>(algorithm: Algorithm, pem: &[u8]) -> Result<K, TokenErro
     };
     parsed.map_err(|error| TokenError::InvalidKey {
         algorithm,
-        reason: format!("not a {} in PEM: {error}", K::WHAT),
+        kind: K::KIND,
+        reason: format!("not a {} in PEM: {error}", K::PEM),
     })
 }
 
@@ -370,6 +390,24 @@ mod tests {
         let error = VerificationKey::from_config("RS256", pem).unwrap_err();
         assert!(!error.to_string().contains(body), "{error}");
         assert!(!format!("{error:?}").contains(body), "{error:?}");
+    }
+
+    #[test]
+    fn errors_name_the_kind_of_key() {
+        let error = VerificationKey::from_config("RS256", "not a PEM").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid verification key for RS256"),
+            "{error}"
+        );
+        let error = SigningKey::hs256("").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid signing key for HS256"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,29 +1,40 @@
 //! JWTs: what a token grants ([`Grants`]), minting it ([`TokenFactory`],
-//! [`SigningKey`]) and the token itself ([`Token`], never shown in logs).
-//! Supplying tokens to requests is the client's concern.
+//! [`SigningKey`]), verifying it and reading its claims back ([`Verifier`],
+//! [`VerificationKey`], [`Claims`]), in both dialects, and the token itself
+//! ([`Token`], never shown in logs). One definition of the Mercure claims
+//! serves both directions. Supplying tokens to requests is the client's
+//! concern; which issuers, audiences and dialects to trust is the hub's.
 
+mod claims;
 mod factory;
 mod grants;
 mod key;
 mod secret;
+#[cfg(test)]
+mod test_keys;
+mod verifier;
 
+pub use claims::{Claims, LATEST_CLAIM_TIME};
 pub use factory::{DEFAULT_TOKEN_LIFETIME, TokenFactory, TokenFactoryBuilder};
 pub use grants::{AUTHORIZATION_DETAIL_TYPE, Grants};
-pub use key::SigningKey;
+pub use key::{SigningKey, VerificationKey};
 pub use secret::Token;
+pub use verifier::Verifier;
 
 pub use jsonwebtoken::Algorithm;
 
-/// Why a token could not be minted or supplied. Never contains key material
-/// or token text.
+/// Why a key could not be built, or a token minted, supplied or verified.
+/// Never contains key material or token text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
     /// The key cannot be used.
-    #[error("invalid {algorithm:?} key: {reason}")]
+    #[error("invalid {kind} key for {algorithm:?}: {reason}")]
     InvalidKey {
         /// The algorithm the key was meant for.
         algorithm: Algorithm,
+        /// Which kind of key: `"signing"` or `"verification"`.
+        kind: &'static str,
         /// What is wrong with it.
         reason: String,
     },
@@ -59,4 +70,40 @@ pub enum TokenError {
     /// A custom provider failed.
     #[error("the token provider failed: {0}")]
     Provider(String),
+    /// An algorithm name (in configuration or a token's header) is not a
+    /// JWS signature algorithm; `none` is not one.
+    #[error("unknown JWT algorithm {name:?}")]
+    UnknownAlgorithm {
+        /// The name (its first characters).
+        name: String,
+    },
+    /// No trusted key is bound to the algorithm of the token's header.
+    #[error("the algorithm {algorithm:?} is not accepted")]
+    UnacceptedAlgorithm {
+        /// The token's algorithm.
+        algorithm: Algorithm,
+    },
+    /// The token is not a JWS in compact serialization with a readable
+    /// header.
+    #[error("malformed token: {reason}")]
+    MalformedToken {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No trusted key verifies the token's signature.
+    #[error("the token's signature is invalid")]
+    InvalidSignature,
+    /// The claims of a verified token are not a JWT claims set of the
+    /// expected shape.
+    #[error("invalid claims: {reason}")]
+    InvalidClaims {
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// The token's `exp` has passed.
+    #[error("the token has expired")]
+    Expired,
+    /// The token's `nbf` has not come yet.
+    #[error("the token is not valid yet")]
+    NotYetValid,
 }

@@ -101,7 +101,9 @@ fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response
         ));
     }
     let target = parse_target(&segments, dialect)?;
-    let last_event_id = hub.last_event_id().map_or_else(|| "earliest".to_owned(), EventId::into_string);
+    let last_event_id = hub
+        .last_event_id()
+        .map_or_else(|| "earliest".to_owned(), EventId::into_string);
     let hub_path = config.path();
     let same = |a: &TopicSelector, b: &TopicSelector| {
         a.expression() == b.expression()

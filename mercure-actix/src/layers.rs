@@ -1,0 +1,239 @@
+//! Middleware setting the authorization cookie or the discovery `Link`
+//! header on every response.
+
+use std::fmt;
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::FromRequest;
+use actix_web::body::EitherBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderName, HeaderValue, LINK, SET_COOKIE};
+use futures_util::future::{FutureExt as _, LocalBoxFuture};
+use mercure_web::token::Grants;
+use mercure_web::{DiscoveryLink, MercureState, TopicSelector, WebError};
+
+use crate::cookies::{is_preflight, request_origin, set_cookies};
+use crate::{Error, Mercure};
+
+/// Sets the authorization cookie on every response of the scope or
+/// resource it wraps, like a view mixin, with fixed grants or grants
+/// computed from the request. The cookie is minted before the handler
+/// runs: a configuration problem answers with [`Error`]'s response, an
+/// extractor's error with its own. CORS preflights pass through untouched.
+/// For a hub on another origin, see
+/// [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
+///
+/// ```
+/// use actix_web::{App, web};
+/// use mercure_actix::{AuthorizationCookieLayer, Mercure};
+/// use mercure_actix::client::token::Grants;
+///
+/// # fn app(mercure: Mercure) {
+/// let topic = |id: web::Path<u32>| Grants::new().subscribe([format!("https://example.com/books/{id}")]);
+/// let app = App::new()
+///     .service(
+///         web::resource("/books")
+///             .wrap(AuthorizationCookieLayer::subscribe(mercure.clone(), ["https://example.com/books"]))
+///             .to(|| async { "books" }),
+///     )
+///     .service(
+///         web::resource("/books/{id}")
+///             .wrap(AuthorizationCookieLayer::from_request(mercure, topic))
+///             .to(|| async { "a book" }),
+///     );
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthorizationCookieLayer {
+    cookies: Arc<dyn Fn(ServiceRequest, Option<Arc<str>>) -> Prepared + Send + Sync>,
+    hub: Option<Arc<str>>,
+}
+
+impl AuthorizationCookieLayer {
+    /// A cookie carrying `grants` on every response.
+    pub fn new(mercure: Mercure, grants: Grants) -> Self {
+        Self::from_request(mercure, move |()| grants.clone())
+    }
+
+    /// A cookie allowing the private updates of `topics` on every response.
+    pub fn subscribe<I, T>(mercure: Mercure, topics: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicSelector>,
+    {
+        Self::new(mercure, Grants::new().subscribe(topics))
+    }
+
+    /// A cookie whose grants `grants` computes from `E`, any extractor (path
+    /// parameters, the logged-in user...) run against the request. `E`
+    /// should not read the body: the handler would find it consumed.
+    pub fn from_request<E, F>(mercure: Mercure, grants: F) -> Self
+    where
+        E: FromRequest + 'static,
+        F: Fn(E) -> Grants + Send + Sync + 'static,
+    {
+        let grants = Arc::new(grants);
+        let cookies = move |mut request: ServiceRequest, hub: Option<Arc<str>>| {
+            let (mercure, grants) = (mercure.clone(), Arc::clone(&grants));
+            async move {
+                let extracted = request.extract::<E>().await.map_err(Into::into);
+                let origin = request_origin(request.headers(), request.uri());
+                let mut jar = mercure.cookie_jar_for(&origin);
+                let headers = extracted.and_then(|extracted| {
+                    jar.authorize_for(hub.as_deref(), &grants(extracted))
+                        .map_err(Error::from)?;
+                    let values = set_cookies(&jar).map(|value| {
+                        let value = value.map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"));
+                        Ok((SET_COOKIE, value.map_err(Error::from)?))
+                    });
+                    values.collect()
+                });
+                (request, headers)
+            }
+            .boxed_local()
+        };
+        let cookies = Arc::new(cookies);
+        Self { cookies, hub: None }
+    }
+
+    /// Mints the cookie for the hub registered as `name` instead of the
+    /// default hub.
+    #[must_use]
+    pub fn hub(self, name: impl Into<Arc<str>>) -> Self {
+        let hub = Some(name.into());
+        Self { hub, ..self }
+    }
+
+    fn prepare(&self) -> Prepare {
+        let (cookies, hub) = (Arc::clone(&self.cookies), self.hub.clone());
+        Arc::new(move |request| cookies(request, hub.clone()))
+    }
+}
+
+impl fmt::Debug for AuthorizationCookieLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("AuthorizationCookieLayer");
+        debug.field("hub", &self.hub).finish_non_exhaustive()
+    }
+}
+
+/// Adds `Link: <hub>; rel="mercure"` to every response but CORS
+/// preflights', so that clients discover where to subscribe to the
+/// resource's updates.
+///
+/// ```
+/// use actix_web::{App, web};
+/// use mercure_actix::{DiscoveryLayer, Mercure};
+///
+/// # fn app(mercure: Mercure) {
+/// let link = mercure.discovery_link().parameter("content-type", "application/ld+json").unwrap();
+/// let app = App::new()
+///     .wrap(DiscoveryLayer::new(&mercure))
+///     .service(web::resource("/books/{id}").wrap(DiscoveryLayer::from_link(&link).unwrap()).to(|| async { "a book" }));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiscoveryLayer {
+    link: HeaderValue,
+}
+
+impl DiscoveryLayer {
+    /// Advertises the default hub's public URL.
+    pub fn new(mercure: &MercureState) -> Self {
+        Self::from_link(&mercure.discovery_link()).expect("a URL is a valid header value")
+    }
+
+    /// Advertises `link` (another hub, extra parameters such as
+    /// `last-event-id` or `content-type`).
+    ///
+    /// # Errors
+    /// [`WebError::InvalidHeaderValue`] if the link cannot be sent in a header.
+    pub fn from_link(link: &DiscoveryLink) -> Result<Self, Error> {
+        let invalid = |_| WebError::InvalidHeaderValue("Link");
+        let link = HeaderValue::from_str(&link.header_value()).map_err(invalid)?;
+        Ok(Self { link })
+    }
+
+    fn prepare(&self) -> Prepare {
+        let headers = vec![(LINK, self.link.clone())];
+        Arc::new(move |request| ready((request, Ok(headers.clone()))).boxed_local())
+    }
+}
+
+/// Headers to append to a request's response, or why to refuse it.
+type Prepared = LocalBoxFuture<'static, (ServiceRequest, Result<Headers, actix_web::Error>)>;
+type Prepare = Arc<dyn Fn(ServiceRequest) -> Prepared>;
+type Headers = Vec<(HeaderName, HeaderValue)>;
+
+macro_rules! transform {
+    ($layer:ty) => {
+        impl<S, B> Transform<S, ServiceRequest> for $layer
+        where
+            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+            S: 'static,
+            B: 'static,
+        {
+            type Response = ServiceResponse<EitherBody<B>>;
+            type Error = actix_web::Error;
+            type Transform = MercureMiddleware<S>;
+            type InitError = ();
+            type Future = Ready<Result<MercureMiddleware<S>, ()>>;
+
+            fn new_transform(&self, service: S) -> Self::Future {
+                let service = Rc::new(service);
+                ready(Ok(MercureMiddleware {
+                    service,
+                    prepare: self.prepare(),
+                }))
+            }
+        }
+    };
+}
+
+transform!(AuthorizationCookieLayer);
+transform!(DiscoveryLayer);
+
+/// The service of [`AuthorizationCookieLayer`] and [`DiscoveryLayer`].
+pub struct MercureMiddleware<S> {
+    service: Rc<S>,
+    prepare: Prepare,
+}
+
+impl<S> fmt::Debug for MercureMiddleware<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MercureMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for MercureMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let (service, prepare) = (Rc::clone(&self.service), Arc::clone(&self.prepare));
+        Box::pin(async move {
+            let (request, headers) = match is_preflight(request.method(), request.headers()) {
+                true => (request, Ok(Vec::new())),
+                false => prepare(request).await,
+            };
+            let headers = match headers {
+                Ok(headers) => headers,
+                Err(error) => return Ok(request.error_response(error).map_into_right_body()),
+            };
+            let mut response = service.call(request).await?;
+            for (name, value) in headers {
+                response.headers_mut().append(name, value);
+            }
+            Ok(response.map_into_left_body())
+        })
+    }
+}

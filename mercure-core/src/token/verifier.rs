@@ -1,0 +1,456 @@
+//! Verifying tokens: the counterpart of [`TokenFactory`](super::TokenFactory).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::key::parse_algorithm;
+use super::{Claims, TokenError, VerificationKey};
+use crate::clock::{Clock, SystemClock};
+
+/// Verifies JWTs with a set of keys and reads their claims in either
+/// dialect.
+///
+/// A token is accepted when one of the keys bound to the algorithm its
+/// header names verifies its signature (so `alg: none`, unknown algorithms
+/// and algorithm substitution are refused), and when the verifier's clock
+/// is within its `nbf` and `exp`. Its claims are read only then. Which
+/// issuers, audiences and dialects to trust is left to the caller, who
+/// reads them from the returned [`Claims`]. Cheap to clone.
+///
+/// ```
+/// use mercure_core::ProtocolVersion;
+/// use mercure_core::token::{Grants, SigningKey, TokenFactory, VerificationKey, Verifier};
+///
+/// let secret = b"!ChangeThisMercureHubJWTSecretKey!";
+/// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap())
+///     .protocol(ProtocolVersion::V1)
+///     .issuer("https://app.example.com")
+///     .audience("https://example.com/.well-known/mercure")
+///     .build()
+///     .unwrap();
+/// let grants = Grants::subscribe_all().subject("user-42");
+/// let token = factory.mint(&grants).unwrap();
+///
+/// let verifier = Verifier::new([VerificationKey::hs256(secret).unwrap()]);
+/// let claims = verifier.verify(token.expose()).unwrap();
+/// assert_eq!(claims.dialect(), ProtocolVersion::V1);
+/// assert_eq!(claims.grants(), &grants);
+/// assert!(claims.has_audience("https://example.com/.well-known/mercure"));
+/// assert!(claims.has_access_token_type());
+///
+/// let other = Verifier::new([VerificationKey::hs256(b"another secret").unwrap()]);
+/// assert!(other.verify(token.expose()).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: Arc<[VerificationKey]>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// A verifier trusting `keys`, checking times with the system clock.
+    pub fn new(keys: impl IntoIterator<Item = VerificationKey>) -> Self {
+        Self {
+            keys: keys.into_iter().collect(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Checks `exp` and `nbf` with `clock` instead of the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &[VerificationKey] {
+        &self.keys
+    }
+
+    /// The clock checking `exp` and `nbf`.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Verifies `token` (a JWS in compact serialization) and returns its
+    /// claims.
+    ///
+    /// # Errors
+    /// [`TokenError::MalformedToken`] when it is not a readable JWS,
+    /// [`TokenError::UnknownAlgorithm`] for `alg: none` or another
+    /// unknown algorithm, [`TokenError::UnacceptedAlgorithm`] when no key
+    /// is bound to its algorithm, [`TokenError::InvalidSignature`] when no
+    /// such key verifies it, [`TokenError::InvalidClaims`] as
+    /// [`Claims::decode`], [`TokenError::Expired`] and
+    /// [`TokenError::NotYetValid`] as [`Claims::check_time`]. The errors
+    /// never quote the token.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signature(token)?;
+        claims.check_time(self.clock.unix_seconds())?;
+        Ok(claims)
+    }
+
+    /// Verifies the signature and reads the claims, leaving times unchecked.
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("a JWS has three dot-separated parts"));
+        };
+        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        let header: RawHeader = serde_json::from_slice(&base64(header, "header")?)
+            .map_err(|e| malformed(&format!("unreadable header: {e}")))?;
+        let algorithm = parse_algorithm(&header.alg)?;
+        let signature = base64(signature, "signature")?;
+        let mut keys = self
+            .keys
+            .iter()
+            .filter(|key| key.algorithm() == algorithm)
+            .peekable();
+        if keys.peek().is_none() {
+            return Err(TokenError::UnacceptedAlgorithm { algorithm });
+        }
+        let verified = keys.any(|key| {
+            (crate::crypto::provider().verifier_factory)(&algorithm, key.decoding_key())
+                .is_ok_and(|verifier| verifier.verify(signing_input, &signature).is_ok())
+        });
+        if !verified {
+            return Err(TokenError::InvalidSignature);
+        }
+        let claims = Claims::decode(&base64(payload, "payload")?)?;
+        Ok(claims.with_token_type(header.typ))
+    }
+}
+
+/// The JOSE header fields read; the others are ignored.
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    typ: Option<String>,
+}
+
+fn malformed(reason: &str) -> TokenError {
+    TokenError::MalformedToken {
+        reason: reason.to_owned(),
+    }
+}
+
+fn base64(part: &str, name: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|e| malformed(&format!("the {name} is not base64url: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::ProtocolVersion;
+    use crate::TopicSelector;
+    use crate::clock::ManualClock;
+    use crate::token::test_keys::{EC256_PRIVATE, EC256_PUBLIC, ED25519_PRIVATE, ED25519_PUBLIC};
+    use crate::token::{Algorithm, Grants, SigningKey, TokenFactory};
+
+    const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
+    const ISSUER: &str = "https://app.example.com";
+    const AUDIENCE: &str = "https://example.com/.well-known/mercure";
+
+    fn factory(key: SigningKey, version: ProtocolVersion) -> TokenFactory {
+        let builder = TokenFactory::builder(key).protocol(version);
+        match version {
+            ProtocolVersion::V0 => builder,
+            ProtocolVersion::V1 => builder.issuer(ISSUER).audience(AUDIENCE),
+        }
+        .build()
+        .unwrap()
+    }
+
+    fn grants() -> Grants {
+        Grants::new()
+            .publish(["https://example.com/books/1"])
+            .publish([TopicSelector::pattern("https://example.com/books/{id}")])
+            .subscribe([TopicSelector::pattern(
+                "https://example.com/users/42/{+rest}",
+            )])
+            .subscribe([TopicSelector::all()])
+            .payload(json!({"user": 42}))
+            .subject("user-42")
+    }
+
+    fn b64(json: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    #[test]
+    fn minted_grants_verify_back_in_both_dialects_and_every_key_family() {
+        let pairs = [
+            (
+                SigningKey::hs256(SECRET).unwrap(),
+                VerificationKey::hs256(SECRET).unwrap(),
+            ),
+            (
+                SigningKey::hmac(Algorithm::HS512, SECRET).unwrap(),
+                VerificationKey::hmac(Algorithm::HS512, SECRET).unwrap(),
+            ),
+            (
+                SigningKey::from_pem(Algorithm::ES256, EC256_PRIVATE).unwrap(),
+                VerificationKey::from_pem(Algorithm::ES256, EC256_PUBLIC).unwrap(),
+            ),
+            (
+                SigningKey::from_pem(Algorithm::EdDSA, ED25519_PRIVATE).unwrap(),
+                VerificationKey::from_pem(Algorithm::EdDSA, ED25519_PUBLIC).unwrap(),
+            ),
+        ];
+        for (signing, verification) in pairs {
+            let algorithm = signing.algorithm();
+            let verifier = Verifier::new([verification]);
+            for version in [ProtocolVersion::V0, ProtocolVersion::V1] {
+                let factory = factory(signing.clone(), version);
+                let before = factory.clock().unix_seconds();
+                let token = factory.mint(&grants()).unwrap();
+                let claims = verifier.verify(token.expose()).unwrap();
+                assert_eq!(claims.dialect(), version, "{algorithm:?}");
+                assert_eq!(claims.grants(), &grants(), "{algorithm:?} {version}");
+                assert_eq!(claims.clone().into_grants(), grants());
+                assert_eq!(claims.subject(), Some("user-42"));
+                let issued_at = claims.issued_at().unwrap();
+                assert!(issued_at >= before);
+                assert_eq!(claims.expires_at(), Some(issued_at + 3600));
+                assert_eq!(claims.not_before(), None);
+                match version {
+                    ProtocolVersion::V0 => {
+                        assert_eq!(claims.token_type(), Some("JWT"));
+                        assert!(!claims.has_access_token_type());
+                        assert_eq!(claims.issuer(), None);
+                        assert!(claims.audience().is_empty());
+                    }
+                    ProtocolVersion::V1 => {
+                        assert!(claims.has_access_token_type());
+                        assert_eq!(claims.issuer(), Some(ISSUER));
+                        assert!(claims.has_audience(AUDIENCE));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_wildcard_grants_round_trip() {
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        for version in [ProtocolVersion::V0, ProtocolVersion::V1] {
+            let factory = factory(SigningKey::hs256(SECRET).unwrap(), version);
+            for grants in [
+                Grants::new().subject("s"),
+                Grants::publish_all().subject("s"),
+                Grants::subscribe_all().subject("s"),
+                Grants::new().publish(["a"]).subscribe(["b"]).subject("s"),
+            ] {
+                let token = factory.mint(&grants).unwrap();
+                assert_eq!(
+                    verifier.verify(token.expose()).unwrap().grants(),
+                    &grants,
+                    "{version}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn foreign_and_tampered_signatures_are_refused() {
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        let forged = factory(
+            SigningKey::hs256(b"not the secret").unwrap(),
+            ProtocolVersion::V0,
+        )
+        .mint(&Grants::publish_all())
+        .unwrap();
+        assert_eq!(
+            verifier.verify(forged.expose()),
+            Err(TokenError::InvalidSignature)
+        );
+
+        let genuine = factory(SigningKey::hs256(SECRET).unwrap(), ProtocolVersion::V0)
+            .mint(&Grants::new().subscribe(["mine"]))
+            .unwrap();
+        let parts: Vec<&str> = genuine.expose().split('.').collect();
+        let tampered_claims = b64(&json!({"mercure": {"subscribe": ["*"]}}));
+        let tampered = format!("{}.{tampered_claims}.{}", parts[0], parts[2]);
+        assert_eq!(
+            verifier.verify(&tampered),
+            Err(TokenError::InvalidSignature)
+        );
+        let no_signature = format!("{}.{}.", parts[0], parts[1]);
+        assert_eq!(
+            verifier.verify(&no_signature),
+            Err(TokenError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn alg_none_and_algorithm_substitution_are_refused() {
+        let claims = b64(&json!({"mercure": {"publish": ["*"], "subscribe": ["*"]}}));
+        let verifier = Verifier::new([
+            VerificationKey::hs256(SECRET).unwrap(),
+            VerificationKey::from_pem(Algorithm::ES256, EC256_PUBLIC).unwrap(),
+        ]);
+        for alg in ["none", "None", "NONE", ""] {
+            let header = b64(&json!({"alg": alg, "typ": "JWT"}));
+            for token in [
+                format!("{header}.{claims}."),
+                format!("{header}.{claims}"),
+                format!("{header}.{claims}.c2lnbmF0dXJl"),
+            ] {
+                assert!(verifier.verify(&token).is_err(), "{alg}");
+            }
+        }
+        // The same secret under another HMAC algorithm.
+        let hs512 = factory(
+            SigningKey::hmac(Algorithm::HS512, SECRET).unwrap(),
+            ProtocolVersion::V0,
+        )
+        .mint(&Grants::publish_all())
+        .unwrap();
+        assert_eq!(
+            verifier.verify(hs512.expose()),
+            Err(TokenError::UnacceptedAlgorithm {
+                algorithm: Algorithm::HS512
+            })
+        );
+        // An HMAC token "signed" with the public key: the confusion attack.
+        let confused = factory(
+            SigningKey::hs256(EC256_PUBLIC).unwrap(),
+            ProtocolVersion::V0,
+        )
+        .mint(&Grants::publish_all())
+        .unwrap();
+        assert_eq!(
+            verifier.verify(confused.expose()),
+            Err(TokenError::InvalidSignature)
+        );
+        // An EC token presented to an EdDSA-only verifier.
+        let es256 = factory(
+            SigningKey::from_pem(Algorithm::ES256, EC256_PRIVATE).unwrap(),
+            ProtocolVersion::V0,
+        )
+        .mint(&Grants::publish_all())
+        .unwrap();
+        let eddsa =
+            Verifier::new([VerificationKey::from_pem(Algorithm::EdDSA, ED25519_PUBLIC).unwrap()]);
+        assert!(matches!(
+            eddsa.verify(es256.expose()),
+            Err(TokenError::UnacceptedAlgorithm { .. })
+        ));
+        assert!(matches!(
+            Verifier::new([]).verify(es256.expose()),
+            Err(TokenError::UnacceptedAlgorithm { .. })
+        ));
+    }
+
+    #[test]
+    fn every_key_of_the_algorithm_is_tried() {
+        let verifier = Verifier::new([
+            VerificationKey::hs256(b"old secret").unwrap(),
+            VerificationKey::hs256(SECRET).unwrap(),
+        ]);
+        let token = factory(SigningKey::hs256(SECRET).unwrap(), ProtocolVersion::V0)
+            .mint(&Grants::publish_all())
+            .unwrap();
+        assert!(verifier.verify(token.expose()).is_ok());
+        assert_eq!(verifier.keys().len(), 2);
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_without_quoting_them() {
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        let genuine = factory(SigningKey::hs256(SECRET).unwrap(), ProtocolVersion::V0)
+            .mint(&Grants::publish_all())
+            .unwrap();
+        let text = genuine.expose();
+        let signature = text.rsplit('.').next().unwrap();
+        for token in [
+            String::new(),
+            "garbage".to_owned(),
+            "a.b".to_owned(),
+            "a.b.c.d".to_owned(),
+            format!("{text}.extra"),
+            format!("!!.{}", &text[text.find('.').unwrap() + 1..]),
+            format!("{}.{}.{}", b64(&json!([])), "e30", signature),
+            format!("{}.{}.{}", b64(&json!({"typ": "JWT"})), "e30", signature),
+            format!("{}=", text),
+        ] {
+            let error = verifier.verify(&token).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(signature), "{shown}");
+            assert!(!shown.contains(text), "{shown}");
+        }
+        // A signed payload that is not a claims set.
+        let not_claims = factory(SigningKey::hs256(SECRET).unwrap(), ProtocolVersion::V0)
+            .sign(&json!(["not", "claims"]))
+            .unwrap();
+        assert!(matches!(
+            verifier.verify(not_claims.expose()),
+            Err(TokenError::InvalidClaims { .. })
+        ));
+    }
+
+    #[test]
+    fn times_are_checked_with_the_verifier_clock() {
+        let clock = ManualClock::at_unix(1_000_000);
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()])
+            .with_clock(Arc::new(clock.clone()));
+        let factory = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
+            .clock(Arc::new(clock.clone()))
+            .lifetime(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let token = factory.mint(&Grants::subscribe_all()).unwrap();
+        assert!(verifier.verify(token.expose()).is_ok());
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(verifier.verify(token.expose()), Err(TokenError::Expired));
+
+        let not_yet = factory
+            .sign(&json!({"nbf": 2_000_000, "mercure": {"subscribe": ["*"]}}))
+            .unwrap();
+        assert_eq!(
+            verifier.verify(not_yet.expose()),
+            Err(TokenError::NotYetValid)
+        );
+        clock.set(std::time::UNIX_EPOCH + Duration::from_secs(2_000_000));
+        assert!(verifier.verify(not_yet.expose()).is_ok());
+    }
+
+    #[test]
+    fn far_future_times_do_not_overflow() {
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        let factory = factory(SigningKey::hs256(SECRET).unwrap(), ProtocolVersion::V1);
+        for exp in [
+            json!(1e19),
+            json!(9_223_372_036_854_775_808_u64),
+            json!(u64::MAX),
+            json!(f64::MAX),
+        ] {
+            let token = factory
+                .sign(&json!({
+                    "iss": ISSUER, "aud": AUDIENCE, "exp": exp, "iat": exp, "nbf": 0,
+                    "authorization_details": Grants::subscribe_all().to_claim(ProtocolVersion::V1),
+                }))
+                .unwrap();
+            let claims = verifier.verify(token.expose()).unwrap();
+            let exp = claims.expires_at().unwrap();
+            assert_eq!(exp, crate::token::LATEST_CLAIM_TIME);
+            assert!(
+                std::time::UNIX_EPOCH
+                    .checked_add(Duration::from_secs(exp))
+                    .is_some()
+            );
+        }
+    }
+}
