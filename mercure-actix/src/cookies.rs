@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, HeaderMap, HeaderValue};
 use actix_web::http::{Method, Uri, uri::Authority};
 use actix_web::{FromRequest, HttpRequest};
-use mercure_web::{CookieJar, MercureState, RequestOrigin};
+use mercure_web::{CookieJar, MercureState, RequestOrigin, WebError};
 
 use crate::{Error, Mercure};
 
@@ -77,16 +77,12 @@ impl DerefMut for MercureCookies {
     }
 }
 
-/// The `Set-Cookie` header values of `jar`, marked sensitive.
-pub(crate) fn set_cookies(jar: &CookieJar) -> impl Iterator<Item = Result<HeaderValue, String>> {
-    jar.set_cookie_headers()
-        .map(|value| match HeaderValue::from_str(&value) {
-            Ok(mut header) => {
-                header.set_sensitive(true);
-                Ok(header)
-            }
-            Err(_) => Err(value),
-        })
+/// A `Set-Cookie` header value, marked sensitive.
+pub(crate) fn sensitive(value: &str) -> Result<HeaderValue, Error> {
+    let invalid = |_| WebError::InvalidHeaderValue("Set-Cookie");
+    let mut value = HeaderValue::from_str(value).map_err(invalid)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Where the request was addressed, as `mercure-web` reads it.

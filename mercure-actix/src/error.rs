@@ -39,15 +39,13 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let message = match self {
-            Error::Web(error) => {
-                error.log();
-                return HttpResponse::build(self.status_code()).body(error.public_message());
-            }
-            Error::NotConfigured => "no Mercure configuration is registered",
-            Error::Client(_) => "cannot configure the Mercure client",
+        let message = if let Error::Web(error) = self {
+            error.log();
+            error.public_message()
+        } else {
+            tracing::error!(error = %self, "cannot prepare the Mercure authorization");
+            "cannot prepare the Mercure authorization".to_owned()
         };
-        tracing::error!(error = %self, "{message}");
-        HttpResponse::InternalServerError().body("cannot prepare the Mercure authorization")
+        HttpResponse::build(self.status_code()).body(message)
     }
 }

@@ -14,7 +14,7 @@ use futures_util::future::{FutureExt as _, LocalBoxFuture};
 use mercure_web::token::Grants;
 use mercure_web::{DiscoveryLink, MercureState, TopicSelector, WebError};
 
-use crate::cookies::{is_preflight, request_origin, set_cookies};
+use crate::cookies::{is_preflight, request_origin, sensitive};
 use crate::{Error, Mercure};
 
 /// Sets the authorization cookie on every response of the scope or
@@ -58,11 +58,10 @@ impl AuthorizationCookieLayer {
     }
 
     /// A cookie allowing the private updates of `topics` on every response.
-    pub fn subscribe<I, T>(mercure: Mercure, topics: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<TopicSelector>,
-    {
+    pub fn subscribe(
+        mercure: Mercure,
+        topics: impl IntoIterator<Item: Into<TopicSelector>>,
+    ) -> Self {
         Self::new(mercure, Grants::new().subscribe(topics))
     }
 
@@ -79,16 +78,15 @@ impl AuthorizationCookieLayer {
             let (mercure, grants) = (mercure.clone(), Arc::clone(&grants));
             async move {
                 let extracted = request.extract::<E>().await.map_err(Into::into);
-                let origin = request_origin(request.headers(), request.uri());
-                let mut jar = mercure.cookie_jar_for(&origin);
+                let mut jar =
+                    mercure.cookie_jar_for(&request_origin(request.headers(), request.uri()));
                 let headers = extracted.and_then(|extracted| {
                     jar.authorize_for(hub.as_deref(), &grants(extracted))
                         .map_err(Error::from)?;
-                    let values = set_cookies(&jar).map(|value| {
-                        let value = value.map_err(|_| WebError::InvalidHeaderValue("Set-Cookie"));
-                        Ok((SET_COOKIE, value.map_err(Error::from)?))
-                    });
-                    values.collect()
+                    let cookies = jar
+                        .set_cookie_headers()
+                        .map(|value| Ok((SET_COOKIE, sensitive(&value)?)));
+                    cookies.collect::<Result<_, Error>>().map_err(Into::into)
                 });
                 (request, headers)
             }

@@ -4,20 +4,17 @@ use actix_web::HttpResponseBuilder;
 use actix_web::http::header::{LINK, SET_COOKIE};
 use mercure_web::{CookieJar, DiscoveryLink};
 
-use crate::cookies::set_cookies;
+use crate::cookies::sensitive;
 
-/// Adds Mercure's headers to an [`HttpResponseBuilder`].
+/// Adds Mercure's headers to an [`HttpResponseBuilder`] (see
+/// [`MercureCookies`](crate::MercureCookies) for cookies).
 ///
 /// ```
 /// use actix_web::{HttpResponse, web};
-/// use mercure_actix::{Mercure, MercureCookies, MercureResponseExt};
+/// use mercure_actix::{Mercure, MercureResponseExt};
 ///
-/// async fn book(mercure: web::Data<Mercure>, mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-///     cookies.subscribe(["https://example.com/books/1"])?;
-///     Ok(HttpResponse::Ok()
-///         .mercure_cookies(&cookies)
-///         .mercure_link(&mercure.discovery_link())
-///         .body("a book"))
+/// async fn book(mercure: web::Data<Mercure>) -> HttpResponse {
+///     HttpResponse::Ok().mercure_link(&mercure.discovery_link()).body("a book")
 /// }
 /// ```
 pub trait MercureResponseExt {
@@ -30,11 +27,11 @@ pub trait MercureResponseExt {
 
 impl MercureResponseExt for HttpResponseBuilder {
     fn mercure_cookies(&mut self, cookies: &CookieJar) -> &mut Self {
-        for value in set_cookies(cookies) {
-            // A value the builder refuses turns the response into an error.
-            match value {
-                Ok(value) => self.append_header((SET_COOKIE, value)),
-                Err(value) => self.append_header((SET_COOKIE, value)),
+        for value in cookies.set_cookie_headers() {
+            // A value the builder refuses too makes the response an error.
+            match sensitive(&value) {
+                Ok(header) => self.append_header((SET_COOKIE, header)),
+                Err(_) => self.append_header((SET_COOKIE, value)),
             };
         }
         self

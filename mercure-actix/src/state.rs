@@ -42,23 +42,20 @@ mercure_web::__adapter_state! {
 impl Mercure {
     /// The `Mercure` registered as application data of `request`.
     pub(crate) fn of(request: &HttpRequest) -> Result<&Self, Error> {
-        let data = request
-            .app_data::<web::Data<Self>>()
-            .map(|data| data.get_ref());
-        data.or_else(|| request.app_data::<Self>())
+        let data = request.app_data::<web::Data<Self>>().map(|data| &***data);
+        data.or_else(|| request.app_data())
             .ok_or(Error::NotConfigured)
     }
 }
 
 #[cfg(feature = "embedded-hub")]
 impl Mercure {
-    /// Mercure with a hub embedded in this process and served alongside
-    /// the application, on another port or host of the same site (its
-    /// routes are an axum router: serve `hub.router()` with
-    /// `mercure_hub::serve`). The hub is built from `config`, its CORS
-    /// allowlist naming `app_origin` (the application's
-    /// `scheme://host[:port]`) so that pages subscribe with their cookie;
-    /// tokens are minted by `factory`, whose key the hub verifies.
+    /// Mercure with a hub embedded in this process, served alongside on
+    /// another port of the same site (its routes are an axum router: serve
+    /// `hub.router()` with `mercure_hub::serve`). The hub is built from
+    /// `config`, its CORS allowlist naming `app_origin` (the application's
+    /// `scheme://host[:port]`) so that pages subscribe with their cookie.
+    /// Tokens are minted by `factory`, whose key the hub verifies.
     ///
     /// ```
     /// use mercure_actix::Mercure;
@@ -74,8 +71,7 @@ impl Mercure {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Web`] for an invalid hub configuration, [`Error::Client`]
-    /// when the hub's URL is not http(s).
+    /// [`Error::Web`] for an invalid hub configuration, [`Error::Client`].
     pub fn embedded_alongside(
         app_origin: &str,
         config: mercure_hub::HubConfigBuilder,
@@ -86,9 +82,8 @@ impl Mercure {
         Self::embedded(mercure_hub::EmbeddedHub::new(config), factory)
     }
 
-    /// Mercure backed by `hub`, embedded in this process and configured by
-    /// hand (see [`Mercure::embedded_alongside`], which lets the
-    /// application's pages subscribe to it across origins).
+    /// Mercure backed by `hub`, embedded in this process (see
+    /// [`Mercure::embedded_alongside`] to serve it on another port).
     ///
     /// # Errors
     /// [`Error::Client`] when the hub's URL is not http(s).

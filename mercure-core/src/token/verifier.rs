@@ -105,6 +105,9 @@ impl Verifier {
         let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
         let header: RawHeader = serde_json::from_slice(&base64(header, "header")?)
             .map_err(|e| malformed(&format!("unreadable header: {e}")))?;
+        if header.crit.is_some() {
+            return Err(malformed("critical header extensions are not supported"));
+        }
         let algorithm = parse_algorithm(&header.alg)?;
         let signature = base64(signature, "signature")?;
         let mut keys = self
@@ -127,11 +130,14 @@ impl Verifier {
     }
 }
 
-/// The JOSE header fields read; the others are ignored.
+/// The JOSE header fields read; the others are ignored, except `crit`,
+/// which names extensions a verifier must understand (RFC 7515 §4.1.11):
+/// this one understands none, so a token with `crit` is refused.
 #[derive(Deserialize)]
 struct RawHeader {
     alg: String,
     typ: Option<String>,
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 fn malformed(reason: &str) -> TokenError {
@@ -452,5 +458,18 @@ mod tests {
                     .is_some()
             );
         }
+    }
+
+    #[test]
+    fn critical_header_extensions_are_refused() {
+        let header = b64(&json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}));
+        let payload = b64(&json!({"mercure": {"subscribe": ["*"]}}));
+        // Refused before its signature is even looked at.
+        let token = format!("{header}.{payload}.c2ln");
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        assert!(matches!(
+            verifier.verify(&token),
+            Err(TokenError::MalformedToken { .. })
+        ));
     }
 }
