@@ -220,7 +220,7 @@ async fn a_401_refreshes_the_token_once() {
     let counter = Arc::clone(&calls);
     let provider = FnTokenProvider::new(move || {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        Ok(Token::new(if n == 0 { "stale" } else { "fresh" }))
+        std::future::ready(Ok(Token::new(if n == 0 { "stale" } else { "fresh" })))
     });
     let hub = Hub::builder(server.url("/hub"))
         .token_provider(provider)
@@ -325,4 +325,76 @@ fn invalid_configuration_is_typed() {
         hub.public_url().as_str(),
         "https://example.com/.well-known/mercure"
     );
+}
+
+/// A token provider that awaits a network call (as an OAuth
+/// client-credentials grant would) before every publish, against our hub.
+#[tokio::test]
+async fn a_provider_may_fetch_its_token_over_the_network() {
+    use mercure_client::token::{TokenError, TokenProvider};
+
+    const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
+    let hub = mercure_integration_tests::served_hub::serve_hub(
+        mercure_hub::HubConfig::builder()
+            .key(mercure_hub::VerificationKey::hs256(SECRET).unwrap()),
+    )
+    .await;
+    // The token service: mints a publisher token per request.
+    let factory = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
+        .build()
+        .unwrap();
+    let issued = Arc::new(AtomicUsize::new(0));
+    let service_count = Arc::clone(&issued);
+    let service = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let factory = factory.clone();
+            let issued = Arc::clone(&service_count);
+            async move {
+                issued.fetch_add(1, Ordering::SeqCst);
+                factory
+                    .mint(&Grants::publish_all())
+                    .unwrap()
+                    .expose()
+                    .to_owned()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, service).await });
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let provider = FnTokenProvider::new(move || {
+        let (http, url) = (http.clone(), token_url.clone());
+        async move {
+            let response = http
+                .post(url)
+                .send()
+                .await
+                .map_err(|e| TokenError::Provider(format!("token service: {e}")))?;
+            let text = response
+                .text()
+                .await
+                .map_err(|e| TokenError::Provider(format!("token service: {e}")))?;
+            Ok(Token::new(text))
+        }
+    });
+    assert!(provider.token().await.is_ok());
+    let client = Hub::builder(&hub.url)
+        .token_provider(provider)
+        .build()
+        .unwrap();
+    for n in 0..3 {
+        let id = client
+            .publish(&Update::new("https://example.com/books/1", format!("{n}")).unwrap())
+            .await
+            .expect("published with a fetched token");
+        assert!(id.as_str().starts_with("urn:uuid:"), "{id}");
+    }
+    // Once for the check above, once per publish.
+    assert_eq!(issued.load(Ordering::SeqCst), 4);
 }
