@@ -157,9 +157,9 @@ async fn every_refusal_has_its_typed_error() {
     assert!(matches!(publish("/413").await, Error::PayloadTooLarge(_)));
 
     let error = publish("/500").await;
-    assert!(matches!(&error, Error::Hub(r) if r.status == 500 && r.message == "boom"));
+    assert!(matches!(&error, Error::ServerError(r) if r.status == 500 && r.message == "boom"));
     assert!(error.is_retryable());
-    assert!(matches!(publish("/503").await, Error::Hub(r) if r.status == 503));
+    assert!(matches!(publish("/503").await, Error::ServerError(r) if r.status == 503));
 
     let error = publish("/429").await;
     assert!(matches!(&error, Error::UnexpectedStatus(r) if r.status == 429));

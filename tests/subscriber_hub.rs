@@ -75,7 +75,7 @@ async fn next_event(subscriber: &mut Subscriber) -> SubscriberEvent {
         .expect("no error")
 }
 
-async fn next_update(subscriber: &mut Subscriber) -> mercure_client::ReceivedUpdate {
+async fn next_update(subscriber: &mut Subscriber) -> mercure_client::sse::ReceivedUpdate {
     loop {
         if let SubscriberEvent::Update(update) = next_event(subscriber).await {
             return update;
@@ -338,7 +338,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let clock = mercure_client::ManualClock::at_unix(now);
+        let clock = mercure_client::clock::ManualClock::at_unix(now);
         let running = start(config().clock(std::sync::Arc::new(clock.clone()))).await;
         let publisher = client_hub(&running, version, Grants::publish_all());
         let mut factory = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
@@ -365,7 +365,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
                     SubscriberEvent::Connected(_) => break,
                     SubscriberEvent::Reconnecting(r) => {
                         assert!(
-                            matches!(r.reason, mercure_client::ReconnectReason::Ended),
+                            matches!(r.reason, mercure_client::subscriber::ReconnectReason::Ended),
                             "{version}: {:?}",
                             r.reason
                         );
@@ -471,7 +471,7 @@ async fn a_restarted_hub_is_rejoined_and_the_gap_reported() {
         while refused < 2 {
             match next_event(&mut subscriber).await {
                 SubscriberEvent::Reconnecting(r) => {
-                    if matches!(r.reason, mercure_client::ReconnectReason::Network(_)) {
+                    if matches!(r.reason, mercure_client::subscriber::ReconnectReason::Network(_)) {
                         refused += 1;
                     }
                 }

@@ -264,8 +264,8 @@ fn configuration_errors_are_typed() {
     assert!(!error.to_string().contains("c2VjcmV0"));
 }
 
-#[test]
-fn cached_provider_reuses_then_refreshes_before_expiry() {
+#[tokio::test]
+async fn cached_provider_reuses_then_refreshes_before_expiry() {
     let clock = ManualClock::at_unix(NOW);
     let factory = TokenFactory::builder(SigningKey::hs256(b"secret").unwrap())
         .lifetime(Duration::from_secs(600))
@@ -274,7 +274,7 @@ fn cached_provider_reuses_then_refreshes_before_expiry() {
         .unwrap();
     let provider = CachedTokenProvider::new(factory, Grants::publish_all())
         .refresh_margin(Duration::from_secs(60));
-    let exp = |token: &mercure_client::Token| {
+    let exp = |token: &mercure_client::token::Token| {
         jsonwebtoken::dangerous::insecure_decode::<Value>(token.expose())
             .unwrap()
             .claims["exp"]
@@ -282,21 +282,21 @@ fn cached_provider_reuses_then_refreshes_before_expiry() {
             .unwrap()
     };
 
-    let first = provider.token().unwrap();
+    let first = provider.token().await.unwrap();
     assert_eq!(exp(&first), NOW + 600);
     clock.advance(Duration::from_secs(539));
-    assert_eq!(provider.token().unwrap(), first, "still outside the margin");
+    assert_eq!(provider.token().await.unwrap(), first, "still outside the margin");
     clock.advance(Duration::from_secs(1));
-    let second = provider.token().unwrap();
+    let second = provider.token().await.unwrap();
     assert_ne!(second, first, "inside the margin: a new token");
     assert_eq!(exp(&second), NOW + 540 + 600);
-    assert_eq!(provider.token().unwrap(), second);
+    assert_eq!(provider.token().await.unwrap(), second);
 
     // refresh() always mints, and the new token is then cached.
     clock.advance(Duration::from_secs(1));
-    let third = provider.refresh().unwrap();
+    let third = provider.refresh().await.unwrap();
     assert_ne!(third, second);
-    assert_eq!(provider.token().unwrap(), third);
+    assert_eq!(provider.token().await.unwrap(), third);
 
     // A margin larger than the lifetime is capped at half of it.
     let clock = ManualClock::at_unix(NOW);
@@ -307,9 +307,9 @@ fn cached_provider_reuses_then_refreshes_before_expiry() {
         .unwrap();
     let provider = CachedTokenProvider::new(short, Grants::publish_all())
         .refresh_margin(Duration::from_secs(3600));
-    let first = provider.token().unwrap();
+    let first = provider.token().await.unwrap();
     clock.advance(Duration::from_secs(4));
-    assert_eq!(provider.token().unwrap(), first);
+    assert_eq!(provider.token().await.unwrap(), first);
     clock.advance(Duration::from_secs(1));
-    assert_ne!(provider.token().unwrap(), first);
+    assert_ne!(provider.token().await.unwrap(), first);
 }
