@@ -4,7 +4,8 @@
 //! cargo run -p mercure-examples --example mint-token
 //! ```
 
-use mercure_client::{Grants, ProtocolVersion, SigningKey, TokenFactory, TopicSelector};
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{ProtocolVersion, TopicSelector};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("MERCURE_JWT_SECRET")

@@ -6,7 +6,8 @@
 //!   cargo run -p mercure-examples --example publish -- https://example.com/books/1 '{"status":"sold"}'
 //! ```
 
-use mercure_client::{Grants, Hub, SigningKey, TokenFactory, Update};
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{Hub, Update};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,7 +12,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use mercure_client::{Grants, Hub, SigningKey, TokenFactory};
+use mercure_client::Hub;
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
 use mercure_examples::board::DEMO_SECRET;
 use mercure_examples::publisher_service::{OrderService, ServiceSettings};
 use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};

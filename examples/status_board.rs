@@ -11,7 +11,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use mercure_client::{Grants, ProtocolVersion};
+use mercure_client::ProtocolVersion;
+use mercure_client::token::Grants;
 use mercure_examples::board::BoardSettings;
 use mercure_examples::status_board;
 

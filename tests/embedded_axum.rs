@@ -9,18 +9,20 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use futures_util::StreamExt as _;
-use mercure_axum::client::{HubUrl, SigningKey, TokenFactory, Update};
+use mercure_axum::client::Update;
+use mercure_axum::client::token::{SigningKey, TokenFactory};
+use mercure_axum::hub::{EmbeddedHub, HubConfig, VerificationKey};
 use mercure_axum::{DiscoveryLayer, Mercure, MercureCookies};
-use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
 use mercure_integration_tests::private_delivery::{assert_private_delivery, read_until};
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
 const INBOX: &str = "https://example.com/users/ada/inbox";
 
 async fn inbox(
-    cookies: MercureCookies,
+    mut cookies: MercureCookies,
 ) -> mercure_axum::Result<(MercureCookies, Html<&'static str>)> {
-    Ok((cookies.subscribe([INBOX])?, Html("<h1>Inbox</h1>")))
+    cookies.subscribe([INBOX])?;
+    Ok((cookies, Html("<h1>Inbox</h1>")))
 }
 
 #[tokio::test]
@@ -133,10 +135,7 @@ async fn the_1_0_cookie_opens_private_updates_too() {
     // What a browser sends back to the hub (loopback is a secure context).
     let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
 
-    let url = HubUrl::new(mercure.hub())
-        .topic(INBOX)
-        .build()
-        .expect("url");
+    let url = mercure.hub_url().topic(INBOX).build().expect("url");
     assert_eq!(
         url.query(),
         Some("match=https%3A%2F%2Fexample.com%2Fusers%2Fada%2Finbox")
@@ -157,13 +156,14 @@ async fn the_1_0_cookie_opens_private_updates_too() {
 #[tokio::test]
 async fn permission_changed_closes_a_cookie_subscribers_stream() {
     use axum::extract::Path;
-    use mercure_axum::client::Grants;
+    use mercure_axum::client::token::Grants;
 
     async fn login(
         Path(user): Path<String>,
-        cookies: MercureCookies,
+        mut cookies: MercureCookies,
     ) -> mercure_axum::Result<MercureCookies> {
-        cookies.authorize(&Grants::new().subject(user).subscribe([INBOX]))
+        cookies.authorize(&Grants::new().subject(user).subscribe([INBOX]))?;
+        Ok(cookies)
     }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -188,10 +188,7 @@ async fn permission_changed_closes_a_cookie_subscribers_stream() {
         .merge(hub.router());
     let server = tokio::spawn(mercure_hub::serve(listener, app));
 
-    let url = HubUrl::new(mercure.hub())
-        .topic(INBOX)
-        .build()
-        .expect("url");
+    let url = mercure.hub_url().topic(INBOX).build().expect("url");
     let mut streams = Vec::new();
     for user in ["ada", "bob"] {
         let browser = reqwest::Client::builder()

@@ -21,7 +21,8 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use mercure_client::{PublishQueue, Publisher, QueueError, Update};
+use mercure_client::publish::{PublishQueue, QueueError};
+use mercure_client::{Publisher, Update};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -139,7 +140,8 @@ impl OrderService {
             .on_failure(|update, error| {
                 eprintln!("gave up publishing to {}: {error}", update.topic());
             })
-            .spawn(publisher);
+            .spawn(publisher)
+            .expect("OrderService::start runs inside a Tokio runtime");
         let (jobs, mut pending) = mpsc::channel::<(u64, String)>(settings.queue_capacity);
         let job_queue = queue.clone();
         let base = settings.topic_base.clone();

@@ -104,6 +104,12 @@ impl From<mercure_axum::Error> for AppError {
     }
 }
 
+impl From<mercure_axum::web::WebError> for AppError {
+    fn from(error: mercure_axum::web::WebError) -> Self {
+        Self::Mercure(error.into())
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
@@ -138,10 +144,10 @@ fn with_session_cookie(response: impl IntoResponse, session: Option<&str>) -> Re
 async fn index(
     State(board): State<Board>,
     headers: HeaderMap,
-    cookies: MercureCookies,
+    mut cookies: MercureCookies,
 ) -> Result<(MercureCookies, Html<String>), AppError> {
     let user = current_user(&board, &headers).map(|(_, user)| user);
-    let cookies = match &user {
+    match &user {
         Some(user) => cookies.authorize(&board.subscriber_grants(user))?,
         // No session (never logged in, logged out, or the server restarted):
         // make the browser forget any authorization it still holds.
@@ -167,7 +173,7 @@ async fn logout(
     State(board): State<Board>,
     State(mercure): State<Mercure>,
     headers: HeaderMap,
-    cookies: MercureCookies,
+    mut cookies: MercureCookies,
 ) -> Result<Response, AppError> {
     if let Some((session, user)) = current_user(&board, &headers) {
         board.logout(&session);
@@ -176,7 +182,7 @@ async fn logout(
         // subscriptions, and they reconnect without the cleared cookie.
         mercure.permission_changed(&user.id, &board.topics().notifications(&user.id))?;
     }
-    let cookies = cookies.clear()?;
+    cookies.clear()?;
     Ok(with_session_cookie((cookies, Redirect::to("/")), None))
 }
 

@@ -30,7 +30,7 @@ use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, HttpServer, ResponseError, web};
-use mercure_actix::{Discovery, Mercure, MercureCookies, MercureResponseExt};
+use mercure_actix::{DiscoveryLayer, Mercure, MercureCookies, MercureResponseExt};
 use mercure_hub::EmbeddedHub;
 use serde::Deserialize;
 
@@ -77,7 +77,7 @@ impl App {
         let mercure = web::Data::new(self.mercure.clone());
         Ok(HttpServer::new(move || {
             actix_web::App::new()
-                .wrap(Discovery::new(mercure.get_ref()))
+                .wrap(DiscoveryLayer::new(mercure.get_ref()))
                 .app_data(board.clone())
                 .app_data(mercure.clone())
                 .configure(routes)
@@ -129,6 +129,12 @@ impl From<mercure_actix::Error> for AppError {
     }
 }
 
+impl From<mercure_actix::web::WebError> for AppError {
+    fn from(error: mercure_actix::web::WebError) -> Self {
+        Self::Mercure(error.into())
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -165,10 +171,10 @@ fn see_other() -> actix_web::HttpResponseBuilder {
 async fn index(
     board: web::Data<Board>,
     request: HttpRequest,
-    cookies: MercureCookies,
+    mut cookies: MercureCookies,
 ) -> Result<HttpResponse, AppError> {
     let user = current_user(&board, &request).map(|(_, user)| user);
-    let cookies = match &user {
+    match &user {
         Some(user) => cookies.authorize(&board.subscriber_grants(user))?,
         // No session: make the browser forget any authorization it holds.
         None => cookies.clear()?,
@@ -199,14 +205,14 @@ async fn logout(
     board: web::Data<Board>,
     mercure: web::Data<Mercure>,
     request: HttpRequest,
-    cookies: MercureCookies,
+    mut cookies: MercureCookies,
 ) -> Result<HttpResponse, AppError> {
     if let Some((session, user)) = current_user(&board, &request) {
         board.logout(&session);
         // Close the subscriptions of pages still open with the old token.
         mercure.permission_changed(&user.id, &board.topics().notifications(&user.id))?;
     }
-    let cookies = cookies.clear()?;
+    cookies.clear()?;
     Ok(see_other()
         .mercure_cookies(&cookies)
         .append_header((SET_COOKIE, session_cookie(None)))

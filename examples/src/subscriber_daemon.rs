@@ -12,10 +12,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{
-    CachedTokenProvider, ExponentialBackoff, Grants, ProtocolVersion, ReconnectReason, SigningKey,
-    Subscriber, SubscriberEvent, TokenFactory, TopicSelector,
-};
+use mercure_client::subscriber::{ExponentialBackoff, ReconnectReason};
+use mercure_client::token::{CachedTokenProvider, Grants, SigningKey, TokenFactory};
+use mercure_client::{ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
 
 /// What to subscribe to, and how.
 #[derive(Clone)]

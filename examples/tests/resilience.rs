@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{
-    Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, TopicSelector, Update,
-};
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{Hub, ProtocolVersion, TopicSelector, Update};
 use mercure_examples::board::DEMO_SECRET;
 use mercure_examples::publisher_service::{Accepted, OrderService, ServiceSettings};
 use mercure_examples::subscriber_daemon::{DaemonConfig, run, subscriber};
@@ -265,7 +264,7 @@ async fn a_full_queue_answers_503_at_once_instead_of_waiting() {
         .local_addr()
         .expect("address");
     let publisher = Hub::builder(format!("http://{addr}/.well-known/mercure"))
-        .token(mercure_client::Token::new("unused"))
+        .token(mercure_client::token::Token::new("unused"))
         .build()
         .expect("hub client");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -74,11 +74,23 @@ impl Events {
     }
 }
 
-/// The `data-hub` attribute of the page.
+/// The `data-hub` attribute of the page, its entities decoded as a
+/// browser does (minijinja escapes `&`, `/`, `<`, `>`, `"` and `'`).
 fn hub_url_in(html: &str) -> String {
     let start = html.find("data-hub=\"").expect("data-hub") + "data-hub=\"".len();
     let end = start + html[start..].find('"').expect("closing quote");
-    html[start..end].replace("&amp;", "&")
+    [
+        ("&#x2f;", "/"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#x27;", "'"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(html[start..end].to_owned(), |value, (entity, text)| {
+        value.replace(entity, text)
+    })
 }
 
 fn browser() -> reqwest::Client {

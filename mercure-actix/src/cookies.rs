@@ -1,48 +1,42 @@
-//! Authorization cookies for a handler's response.
+//! Authorization cookies and the discovery link on a handler's response.
 
 use std::future::{Ready, ready};
 use std::ops::{Deref, DerefMut};
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, HeaderMap, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, Uri, uri::Authority};
-use actix_web::{FromRequest, HttpRequest};
-use mercure_web::{CookieJar, MercureState, RequestOrigin, WebError};
+use actix_web::{FromRequest, HttpRequest, HttpResponseBuilder};
+use mercure_web::{CookieJar, DiscoveryLink, RequestOrigin, WebError};
 
 use crate::{Error, Mercure};
 
-/// Authorization cookies to set on a response.
-///
-/// Extract it, add the grants the page needs through the [`CookieJar`] it
-/// dereferences to, and put it on the response with
-/// [`MercureResponseExt::mercure_cookies`](crate::MercureResponseExt::mercure_cookies).
-/// Each cookie carries a token minted for a hub with the topics the page
-/// subscribes to, shaped for the host the request was addressed to, as the
-/// [`Mercure`] registered as application data and its topic authorizer
-/// allow.
+/// Authorization cookies to set on a response: extract it, add the grants
+/// the page needs through the [`CookieJar`] it dereferences to, and set it
+/// with [`MercureResponseExt::mercure_cookies`]. Each cookie carries a
+/// token for a hub with the topics the page subscribes to, shaped for the
+/// host the request was addressed to, as the [`Mercure`] of the
+/// application data and its topic authorizer allow.
 ///
 /// ```
 /// use actix_web::{HttpResponse, web};
-/// use mercure_actix::{MercureCookies, MercureResponseExt};
+/// use mercure_actix::{Mercure, MercureCookies, MercureResponseExt};
 ///
-/// async fn book(id: web::Path<u32>, mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
+/// async fn book(id: web::Path<u32>, mercure: web::Data<Mercure>, mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
 ///     cookies.subscribe([format!("https://example.com/books/{id}")])?;
-///     Ok(HttpResponse::Ok().mercure_cookies(&cookies).body(format!("<h1>Book {id}</h1>")))
-/// }
-///
-/// async fn logout(mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-///     cookies.clear()?;
-///     Ok(HttpResponse::Ok().mercure_cookies(&cookies).body("bye"))
+///     let mut response = HttpResponse::Ok();
+///     response.mercure_cookies(&cookies).mercure_link(&mercure.discovery_link());
+///     Ok(response.body(format!("<h1>Book {id}</h1>")))
 /// }
 /// ```
 ///
 /// # A hub on another origin
 /// The browser sends the cookie to a hub on another port or host of the
-/// same site (as an embedded hub served alongside) only for
-/// `new EventSource(url, { withCredentials: true })`, and lets the page
-/// read the stream only when the hub's CORS allowlist names the page's
-/// origin: [`Mercure::embedded_alongside`] allows the application's, a
-/// standalone hub needs it configured (`cors_origins` of Caddy's).
+/// site (an embedded hub served alongside) only for
+/// `new EventSource(url, { withCredentials: true })`, and shows the page
+/// the stream only if the hub's CORS allowlist names the page's origin:
+/// [`Mercure::embedded_alongside`] allows the application's; configure a
+/// standalone hub yourself (`cors_origins` of Caddy's).
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when added to the response"]
 pub struct MercureCookies(CookieJar);
@@ -52,14 +46,8 @@ impl FromRequest for MercureCookies {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Mercure::of(request).map(|mercure| Self::for_request(request, mercure)))
-    }
-}
-
-impl MercureCookies {
-    /// Cookies for `request` (for middleware and custom extractors).
-    pub fn for_request(request: &HttpRequest, mercure: &MercureState) -> Self {
-        Self(mercure.cookie_jar_for(&request_origin(request.headers(), request.uri())))
+        let origin = request_origin(request.headers(), request.uri());
+        ready(Mercure::of(request).map(|mercure| Self(mercure.cookie_jar_for(&origin))))
     }
 }
 
@@ -74,6 +62,33 @@ impl Deref for MercureCookies {
 impl DerefMut for MercureCookies {
     fn deref_mut(&mut self) -> &mut CookieJar {
         &mut self.0
+    }
+}
+
+/// Adds Mercure's headers to an [`HttpResponseBuilder`] (see
+/// [`MercureCookies`]).
+pub trait MercureResponseExt {
+    /// Sets the cookies of `cookies` (`Set-Cookie` headers marked sensitive).
+    fn mercure_cookies(&mut self, cookies: &CookieJar) -> &mut Self;
+
+    /// Appends the discovery `Link` header.
+    fn mercure_link(&mut self, link: &DiscoveryLink) -> &mut Self;
+}
+
+impl MercureResponseExt for HttpResponseBuilder {
+    fn mercure_cookies(&mut self, cookies: &CookieJar) -> &mut Self {
+        for value in cookies.set_cookie_headers() {
+            // A value the builder refuses too makes the response an error.
+            match sensitive(&value) {
+                Ok(header) => self.append_header((header::SET_COOKIE, header)),
+                Err(_) => self.append_header((header::SET_COOKIE, value)),
+            };
+        }
+        self
+    }
+
+    fn mercure_link(&mut self, link: &DiscoveryLink) -> &mut Self {
+        self.append_header((header::LINK, link.header_value()))
     }
 }
 
@@ -97,6 +112,6 @@ pub(crate) fn request_origin<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Reques
 
 /// Whether the request is a CORS preflight.
 pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
-    let requested = headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    let requested = headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     mercure_web::is_cors_preflight(method.as_str(), requested)
 }

@@ -8,12 +8,9 @@ use mercure_web::WebError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong preparing Mercure headers or a stream for a response,
-/// or configuring [`Mercure`](crate::Mercure). Never contains a token.
-///
-/// As a response: [`WebError::status`] with [`WebError::public_message`]
-/// (`400` for a request without a usable host, `403` for a stream the
-/// topic authorizer refuses), `500` for a configuration problem, whose
-/// details go to the log only.
+/// or configuring [`Mercure`](crate::Mercure). Never contains a token. As a
+/// response: [`WebError::status`] and [`WebError::public_message`], `500`
+/// otherwise (details go to the log only).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -1,5 +1,4 @@
-//! Middleware setting the authorization cookie or the discovery `Link`
-//! header on every response.
+//! Middleware: the authorization cookie or the discovery link on every response.
 
 use std::fmt;
 use std::future::{Ready, ready};
@@ -12,57 +11,45 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{HeaderName, HeaderValue, LINK, SET_COOKIE};
 use futures_util::future::{FutureExt as _, LocalBoxFuture};
 use mercure_web::token::Grants;
-use mercure_web::{DiscoveryLink, MercureState, TopicSelector, WebError};
+use mercure_web::{DiscoveryLink, MercureState, TopicSelector};
 
 use crate::cookies::{is_preflight, request_origin, sensitive};
 use crate::{Error, Mercure};
 
 /// Sets the authorization cookie on every response of the scope or
-/// resource it wraps, like a view mixin, with fixed grants or grants
-/// computed from the request. The cookie is minted before the handler
+/// resource it wraps, like a view mixin. It is minted before the handler
 /// runs: a configuration problem answers with [`Error`]'s response, an
-/// extractor's error with its own. CORS preflights pass through untouched.
-/// For a hub on another origin, see
-/// [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
+/// extractor's error with its own. CORS preflights pass through. For a hub
+/// on another origin, see [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
 ///
 /// ```
 /// use actix_web::{App, web};
-/// use mercure_actix::{AuthorizationCookieLayer, Mercure};
-/// use mercure_actix::client::token::Grants;
+/// use mercure_actix::{AuthorizationCookieLayer, Mercure, client::token::Grants};
 ///
 /// # fn app(mercure: Mercure) {
 /// let topic = |id: web::Path<u32>| Grants::new().subscribe([format!("https://example.com/books/{id}")]);
-/// let app = App::new()
-///     .service(
-///         web::resource("/books")
-///             .wrap(AuthorizationCookieLayer::subscribe(mercure.clone(), ["https://example.com/books"]))
-///             .to(|| async { "books" }),
-///     )
-///     .service(
-///         web::resource("/books/{id}")
-///             .wrap(AuthorizationCookieLayer::from_request(mercure, topic))
-///             .to(|| async { "a book" }),
-///     );
+/// let book = web::resource("/books/{id}").wrap(AuthorizationCookieLayer::from_request(mercure, topic));
+/// let app = App::new().service(book.to(|| async { "a book" }));
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct AuthorizationCookieLayer {
-    cookies: Arc<dyn Fn(ServiceRequest, Option<Arc<str>>) -> Prepared + Send + Sync>,
+    cookies: Mint,
     hub: Option<Arc<str>>,
 }
 
-impl AuthorizationCookieLayer {
-    /// A cookie carrying `grants` on every response.
-    pub fn new(mercure: Mercure, grants: Grants) -> Self {
-        Self::from_request(mercure, move |()| grants.clone())
-    }
+/// Extracts the grants of a request and mints their cookie for a hub.
+type Mint = Arc<dyn Fn(&mut ServiceRequest, Option<Arc<str>>) -> Prepared + Send + Sync>;
 
-    /// A cookie allowing the private updates of `topics` on every response.
+impl AuthorizationCookieLayer {
+    /// A cookie allowing the private updates of `topics` on every response
+    /// (`from_request(mercure, move |()| grants.clone())` for other grants).
     pub fn subscribe(
         mercure: Mercure,
         topics: impl IntoIterator<Item: Into<TopicSelector>>,
     ) -> Self {
-        Self::new(mercure, Grants::new().subscribe(topics))
+        let grants = Grants::new().subscribe(topics);
+        Self::from_request(mercure, move |()| grants.clone())
     }
 
     /// A cookie whose grants `grants` computes from `E`, any extractor (path
@@ -74,21 +61,18 @@ impl AuthorizationCookieLayer {
         F: Fn(E) -> Grants + Send + Sync + 'static,
     {
         let grants = Arc::new(grants);
-        let cookies = move |mut request: ServiceRequest, hub: Option<Arc<str>>| {
-            let (mercure, grants) = (mercure.clone(), Arc::clone(&grants));
+        let cookies = move |request: &mut ServiceRequest, hub: Option<Arc<str>>| {
+            let extracted = request.extract::<E>();
+            let mut jar = mercure.cookie_jar_for(&request_origin(request.headers(), request.uri()));
+            let grants = Arc::clone(&grants);
             async move {
-                let extracted = request.extract::<E>().await.map_err(Into::into);
-                let mut jar =
-                    mercure.cookie_jar_for(&request_origin(request.headers(), request.uri()));
-                let headers = extracted.and_then(|extracted| {
-                    jar.authorize_for(hub.as_deref(), &grants(extracted))
-                        .map_err(Error::from)?;
-                    let cookies = jar
-                        .set_cookie_headers()
-                        .map(|value| Ok((SET_COOKIE, sensitive(&value)?)));
-                    cookies.collect::<Result<_, Error>>().map_err(Into::into)
-                });
-                (request, headers)
+                let extracted = extracted.await.map_err(Into::into)?;
+                jar.authorize_for(hub.as_deref(), &grants(extracted))
+                    .map_err(Error::from)?;
+                let cookies = jar
+                    .set_cookie_headers()
+                    .map(|value| Ok((SET_COOKIE, sensitive(&value)?)));
+                Ok(cookies.collect::<Result<_, Error>>()?)
             }
             .boxed_local()
         };
@@ -118,20 +102,7 @@ impl fmt::Debug for AuthorizationCookieLayer {
 }
 
 /// Adds `Link: <hub>; rel="mercure"` to every response but CORS
-/// preflights', so that clients discover where to subscribe to the
-/// resource's updates.
-///
-/// ```
-/// use actix_web::{App, web};
-/// use mercure_actix::{DiscoveryLayer, Mercure};
-///
-/// # fn app(mercure: Mercure) {
-/// let link = mercure.discovery_link().parameter("content-type", "application/ld+json").unwrap();
-/// let app = App::new()
-///     .wrap(DiscoveryLayer::new(&mercure))
-///     .service(web::resource("/books/{id}").wrap(DiscoveryLayer::from_link(&link).unwrap()).to(|| async { "a book" }));
-/// # }
-/// ```
+/// preflights', so that clients discover where to subscribe to updates.
 #[derive(Debug, Clone)]
 pub struct DiscoveryLayer {
     link: HeaderValue,
@@ -140,30 +111,27 @@ pub struct DiscoveryLayer {
 impl DiscoveryLayer {
     /// Advertises the default hub's public URL.
     pub fn new(mercure: &MercureState) -> Self {
-        Self::from_link(&mercure.discovery_link()).expect("a URL is a valid header value")
+        Self::from_link(&mercure.discovery_link())
     }
 
     /// Advertises `link` (another hub, extra parameters such as
     /// `last-event-id` or `content-type`).
-    ///
-    /// # Errors
-    /// [`WebError::InvalidHeaderValue`] if the link cannot be sent in a header.
-    pub fn from_link(link: &DiscoveryLink) -> Result<Self, Error> {
-        let invalid = |_| WebError::InvalidHeaderValue("Link");
-        let link = HeaderValue::from_str(&link.header_value()).map_err(invalid)?;
-        Ok(Self { link })
+    pub fn from_link(link: &DiscoveryLink) -> Self {
+        let link = HeaderValue::from_str(&link.header_value());
+        Self {
+            link: link.expect("a discovery link holds no control character"),
+        }
     }
 
     fn prepare(&self) -> Prepare {
         let headers = vec![(LINK, self.link.clone())];
-        Arc::new(move |request| ready((request, Ok(headers.clone()))).boxed_local())
+        Arc::new(move |_| ready(Ok(headers.clone())).boxed_local())
     }
 }
 
 /// Headers to append to a request's response, or why to refuse it.
-type Prepared = LocalBoxFuture<'static, (ServiceRequest, Result<Headers, actix_web::Error>)>;
-type Prepare = Arc<dyn Fn(ServiceRequest) -> Prepared>;
-type Headers = Vec<(HeaderName, HeaderValue)>;
+type Prepared = LocalBoxFuture<'static, Result<Vec<(HeaderName, HeaderValue)>, actix_web::Error>>;
+type Prepare = Arc<dyn Fn(&mut ServiceRequest) -> Prepared>;
 
 macro_rules! transform {
     ($layer:ty) => {
@@ -180,11 +148,8 @@ macro_rules! transform {
             type Future = Ready<Result<MercureMiddleware<S>, ()>>;
 
             fn new_transform(&self, service: S) -> Self::Future {
-                let service = Rc::new(service);
-                ready(Ok(MercureMiddleware {
-                    service,
-                    prepare: self.prepare(),
-                }))
+                let (service, prepare) = (Rc::new(service), self.prepare());
+                ready(Ok(MercureMiddleware { service, prepare }))
             }
         }
     };
@@ -216,14 +181,14 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let (service, prepare) = (Rc::clone(&self.service), Arc::clone(&self.prepare));
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let headers = match is_preflight(request.method(), request.headers()) {
+            true => ready(Ok(Vec::new())).boxed_local(),
+            false => (self.prepare)(&mut request),
+        };
+        let service = Rc::clone(&self.service);
         Box::pin(async move {
-            let (request, headers) = match is_preflight(request.method(), request.headers()) {
-                true => (request, Ok(Vec::new())),
-                false => prepare(request).await,
-            };
-            let headers = match headers {
+            let headers = match headers.await {
                 Ok(headers) => headers,
                 Err(error) => return Ok(request.error_response(error).map_into_right_body()),
             };

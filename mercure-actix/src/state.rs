@@ -1,7 +1,6 @@
 //! The Mercure part of an application's data.
 
 use actix_web::{HttpRequest, web};
-use mercure_client::{Hub, HubRegistry};
 
 use crate::Error;
 
@@ -10,32 +9,27 @@ mercure_web::__adapter_state! {
     /// (their clients, to publish), how cookies are shaped, who may be
     /// granted which topics, the embedded hub if any. Cheap to clone. It
     /// dereferences to [`MercureState`](mercure_web::MercureState) for
-    /// subscription URLs, discovery links, templates and `permission_changed`.
+    /// subscription URLs, discovery links, templates, `permission_changed`.
     ///
-    /// Register it as application data (`web::Data<Mercure>`, or `Mercure`
-    /// itself); handlers extract it as `web::Data<Mercure>`, and this
-    /// crate's extractors find it there.
+    /// Register it as application data (`web::Data<Mercure>` or `Mercure`),
+    /// where handlers and this crate's extractors find it.
     ///
     /// ```
-    /// use actix_web::{App, HttpResponse, web};
-    /// use mercure_actix::Mercure;
-    /// use mercure_actix::client::{Hub, Update};
+    /// use actix_web::{App, web};
+    /// use mercure_actix::{Mercure, client::{Hub, Update}};
     ///
-    /// async fn publish(mercure: web::Data<Mercure>) -> HttpResponse {
+    /// async fn publish(mercure: web::Data<Mercure>) -> actix_web::Result<String> {
     ///     let update = Update::builder("https://example.com/books/1").data("{}").build().unwrap();
-    ///     match mercure.hub().publish(&update).await {
-    ///         Ok(id) => HttpResponse::Ok().body(id.to_string()),
-    ///         Err(error) => HttpResponse::BadGateway().body(error.to_string()),
-    ///     }
+    ///     let id = mercure.hub().publish(&update).await.map_err(actix_web::error::ErrorBadGateway)?;
+    ///     Ok(id.to_string())
     /// }
     ///
-    /// let hub = Hub::builder("https://example.com/.well-known/mercure").build().unwrap();
-    /// let mercure = web::Data::new(Mercure::new(hub));
-    /// let app = App::new().app_data(mercure).route("/publish", web::post().to(publish));
+    /// let mercure = Mercure::new(Hub::builder("https://example.com/.well-known/mercure").build().unwrap());
+    /// let app = App::new().app_data(web::Data::new(mercure)).route("/publish", web::post().to(publish));
     /// ```
     pub struct Mercure {
-        hub: Hub,
-        registry: HubRegistry,
+        client: mercure_client,
+        error: crate::Error,
     }
 }
 
@@ -51,15 +45,13 @@ impl Mercure {
 #[cfg(feature = "embedded-hub")]
 impl Mercure {
     /// Mercure with a hub embedded in this process, served alongside on
-    /// another port of the same site (its routes are an axum router: serve
-    /// `hub.router()` with `mercure_hub::serve`). The hub is built from
-    /// `config`, its CORS allowlist naming `app_origin` (the application's
-    /// `scheme://host[:port]`) so that pages subscribe with their cookie.
-    /// Tokens are minted by `factory`, whose key the hub verifies.
+    /// another port (`mercure_hub::serve` its router), built from `config`
+    /// with `app_origin` (the application's `scheme://host[:port]`) in its
+    /// CORS allowlist so that pages subscribe with their cookie. The hub's
+    /// key verifies the tokens `factory` mints.
     ///
     /// ```
-    /// use mercure_actix::Mercure;
-    /// use mercure_actix::client::token::{SigningKey, TokenFactory};
+    /// use mercure_actix::{Mercure, client::token::{SigningKey, TokenFactory}};
     /// use mercure_actix::hub::{HubConfig, VerificationKey};
     ///
     /// let secret = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -67,11 +59,11 @@ impl Mercure {
     /// let config = config.key(VerificationKey::hs256(secret).unwrap());
     /// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap()).build().unwrap();
     /// let mercure = Mercure::embedded_alongside("https://example.com", config, factory).unwrap();
-    /// let hub = mercure.embedded_hub().unwrap().clone(); // serve hub.router() on port 8443
+    /// let router = mercure.embedded_hub().unwrap().router(); // to serve on port 8443
     /// ```
     ///
     /// # Errors
-    /// [`Error::Web`] for an invalid hub configuration, [`Error::Client`].
+    /// [`Error::Web`] for an invalid configuration, [`Error::Client`].
     pub fn embedded_alongside(
         app_origin: &str,
         config: mercure_hub::HubConfigBuilder,
@@ -80,20 +72,5 @@ impl Mercure {
         let config = config.cors_origin(app_origin).build();
         let config = config.map_err(mercure_web::WebError::from)?;
         Self::embedded(mercure_hub::EmbeddedHub::new(config), factory)
-    }
-
-    /// Mercure backed by `hub`, embedded in this process (see
-    /// [`Mercure::embedded_alongside`] to serve it on another port).
-    ///
-    /// # Errors
-    /// [`Error::Client`] when the hub's URL is not http(s).
-    pub fn embedded(
-        hub: mercure_hub::EmbeddedHub,
-        factory: mercure_client::token::TokenFactory,
-    ) -> Result<Self, Error> {
-        let client = Hub::builder(hub.config().url().as_str())
-            .token_factory(factory, mercure_client::token::Grants::publish_all())
-            .build()?;
-        Ok(Self::new(client).with_embedded_hub(hub))
     }
 }

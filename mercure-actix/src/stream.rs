@@ -34,42 +34,37 @@ impl FromRequest for ServerStream {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = request.headers().get("last-event-id");
-        let last_event_id = header
-            .and_then(|value| value.to_str().ok())
+        let id = request.headers().get("last-event-id");
+        let id = id
+            .and_then(|id| id.to_str().ok())
             .filter(|id| !id.is_empty());
-        ready(Mercure::of(request).map(|mercure| Self {
-            state: mercure.state().clone(),
-            last_event_id: last_event_id.map(EventId::from),
+        let last_event_id = id.map(EventId::from);
+        let state = Mercure::of(request).map(|mercure| mercure.state().clone());
+        ready(state.map(|state| Self {
+            state,
+            last_event_id,
         }))
     }
 }
 
 impl ServerStream {
-    /// The `Last-Event-ID` the client sent, if any.
-    pub fn last_event_id(&self) -> Option<&EventId> {
-        self.last_event_id.as_ref()
-    }
-
     /// A streaming response of `topics` (public and private updates) for
     /// `subscriber` (the identity `permission_changed` names; `None` for an
-    /// anonymous visitor), resuming after the client's `Last-Event-ID`.
+    /// anonymous visitor), after the client's `Last-Event-ID`.
     ///
     /// # Errors
-    /// See [`MercureState::open_stream`]: `403` when the topic authorizer
-    /// refuses a topic.
-    pub fn open<I, T>(&self, subscriber: Option<&str>, topics: I) -> Result<HttpResponse, Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<TopicSelector>,
-    {
+    /// See [`MercureState::open_stream`] (`403` for a topic the topic
+    /// authorizer refuses).
+    pub fn open(
+        &self,
+        subscriber: Option<&str>,
+        topics: impl IntoIterator<Item: Into<TopicSelector>>,
+    ) -> Result<HttpResponse, Error> {
         let topics = topics.into_iter().map(Into::into).collect();
-        let last_event_id = self.last_event_id.as_ref();
-        Ok(event_stream(self.state.open_stream(
-            subscriber,
-            topics,
-            last_event_id,
-        )?))
+        let after = self.last_event_id.as_ref();
+        Ok(event_stream(
+            self.state.open_stream(subscriber, topics, after)?,
+        ))
     }
 
     /// A streaming response for a request built by hand.
@@ -79,11 +74,16 @@ impl ServerStream {
     pub fn subscribe(&self, request: SubscribeRequest) -> Result<HttpResponse, Error> {
         Ok(event_stream(self.state.subscribe(request)?))
     }
+
+    /// The `Last-Event-ID` the client sent, if any (to resume a request
+    /// built by hand).
+    pub fn last_event_id(&self) -> Option<&EventId> {
+        self.last_event_id.as_ref()
+    }
 }
 
-/// A `200 text/event-stream` response streaming `subscription`, with the
-/// hub's streaming headers (content type, caching, the dialect's resume
-/// header, left out if the client's value cannot be a header value).
+/// A `200 text/event-stream` response streaming `subscription` with the
+/// hub's headers (the resume header left out if it cannot be a value).
 fn event_stream(subscription: Subscription) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     for (name, value) in subscription.response_headers() {

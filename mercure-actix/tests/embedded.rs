@@ -8,9 +8,11 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
-use mercure_actix::client::{FnTopicAuthorizer, SigningKey, TokenFactory, TopicSelector, Update};
+use mercure_actix::client::Update;
+use mercure_actix::client::token::{SigningKey, TokenFactory};
+use mercure_actix::hub::{EmbeddedHub, HubConfig, VerificationKey};
+use mercure_actix::web::{FnTopicAuthorizer, TopicSelector, WebError};
 use mercure_actix::{Mercure, ServerStream};
-use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
 
@@ -234,7 +236,7 @@ async fn without_an_embedded_hub() {
     let mercure = Mercure::new(hub);
     assert!(matches!(
         mercure.permission_changed("ada", "/x"),
-        Err(mercure_actix::Error::NoEmbeddedHub)
+        Err(WebError::NoEmbeddedHub)
     ));
     let app = app!(mercure);
     let response = test::call_service(&app, request("/objects/1/events", None).to_request()).await;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, FromRequest, HttpRequest, HttpResponse, test, web};
-use mercure_actix::client::{
-    CookieOptions, FnTopicAuthorizer, Grants, Hub, HubRegistry, ManualClock, SameSite, SigningKey,
-    TokenFactory, TopicSelector,
-};
+use mercure_actix::client::clock::ManualClock;
+use mercure_actix::client::token::{Grants, SigningKey, TokenFactory};
+use mercure_actix::client::{Hub, HubRegistry};
+use mercure_actix::web::{CookieOptions, FnTopicAuthorizer, SameSite, TopicSelector};
 use mercure_actix::{
-    Discovery, Mercure, MercureCookies, MercureResponseExt, SetAuthorizationCookie,
+    AuthorizationCookieLayer, DiscoveryLayer, Mercure, MercureCookies, MercureResponseExt,
 };
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -73,7 +73,7 @@ fn claims(set_cookie: &str) -> serde_json::Value {
         .and_then(|pair| pair.split_once('='))
         .map(|(_, value)| value)
         .expect("a value");
-    mercure_actix::client::crypto::install_default_provider();
+    mercure_core::crypto::install_default_provider();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
@@ -86,8 +86,11 @@ fn claims(set_cookie: &str) -> serde_json::Value {
     .claims
 }
 
-async fn book(id: web::Path<u32>, cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-    let cookies = cookies.subscribe([format!("https://example.com/books/{id}")])?;
+async fn book(
+    id: web::Path<u32>,
+    mut cookies: MercureCookies,
+) -> mercure_actix::Result<HttpResponse> {
+    cookies.subscribe([format!("https://example.com/books/{id}")])?;
     Ok(HttpResponse::Ok()
         .mercure_cookies(&cookies)
         .body(format!("book {id}")))
@@ -182,19 +185,19 @@ async fn cookies_for_several_hubs_and_logout() {
         .with("chat", hub("https://chat.example.com/hub"));
     let mercure = Mercure::with_registry(registry)
         .cookie_options(CookieOptions::new().with_same_site(SameSite::Lax));
-    async fn both(cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-        let cookies = cookies.subscribe(["/news"])?.authorize_hub(
+    async fn both(mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
+        cookies.subscribe(["/news"])?.authorize_hub(
             "chat",
             &Grants::new().subscribe(["/rooms/1"]).publish(["/rooms/1"]),
         )?;
         Ok(HttpResponse::Ok().mercure_cookies(&cookies).finish())
     }
-    async fn logout(cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-        let cookies = cookies.clear()?.clear_hub("chat")?;
+    async fn logout(mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
+        cookies.clear()?.clear_hub("chat")?;
         Ok(HttpResponse::Ok().mercure_cookies(&cookies).body("bye"))
     }
-    async fn unknown(cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
-        let cookies = cookies.authorize_hub("nope", &Grants::subscribe_all())?;
+    async fn unknown(mut cookies: MercureCookies) -> mercure_actix::Result<HttpResponse> {
+        cookies.authorize_hub("nope", &Grants::subscribe_all())?;
         Ok(HttpResponse::Ok().mercure_cookies(&cookies).finish())
     }
     let app = test::init_service(
@@ -250,9 +253,9 @@ async fn the_authorizer_is_consulted_when_minting() {
     ));
     async fn inbox(
         user: web::Path<String>,
-        cookies: MercureCookies,
+        mut cookies: MercureCookies,
     ) -> mercure_actix::Result<HttpResponse> {
-        let cookies = cookies.authorize(
+        cookies.authorize(
             &Grants::new()
                 .subject("42")
                 .subscribe([format!("/users/{user}/inbox"), "/news".to_owned()]),
@@ -285,7 +288,7 @@ async fn a_middleware_with_static_topics() {
         App::new()
             .service(
                 web::resource("/books")
-                    .wrap(SetAuthorizationCookie::subscribe(
+                    .wrap(AuthorizationCookieLayer::subscribe(
                         mercure(),
                         ["https://example.com/books"],
                     ))
@@ -355,7 +358,7 @@ async fn a_middleware_with_topics_computed_from_the_request() {
     let app = test::init_service(
         App::new().service(
             web::resource("/books/{id}")
-                .wrap(SetAuthorizationCookie::from_request(
+                .wrap(AuthorizationCookieLayer::from_request(
                     mercure(),
                     |(id, User(user)): (web::Path<u32>, User)| {
                         Grants::new()
@@ -415,7 +418,7 @@ async fn a_middleware_for_a_named_hub() {
     let app = test::init_service(
         App::new().service(
             web::resource("/")
-                .wrap(SetAuthorizationCookie::subscribe(mercure, ["/rooms/1"]).hub("chat"))
+                .wrap(AuthorizationCookieLayer::subscribe(mercure, ["/rooms/1"]).hub("chat"))
                 .to(|| async { "ok" }),
         ),
     )
@@ -441,17 +444,15 @@ async fn the_discovery_middleware_links_the_hub_except_on_preflights() {
         .parameter("content-type", "application/ld+json")
         .expect("link");
     let app = test::init_service(
-        App::new()
-            .wrap(Discovery::from_link(&link).expect("middleware"))
-            .service(
-                web::resource("/books/1")
-                    .route(web::get().to(|| async {
-                        HttpResponse::Ok()
-                            .append_header((header::LINK, "</books/1>; rel=\"self\""))
-                            .body("a book")
-                    }))
-                    .route(web::method(Method::OPTIONS).to(HttpResponse::NoContent)),
-            ),
+        App::new().wrap(DiscoveryLayer::from_link(&link)).service(
+            web::resource("/books/1")
+                .route(web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .append_header((header::LINK, "</books/1>; rel=\"self\""))
+                        .body("a book")
+                }))
+                .route(web::method(Method::OPTIONS).to(HttpResponse::NoContent)),
+        ),
     )
     .await;
     let response =
@@ -485,7 +486,7 @@ async fn the_discovery_middleware_links_the_hub_except_on_preflights() {
 
     let app = test::init_service(
         App::new()
-            .wrap(Discovery::new(&mercure))
+            .wrap(DiscoveryLayer::new(&mercure))
             .route("/", web::get().to(|| async { "x" })),
     )
     .await;
@@ -522,8 +523,8 @@ async fn configuration_types_are_send_and_sync() {
     assert_send_sync::<Mercure>();
     assert_send_sync::<MercureCookies>();
     assert_send_sync::<mercure_actix::Error>();
-    assert_send_sync::<SetAuthorizationCookie>();
-    assert_send_sync::<Discovery>();
+    assert_send_sync::<AuthorizationCookieLayer>();
+    assert_send_sync::<DiscoveryLayer>();
 }
 
 #[actix_web::test]

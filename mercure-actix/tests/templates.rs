@@ -3,7 +3,8 @@
 use actix_web::{App, HttpResponse, test, web};
 use askama::Template;
 use mercure_actix::Mercure;
-use mercure_actix::client::{Hub, HubUrls, ProtocolVersion, add_minijinja_functions};
+use mercure_actix::client::{Hub, ProtocolVersion};
+use mercure_actix::web::templates::{HubUrls, add_minijinja_functions};
 
 fn mercure(version: ProtocolVersion) -> Mercure {
     let hub = Hub::builder("http://mercure:3000/.well-known/mercure")
@@ -16,7 +17,7 @@ fn mercure(version: ProtocolVersion) -> Mercure {
 
 fn templates(mercure: &Mercure) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
-    add_minijinja_functions(&mut env, mercure.registry().clone());
+    add_minijinja_functions(&mut env, mercure.state().registry().clone());
     env.add_template(
         "book.html",
         r#"<div data-sse="{{ mercure_hub_url(["/books/" ~ id, "/authors/1"]) }}">{{ id }}</div>"#,
@@ -54,7 +55,7 @@ async fn askama_book(
 ) -> actix_web::Result<HttpResponse> {
     let id = id.into_inner();
     let html = BookPage {
-        mercure: HubUrls::new(mercure.registry().clone()),
+        mercure: HubUrls::new(mercure.state().registry().clone()),
         topics: vec![format!("/books/{id}"), "/authors/1".to_owned()],
         id,
     }
@@ -68,11 +69,11 @@ async fn minijinja_renders_the_hub_url_in_each_dialect() {
     for (version, expected) in [
         (
             ProtocolVersion::V0,
-            r#"<div data-sse="https://example.com/.well-known/mercure?topic=%2Fbooks%2F5&amp;topic=%2Fauthors%2F1">5</div>"#,
+            r#"<div data-sse="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?topic=%2Fbooks%2F5&amp;topic=%2Fauthors%2F1">5</div>"#,
         ),
         (
             ProtocolVersion::V1,
-            r#"<div data-sse="https://example.com/.well-known/mercure?match=%2Fbooks%2F5&amp;match=%2Fauthors%2F1">5</div>"#,
+            r#"<div data-sse="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?match=%2Fbooks%2F5&amp;match=%2Fauthors%2F1">5</div>"#,
         ),
     ] {
         let mercure = mercure(version);

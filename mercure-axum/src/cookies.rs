@@ -8,18 +8,16 @@ use axum::http::header::{ACCESS_CONTROL_REQUEST_METHOD, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, uri::Authority};
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
-use mercure_web::{CookieJar, MercureState, RequestOrigin, WebError};
+use mercure_web::{CookieJar, RequestOrigin, WebError};
 
 use crate::{Error, Mercure};
 
-/// Sets Mercure authorization cookies on a response.
-///
-/// Extract it, add the grants the page needs through the [`CookieJar`] it
-/// dereferences to, and return it as part of the response. Each cookie
-/// carries a token minted for a hub with the topics the page subscribes
-/// to, shaped for the host the request was addressed to, as the state's
-/// [`Mercure`] (found through [`FromRef`]) and its topic authorizer allow.
-/// `Set-Cookie` headers are marked sensitive.
+/// Sets Mercure authorization cookies on a response: extract it, add the
+/// grants the page needs through the [`CookieJar`] it dereferences to, and
+/// return it as part of the response. Each cookie carries a token for a hub
+/// with the topics the page subscribes to, shaped for the host the request
+/// was addressed to, as the state's [`Mercure`] and its topic authorizer
+/// allow. `Set-Cookie` headers are marked sensitive.
 ///
 /// ```
 /// use axum::{Router, extract::Path, response::Html, routing::get};
@@ -30,13 +28,8 @@ use crate::{Error, Mercure};
 ///     Ok((cookies, Html(format!("<h1>Book {id}</h1>"))))
 /// }
 ///
-/// async fn logout(mut cookies: MercureCookies) -> mercure_axum::Result<MercureCookies> {
-///     cookies.clear()?;
-///     Ok(cookies)
-/// }
-///
 /// # fn app(mercure: Mercure) -> Router {
-/// Router::new().route("/books/{id}", get(book)).route("/logout", get(logout)).with_state(mercure)
+/// Router::new().route("/books/{id}", get(book)).with_state(mercure)
 /// # }
 /// ```
 ///
@@ -51,14 +44,6 @@ use crate::{Error, Mercure};
 #[must_use = "the cookies are only set when returned as part of the response"]
 pub struct MercureCookies(CookieJar);
 
-impl MercureCookies {
-    /// Cookies for the request `parts` describes (for middleware and
-    /// custom extractors).
-    pub fn from_parts(parts: &Parts, mercure: &MercureState) -> Self {
-        Self(mercure.cookie_jar_for(&request_origin(parts)))
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for MercureCookies
 where
     Mercure: FromRef<S>,
@@ -66,7 +51,9 @@ where
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        Ok(Self::from_parts(parts, &Mercure::from_ref(state)))
+        Ok(Self(
+            Mercure::from_ref(state).cookie_jar_for(&request_origin(parts)),
+        ))
     }
 }
 

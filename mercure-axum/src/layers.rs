@@ -1,5 +1,4 @@
-//! Layers setting the authorization cookie or the discovery `Link` header
-//! on every response.
+//! Layers: the authorization cookie or the discovery link on every response.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, FutureExt as _, ready};
 use mercure_web::token::Grants;
-use mercure_web::{DiscoveryLink, MercureState, TopicSelector, WebError};
+use mercure_web::{DiscoveryLink, MercureState, TopicSelector};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -20,47 +19,42 @@ use crate::cookies::{append_cookies, is_preflight, request_origin};
 use crate::{Error, Mercure};
 
 /// Sets the authorization cookie on every response of the routes it wraps,
-/// like a view mixin, with fixed grants or grants computed from the
-/// request. The cookie is minted before the handler runs: a configuration
-/// problem answers with [`Error`]'s response, an extractor's rejection with
-/// itself. CORS preflights pass through untouched. For a hub on another
-/// origin, see [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
+/// like a view mixin. It is minted before the handler runs: a
+/// configuration problem answers with [`Error`]'s response, an extractor's
+/// rejection with itself. CORS preflights pass through. For a hub on
+/// another origin, see [`MercureCookies`](crate::MercureCookies#a-hub-on-another-origin).
 ///
 /// ```
 /// use axum::{Router, extract::Path, routing::get};
-/// use mercure_axum::{AuthorizationCookieLayer, Mercure};
-/// use mercure_axum::client::token::Grants;
+/// use mercure_axum::{AuthorizationCookieLayer, Mercure, client::token::Grants};
 ///
 /// # fn app(mercure: Mercure) -> Router {
 /// let topic = |Path(id): Path<u32>| Grants::new().subscribe([format!("https://example.com/books/{id}")]);
 /// Router::new()
-///     // The topic depends on a path parameter: a route layer.
 ///     .route("/books/{id}", get(|| async { "a book" }))
+///     // The topic depends on a path parameter: a route layer.
 ///     .route_layer(AuthorizationCookieLayer::from_request(mercure.clone(), topic))
-///     .route("/books", get(|| async { "books" }))
-///     .layer(AuthorizationCookieLayer::subscribe(mercure.clone(), ["https://example.com/books"]))
 ///     .with_state(mercure)
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct AuthorizationCookieLayer {
-    cookies: Arc<dyn Fn(Parts, Option<Arc<str>>) -> Prepared + Send + Sync>,
+    cookies: Mint,
     hub: Option<Arc<str>>,
 }
 
-impl AuthorizationCookieLayer {
-    /// A cookie carrying `grants` on every response.
-    pub fn new(mercure: Mercure, grants: Grants) -> Self {
-        Self::from_request(mercure, move |()| grants.clone())
-    }
+/// Extracts the grants of a request and mints their cookie for a hub.
+type Mint = Arc<dyn Fn(Parts, Option<Arc<str>>) -> Prepared + Send + Sync>;
 
-    /// A cookie allowing the private updates of `topics` on every response.
-    pub fn subscribe<I, T>(mercure: Mercure, topics: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<TopicSelector>,
-    {
-        Self::new(mercure, Grants::new().subscribe(topics))
+impl AuthorizationCookieLayer {
+    /// A cookie allowing the private updates of `topics` on every response
+    /// (`from_request(mercure, move |()| grants.clone())` for other grants).
+    pub fn subscribe(
+        mercure: Mercure,
+        topics: impl IntoIterator<Item: Into<TopicSelector>>,
+    ) -> Self {
+        let grants = Grants::new().subscribe(topics);
+        Self::from_request(mercure, move |()| grants.clone())
     }
 
     /// A cookie whose grants `grants` computes from `E`, any extractor (path
@@ -123,22 +117,7 @@ impl<I> Layer<I> for AuthorizationCookieLayer {
 }
 
 /// Adds `Link: <hub>; rel="mercure"` to every response but CORS
-/// preflights', so that clients discover where to subscribe to the
-/// resource's updates.
-///
-/// ```
-/// use axum::{Router, routing::get};
-/// use mercure_axum::{DiscoveryLayer, Mercure};
-///
-/// # fn app(mercure: Mercure) -> Router {
-/// let link = mercure.discovery_link().parameter("content-type", "application/ld+json").unwrap();
-/// Router::new()
-///     .route("/books/{id}", get(|| async { "a book" }))
-///     .layer(DiscoveryLayer::from_link(&link).unwrap())
-///     .route("/", get(|| async { "home" }))
-///     .layer(DiscoveryLayer::new(&mercure))
-/// # }
-/// ```
+/// preflights', so that clients discover where to subscribe to updates.
 #[derive(Debug, Clone)]
 pub struct DiscoveryLayer {
     link: HeaderValue,
@@ -147,19 +126,16 @@ pub struct DiscoveryLayer {
 impl DiscoveryLayer {
     /// Advertises the default hub's public URL.
     pub fn new(mercure: &MercureState) -> Self {
-        Self::from_link(&mercure.discovery_link()).expect("a URL is a valid header value")
+        Self::from_link(&mercure.discovery_link())
     }
 
     /// Advertises `link` (another hub, extra parameters such as
     /// `last-event-id` or `content-type`).
-    ///
-    /// # Errors
-    /// [`WebError::InvalidHeaderValue`] if the link cannot be sent in a header.
-    pub fn from_link(link: &DiscoveryLink) -> Result<Self, Error> {
+    pub fn from_link(link: &DiscoveryLink) -> Self {
         let link = HeaderValue::try_from(link.header_value());
-        Ok(Self {
-            link: link.map_err(|_| WebError::InvalidHeaderValue("Link"))?,
-        })
+        Self {
+            link: link.expect("a discovery link holds no control character"),
+        }
     }
 }
 

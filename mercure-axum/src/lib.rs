@@ -12,24 +12,14 @@
 //!   chooses, from a hub embedded in the application.
 //!
 //! ```
-//! use axum::{Router, extract::Path, response::Html, routing::get};
-//! use mercure_axum::client::{Hub, token::{Grants, SigningKey, TokenFactory}};
-//! use mercure_axum::{DiscoveryLayer, Mercure, MercureCookies};
+//! use axum::{Router, routing::get};
+//! use mercure_axum::{AuthorizationCookieLayer, DiscoveryLayer, Mercure, client::Hub};
 //!
-//! async fn book(Path(id): Path<u32>, mut cookies: MercureCookies) -> mercure_axum::Result<(MercureCookies, Html<String>)> {
-//!     cookies.subscribe([format!("https://example.com/books/{id}")])?;
-//!     Ok((cookies, Html(format!("<h1>Book {id}</h1>"))))
-//! }
-//!
-//! let factory = TokenFactory::builder(SigningKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!").unwrap());
-//! let hub = Hub::builder("http://mercure:3000/.well-known/mercure")
-//!     .public_url("https://example.com/.well-known/mercure")
-//!     .token_factory(factory.build().unwrap(), Grants::publish_all())
-//!     .build()
-//!     .unwrap();
-//! let mercure = Mercure::new(hub);
+//! // `.token_factory(...)` to mint tokens, `.public_url(...)` behind a proxy.
+//! let mercure = Mercure::new(Hub::builder("https://example.com/.well-known/mercure").build().unwrap());
 //! let app: Router = Router::new()
-//!     .route("/books/{id}", get(book))
+//!     .route("/books", get(|| async { "books" }))
+//!     .layer(AuthorizationCookieLayer::subscribe(mercure.clone(), ["https://example.com/books"]))
 //!     .layer(DiscoveryLayer::new(&mercure))
 //!     .with_state(mercure);
 //! ```

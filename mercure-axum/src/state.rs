@@ -42,21 +42,12 @@ mercure_web::__adapter_state! {
     /// let state = AppState { mercure: Mercure::new(hub), greeting: "hello" };
     /// let app: Router = Router::new().route("/publish", post(publish)).with_state(state);
     /// ```
-    pub struct Mercure {
-        hub: Hub,
-        registry: HubRegistry,
-    }
-}
-
-#[cfg(feature = "embedded-hub")]
-impl Mercure {
-    /// Mercure backed by a hub embedded in this application: cookies and
-    /// URLs point at its URL, tokens are minted by `factory` (whose key the
-    /// hub verifies). Merge [`EmbeddedHub::router`](mercure_hub::EmbeddedHub::router)
-    /// into the application's router: same origin, no CORS needed.
+    ///
+    /// A hub embedded in the application ([`Mercure::embedded`], feature
+    /// `embedded-hub`) is served by merging its router: same origin, no CORS.
     ///
     /// ```
-    /// use axum::{Router, routing::get};
+    /// # #[cfg(feature = "embedded-hub")] {
     /// use mercure_axum::{Mercure, client::token::{SigningKey, TokenFactory}};
     /// use mercure_axum::hub::{EmbeddedHub, HubConfig, VerificationKey};
     ///
@@ -65,19 +56,12 @@ impl Mercure {
     /// let hub = EmbeddedHub::new(config.key(VerificationKey::hs256(secret).unwrap()).build().unwrap());
     /// let factory = TokenFactory::builder(SigningKey::hs256(secret).unwrap()).build().unwrap();
     /// let mercure = Mercure::embedded(hub.clone(), factory).unwrap();
-    /// let app: Router = Router::new().route("/", get(|| async { "home" })).with_state(mercure).merge(hub.router());
+    /// let app: axum::Router = axum::Router::new().with_state(mercure).merge(hub.router());
+    /// # }
     /// ```
-    ///
-    /// # Errors
-    /// [`Error::Client`](crate::Error::Client) when the hub's URL is not http(s).
-    pub fn embedded(
-        hub: mercure_hub::EmbeddedHub,
-        factory: mercure_client::token::TokenFactory,
-    ) -> Result<Self, crate::Error> {
-        let client = Hub::builder(hub.config().url().as_str())
-            .token_factory(factory, mercure_client::token::Grants::publish_all())
-            .build()?;
-        Ok(Self::new(client).with_embedded_hub(hub))
+    pub struct Mercure {
+        client: mercure_client,
+        error: crate::Error,
     }
 }
 

@@ -54,11 +54,6 @@ where
 }
 
 impl ServerStream {
-    /// The `Last-Event-ID` the client sent, if any.
-    pub fn last_event_id(&self) -> Option<&EventId> {
-        self.last_event_id.as_ref()
-    }
-
     /// A stream of `topics` (public and private updates) for `subscriber`
     /// (the identity `permission_changed` names; `None` for an anonymous
     /// visitor), resuming after the client's `Last-Event-ID`.
@@ -66,11 +61,11 @@ impl ServerStream {
     /// # Errors
     /// See [`MercureState::open_stream`]: `403` when the topic authorizer
     /// refuses a topic.
-    pub fn open<I, T>(&self, subscriber: Option<&str>, topics: I) -> Result<Subscription, Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<TopicSelector>,
-    {
+    pub fn open(
+        &self,
+        subscriber: Option<&str>,
+        topics: impl IntoIterator<Item: Into<TopicSelector>>,
+    ) -> Result<Subscription, Error> {
         let topics = topics.into_iter().map(Into::into).collect();
         Ok(self
             .state
@@ -83,5 +78,11 @@ impl ServerStream {
     /// See [`MercureState::subscribe`].
     pub fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
         Ok(self.state.subscribe(request)?)
+    }
+
+    /// The `Last-Event-ID` the client sent, if any (to resume a request
+    /// built by hand).
+    pub fn last_event_id(&self) -> Option<&EventId> {
+        self.last_event_id.as_ref()
     }
 }

@@ -10,9 +10,11 @@ use axum::extract::Path;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
 use http_body_util::BodyExt as _;
-use mercure_axum::client::{FnTopicAuthorizer, SigningKey, TokenFactory, TopicSelector, Update};
+use mercure_axum::client::Update;
+use mercure_axum::client::token::{SigningKey, TokenFactory};
+use mercure_axum::hub::{EmbeddedHub, HubConfig, Subscription, VerificationKey};
+use mercure_axum::web::{FnTopicAuthorizer, TopicSelector, WebError};
 use mercure_axum::{Mercure, ServerStream};
-use mercure_hub::{EmbeddedHub, HubConfig, Subscription, VerificationKey};
 use tower::ServiceExt as _;
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -233,7 +235,7 @@ async fn without_an_embedded_hub() {
     let mercure = Mercure::new(hub);
     assert!(matches!(
         mercure.permission_changed("ada", "/x"),
-        Err(mercure_axum::Error::NoEmbeddedHub)
+        Err(WebError::NoEmbeddedHub)
     ));
     let response = app(mercure)
         .oneshot(request("/objects/1/events", None))

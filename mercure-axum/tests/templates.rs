@@ -1,4 +1,6 @@
 //! Template helpers in axum handlers: a minijinja function and an askama value.
+//! minijinja escapes the URL for the attribute it lands in (`/` as `&#x2f;`,
+//! which the browser decodes).
 
 use std::sync::Arc;
 
@@ -10,7 +12,8 @@ use axum::http::{Request, StatusCode};
 use axum::response::Html;
 use axum::routing::get;
 use mercure_axum::Mercure;
-use mercure_axum::client::{Hub, HubUrls, ProtocolVersion, add_minijinja_functions};
+use mercure_axum::client::{Hub, ProtocolVersion};
+use mercure_axum::web::templates::{HubUrls, add_minijinja_functions};
 use tower::ServiceExt as _;
 
 #[derive(Clone, FromRef)]
@@ -27,7 +30,7 @@ fn state(version: ProtocolVersion) -> AppState {
         .expect("hub");
     let mercure = Mercure::new(hub);
     let mut env = minijinja::Environment::new();
-    add_minijinja_functions(&mut env, mercure.registry().clone());
+    add_minijinja_functions(&mut env, mercure.state().registry().clone());
     env.add_template(
         "book.html",
         r#"<div data-sse="{{ mercure_hub_url(["/books/" ~ id, "/authors/1"]) }}">{{ id }}</div>"#,
@@ -66,7 +69,7 @@ async fn askama_book(
     Path(id): Path<u32>,
 ) -> Result<Html<String>, StatusCode> {
     BookPage {
-        mercure: HubUrls::new(mercure.registry().clone()),
+        mercure: HubUrls::new(mercure.state().registry().clone()),
         topics: vec![format!("/books/{id}"), "/authors/1".to_owned()],
         id,
     }
@@ -93,11 +96,11 @@ async fn minijinja_renders_the_hub_url_in_each_dialect() {
     for (version, expected) in [
         (
             ProtocolVersion::V0,
-            r#"<div data-sse="https://example.com/.well-known/mercure?topic=%2Fbooks%2F5&amp;topic=%2Fauthors%2F1">5</div>"#,
+            r#"<div data-sse="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?topic=%2Fbooks%2F5&amp;topic=%2Fauthors%2F1">5</div>"#,
         ),
         (
             ProtocolVersion::V1,
-            r#"<div data-sse="https://example.com/.well-known/mercure?match=%2Fbooks%2F5&amp;match=%2Fauthors%2F1">5</div>"#,
+            r#"<div data-sse="https:&#x2f;&#x2f;example.com&#x2f;.well-known&#x2f;mercure?match=%2Fbooks%2F5&amp;match=%2Fauthors%2F1">5</div>"#,
         ),
     ] {
         let app = Router::new()

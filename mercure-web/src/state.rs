@@ -430,39 +430,39 @@ impl CookieJar {
 }
 
 /// Defines the application-state type of a framework adapter: a
-/// [`MercureState`] beside the application's client handles on the same
-/// hubs (`mercure_client::Hub`s, to publish), with the builder methods of
-/// [`MercureState`], and dereferencing to it for everything else.
+/// [`MercureState`] beside the application's clients of the same hubs (the
+/// `Hub`s of the `mercure-client` crate named by `client`, to publish),
+/// with the builder methods of [`MercureState`], and dereferencing to it
+/// for everything else.
 ///
 /// Not a public API: `mercure-axum` and `mercure-actix` call it so that
-/// their `Mercure` types have one definition. The hub type must convert
-/// to a [`HubInfo`] (`for<'a> HubInfo: From<&'a Hub>`), the registry is
-/// `mercure_core::HubRegistry<Hub>`, and `with_embedded_hub` is defined
+/// their `Mercure` types have one definition. `error` must convert from
+/// the client's `Error`; `with_embedded_hub` and `embedded` are defined
 /// when the calling crate has an `embedded-hub` feature enabling this
-/// crate's.
+/// crate's and depends on `mercure-hub`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __adapter_state {
     (
         $(#[$attr:meta])*
-        $vis:vis struct $name:ident { hub: $hub:ty, registry: $registry:ty $(,)? }
+        $vis:vis struct $name:ident { client: $client:ident, error: $error:ty $(,)? }
     ) => {
         $(#[$attr])*
         #[derive(Clone, Debug)]
         $vis struct $name {
             state: $crate::MercureState,
-            hubs: ::std::sync::Arc<$registry>,
+            hubs: ::std::sync::Arc<$client::HubRegistry>,
         }
 
         impl $name {
             /// One hub: cookies, URLs and publishing go to `hub`.
-            pub fn new(hub: $hub) -> Self {
-                Self::with_registry(<$registry>::new(hub))
+            pub fn new(hub: $client::Hub) -> Self {
+                Self::with_registry($client::HubRegistry::new(hub))
             }
 
             /// Several hubs: cookies and URLs are for the default one
             /// unless named, and handlers publish to any of them.
-            pub fn with_registry(registry: $registry) -> Self {
+            pub fn with_registry(registry: $client::HubRegistry) -> Self {
                 let infos = registry.map(|hub| $crate::HubInfo::from(hub));
                 Self {
                     state: $crate::MercureState::with_registry(infos),
@@ -513,13 +513,30 @@ macro_rules! __adapter_state {
                 self.map_state(|state| state.with_embedded_hub(hub))
             }
 
+            /// Mercure backed by `hub`, a hub of `mercure-hub` embedded in
+            /// this application: cookies, URLs and publishing go to its
+            /// URL, and its key must verify the tokens `factory` mints.
+            ///
+            /// # Errors
+            /// The client's error when the hub's URL is not http(s).
+            #[cfg(feature = "embedded-hub")]
+            pub fn embedded(
+                hub: ::mercure_hub::EmbeddedHub,
+                factory: $client::token::TokenFactory,
+            ) -> ::std::result::Result<Self, $error> {
+                let grants = $client::token::Grants::publish_all();
+                let client = $client::Hub::builder(hub.config().url().as_str());
+                let client = client.token_factory(factory, grants).build()?;
+                Ok(Self::new(client).with_embedded_hub(hub))
+            }
+
             /// The default hub's client, to publish.
-            pub fn hub(&self) -> &$hub {
+            pub fn hub(&self) -> &$client::Hub {
                 self.hubs.hub()
             }
 
             /// The clients of all hubs.
-            pub fn registry(&self) -> &$registry {
+            pub fn registry(&self) -> &$client::HubRegistry {
                 &self.hubs
             }
 

@@ -1,6 +1,8 @@
 //! What can go wrong on the status board.
 
-use mercure_client::{CookieError, TokenError, UpdateError};
+use mercure_client::UpdateError;
+use mercure_client::token::TokenError;
+use mercure_web::CookieError;
 
 /// An error of the status board, mapped to an HTTP status by the apps.
 #[derive(Debug, thiserror::Error)]

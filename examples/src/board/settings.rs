@@ -3,7 +3,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use mercure_client::{Grants, Hub, ProtocolVersion, SigningKey, TokenFactory, TopicSelector};
+use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{Hub, ProtocolVersion, TopicSelector};
 use mercure_hub::{HubConfig, VerificationKey};
 use url::Url;
 

@@ -4,7 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use mercure_client::{EventId, Grants, Hub, Update};
+use mercure_client::token::Grants;
+use mercure_client::{EventId, Hub, Update};
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -92,7 +93,7 @@ impl Board {
     /// A board with the users Alice, Bob and Carol, publishing through
     /// `hub` (see [`BoardSettings::hub`]); `templates` registers the
     /// `mercure_hub_url` template function (an adapter's
-    /// `Mercure::add_to_minijinja`, or [`mercure_client::add_minijinja_functions`]).
+    /// `Mercure::add_to_minijinja`, or [`mercure_web::templates::add_minijinja_functions`]).
     ///
     /// # Errors
     /// [`BoardError::Template`].
@@ -265,9 +266,9 @@ mod tests {
 
     fn board_at(settings: &BoardSettings) -> Board {
         let hub = settings.hub().unwrap();
-        let registry = mercure_client::HubRegistry::new(hub.clone());
+        let registry = mercure_web::HubRegistry::new(hub.info().clone());
         Board::new(settings, hub, |env| {
-            mercure_client::add_minijinja_functions(env, registry);
+            mercure_web::templates::add_minijinja_functions(env, registry);
         })
         .unwrap()
     }
@@ -343,9 +344,9 @@ mod tests {
         let alice = board.user("alice").unwrap();
         let page = board.render(Some(&alice)).unwrap();
         // The hub URL subscribes to the status topic and every user's notes
-        // (the template helper escapes `&` in the attribute).
+        // (escaped for the attribute: `/` as `&#x2f;`, `&` as `&amp;`).
         assert!(page.contains(
-            "http://127.0.0.1:3000/.well-known/mercure?topic=http%3A%2F%2F127.0.0.1%3A3000%2Fboard%2Fstatus&amp;topic=http%3A%2F%2F127.0.0.1%3A3000%2Fusers%2F%7Buser%7D%2Fnotifications"
+            "http:&#x2f;&#x2f;127.0.0.1:3000&#x2f;.well-known&#x2f;mercure?topic=http%3A%2F%2F127.0.0.1%3A3000%2Fboard%2Fstatus&amp;topic=http%3A%2F%2F127.0.0.1%3A3000%2Fusers%2F%7Buser%7D%2Fnotifications"
         ));
         assert!(page.contains("Logged in as <strong>Alice</strong>"));
     }
