@@ -332,3 +332,118 @@ async fn board_in_chromium(served: &Served, artifact: &str) {
     alice.close().await;
     bob.close().await;
 }
+
+/// `mercure_hub_url` in a minijinja page, in an attribute and in a script
+/// (`tojson`), with two topics and a last event id: Chromium's
+/// `EventSource` opens the URL the template wrote and receives what was
+/// published on both topics after that id, and nothing before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_hub_urls_keep_every_topic_and_the_last_event_id_in_a_browser() {
+    use mercure_client::Update;
+    use mercure_web::templates::add_minijinja_functions;
+    use mercure_web::{HubInfo, HubRegistry};
+
+    let _turn = one_at_a_time().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let hub_url = format!("{base}/.well-known/mercure");
+    let hub = mercure_hub::EmbeddedHub::new(
+        mercure_hub::HubConfig::builder()
+            .url(&hub_url)
+            .anonymous(true)
+            .build()
+            .expect("hub"),
+    );
+    let before = hub
+        .publish(&Update::new("https://example.com/a", "before").unwrap())
+        .expect("publish");
+
+    let mut env = minijinja::Environment::new();
+    add_minijinja_functions(
+        &mut env,
+        HubRegistry::new(HubInfo::builder(&hub_url).build().expect("hub info")),
+    );
+    env.add_template_owned(
+        "page.html",
+        r#"<!doctype html><html><body>
+<a id="link" href="{{ mercure_hub_url(["https://example.com/a", "https://example.com/b"], last_event_id=last) }}">stream</a>
+<ul id="events"></ul>
+<script>
+  const url = {{ mercure_hub_url(["https://example.com/a", "https://example.com/b"], last_event_id=last)|tojson }};
+  document.body.dataset.url = url;
+  const source = new EventSource(url);
+  source.onopen = () => { document.body.dataset.connection = 'open'; };
+  source.onmessage = (event) => {
+    const li = document.createElement('li');
+    li.textContent = event.data;
+    document.getElementById('events').appendChild(li);
+  };
+</script>
+</body></html>"#
+            .to_owned(),
+    )
+    .expect("template");
+    let page = env
+        .get_template("page.html")
+        .expect("template")
+        .render(minijinja::context! { last => before.as_str() })
+        .expect("render");
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let page = page.clone();
+                async move { axum::response::Html(page) }
+            }),
+        )
+        .merge(hub.router());
+    let server = tokio::spawn(mercure_hub::serve(listener, app));
+
+    let chromedriver = Chromedriver::start().await;
+    let browser = chromedriver.browser().await;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .wait_until(
+            "the EventSource to connect",
+            "document.body.dataset.connection === 'open'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    // The attribute and the script give the browser the same URL.
+    let expected = format!(
+        "{hub_url}?topic=https%3A%2F%2Fexample.com%2Fa&topic=https%3A%2F%2Fexample.com%2Fb&lastEventID={}",
+        mercure_integration_tests::served_hub::encode_component(before.as_str())
+    );
+    assert_eq!(
+        browser.eval("document.body.dataset.url").await,
+        json!(expected)
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('link').href").await,
+        json!(expected)
+    );
+    hub.publish(&Update::new("https://example.com/b", "on b").unwrap())
+        .expect("publish");
+    hub.publish(&Update::new("https://example.com/a", "on a").unwrap())
+        .expect("publish");
+    browser
+        .wait_until(
+            "both updates",
+            "document.querySelectorAll('#events li').length >= 2",
+            DEFAULT_WAIT,
+        )
+        .await;
+    let events = browser
+        .eval("Array.from(document.querySelectorAll('#events li'), li => li.textContent)")
+        .await;
+    assert_eq!(
+        events,
+        json!(["on b", "on a"]),
+        "nothing from before the id"
+    );
+    browser.screenshot("template-hub-url").await;
+    browser.close().await;
+    server.abort();
+}
