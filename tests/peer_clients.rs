@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use mercure_client::{Hub, ProtocolVersion, Update};
 use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{Hub, ProtocolVersion, Update};
 use mercure_hub::{HubConfig, VerificationKey};
 use mercure_integration_tests::served_hub::{ServedHub, encode_component as urlencode, serve_hub};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector, Update};
 use mercure_client::token::{Grants, SigningKey, Token, TokenFactory};
+use mercure_client::{Error, Hub, ProtocolVersion, TopicSelector, Update};
 use mercure_integration_tests::flask_hub::{FlaskHub, PUBLISHER_SECRET, SUBSCRIBER_SECRET};
 use mercure_integration_tests::raw_sse::{RawEvent, RawStream};
 use mercure_integration_tests::served_hub::encode_component as urlencode;

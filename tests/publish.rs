@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mercure_client::{Error, Hub, ProtocolVersion, Update, UpdateError};
 use mercure_client::clock::ManualClock;
 use mercure_client::token::{FnTokenProvider, Grants, SigningKey, Token, TokenFactory};
+use mercure_client::{Error, Hub, ProtocolVersion, Update, UpdateError};
 use mercure_integration_tests::{Scripted, TestServer};
 
 const ID: &str = "urn:uuid:6c0f5a3e-3c3d-4b5e-9a39-8d9c2f6e1f10";
@@ -335,8 +335,7 @@ async fn a_provider_may_fetch_its_token_over_the_network() {
 
     const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
     let hub = mercure_integration_tests::served_hub::serve_hub(
-        mercure_hub::HubConfig::builder()
-            .key(mercure_hub::VerificationKey::hs256(SECRET).unwrap()),
+        mercure_hub::HubConfig::builder().key(mercure_hub::VerificationKey::hs256(SECRET).unwrap()),
     )
     .await;
     // The token service: mints a publisher token per request.

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mercure_client::{Hub, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector, Update};
 use mercure_client::discovery::{detect_protocol, fetch_resource_metadata};
 use mercure_client::subscriber::ExponentialBackoff;
 use mercure_client::subscriptions::SubscriptionsApi;
 use mercure_client::token::{Grants, SigningKey, TokenFactory};
+use mercure_client::{Hub, ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector, Update};
 use mercure_hub::{DialectSupport, EmbeddedHub, HubConfig, HubConfigBuilder, VerificationKey};
 
 const SECRET: &[u8] = b"!ChangeThisMercureHubJWTSecretKey!";
@@ -471,7 +471,10 @@ async fn a_restarted_hub_is_rejoined_and_the_gap_reported() {
         while refused < 2 {
             match next_event(&mut subscriber).await {
                 SubscriberEvent::Reconnecting(r) => {
-                    if matches!(r.reason, mercure_client::subscriber::ReconnectReason::Network(_)) {
+                    if matches!(
+                        r.reason,
+                        mercure_client::subscriber::ReconnectReason::Network(_)
+                    ) {
                         refused += 1;
                     }
                 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use mercure_client::{ProtocolVersion, TopicSelector};
 use mercure_client::clock::ManualClock;
-use mercure_client::token::{CachedTokenProvider, Grants, SigningKey, TokenError, TokenFactory, TokenProvider};
+use mercure_client::token::{
+    CachedTokenProvider, Grants, SigningKey, TokenError, TokenFactory, TokenProvider,
+};
+use mercure_client::{ProtocolVersion, TopicSelector};
 use serde_json::{Value, json};
 
 const NOW: u64 = 1_800_000_000;
@@ -285,7 +287,11 @@ async fn cached_provider_reuses_then_refreshes_before_expiry() {
     let first = provider.token().await.unwrap();
     assert_eq!(exp(&first), NOW + 600);
     clock.advance(Duration::from_secs(539));
-    assert_eq!(provider.token().await.unwrap(), first, "still outside the margin");
+    assert_eq!(
+        provider.token().await.unwrap(),
+        first,
+        "still outside the margin"
+    );
     clock.advance(Duration::from_secs(1));
     let second = provider.token().await.unwrap();
     assert_ne!(second, first, "inside the margin: a new token");

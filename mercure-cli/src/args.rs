@@ -118,6 +118,10 @@ pub(crate) struct SubscribeArgs {
     /// Exit after this many updates.
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
+    /// Reconnect when nothing (not even a heartbeat) arrives for this many
+    /// seconds, answer headers included; 0 waits forever.
+    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
+    pub(crate) read_timeout: u64,
     #[command(flatten)]
     pub(crate) auth_args: SubscriberAuthArgs,
 }
@@ -130,6 +134,10 @@ pub(crate) struct DiscoverArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Give up after this many seconds overall: fetching the resource and
+    /// probing every hub it advertises (at most 16, a few at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) deadline: u64,
 }
 
 /// `mercure subscriptions`.

@@ -4,19 +4,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::Url;
 
+use crate::body::{encoding_error, read_limited, read_truncated, unexpected_encoding};
+use crate::error::bearer_challenge;
 use crate::{
-    BearerChallenge, CachedTokenProvider, Error, EventId, Grants, HubInfo, HubRejection,
+    CachedTokenProvider, Error, EventId, Grants, HubInfo, HubRejection, MAX_EVENT_ID_LEN,
     ProtocolVersion, Publisher, Result, Token, TokenFactory, TokenProvider, Update,
 };
 
 /// How long a publish may take unless configured otherwise.
 pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest event id accepted from a hub.
-const MAX_EVENT_ID: usize = 64 * 1024;
+/// The longest answer to a publish that is read: 64 KiB. A longer one is
+/// refused ([`Error::ResponseTooLarge`]), never cut and used as an id.
+pub const MAX_PUBLISH_ANSWER: usize = 64 * 1024;
 
 /// A Mercure hub: where to publish, where browsers subscribe, which
 /// dialect it speaks and how to authorize.
@@ -106,13 +109,24 @@ impl Hub {
     /// the provider [`refresh`](TokenProvider::refresh) once; when that
     /// yields a different token the request is sent again.
     ///
+    /// A publish follows a redirect only when it keeps the method and the
+    /// body (307, 308) and stays on the hub's origin (see
+    /// [`http_client`](crate::http_client)); any other is an
+    /// [`Error::Redirect`]: a 301, 302 or 303 would turn the POST into a
+    /// GET, and the page that follows is no answer to a publish. The answer
+    /// must be a 2xx whose body, trimmed, is one event id: no whitespace
+    /// or control character inside, at most [`MAX_EVENT_ID_LEN`] bytes, not
+    /// an HTML page, and the whole answer at most [`MAX_PUBLISH_ANSWER`].
+    ///
     /// # Errors
     /// [`Error::InvalidUpdate`], [`Error::Token`], one error per refusal
     /// status ([`Error::BadRequest`], [`Error::Unauthorized`],
     /// [`Error::Forbidden`], [`Error::PayloadTooLarge`], [`Error::ServerError`],
-    /// [`Error::UnexpectedStatus`]), [`Error::Timeout`],
-    /// [`Error::Transport`], and [`Error::EmptyEventId`] for a 2xx without
-    /// an id.
+    /// [`Error::UnexpectedStatus`]), [`Error::Redirect`],
+    /// [`Error::Timeout`], [`Error::Transport`], [`Error::EmptyEventId`]
+    /// for a 2xx without an id, [`Error::InvalidEventId`] for a 2xx whose
+    /// body is not an id, [`Error::ResponseTooLarge`] and
+    /// [`Error::InvalidResponse`] for an encoded answer.
     pub async fn publish(&self, update: &Update) -> Result<EventId> {
         update.validate_for(self.protocol())?;
         let body = update.to_form();
@@ -150,26 +164,63 @@ impl Hub {
             request = request.timeout(timeout);
         }
         let response = request.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let challenge = response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(BearerChallenge::parse);
-        let body = crate::body::read_truncated(response, MAX_EVENT_ID).await?;
-        let body = String::from_utf8_lossy(&body);
-        if (200..300).contains(&status) {
-            let id = body.trim();
-            if id.is_empty() {
-                return Err(Error::EmptyEventId { status });
-            }
-            tracing::trace!(hub = %inner.info.url(), id, "update published");
-            return Ok(EventId::new(id));
+        let url = inner.info.url();
+        crate::http_client::check_origin(&response, url)?;
+        if response.status().is_redirection() {
+            tracing::debug!(hub = %url, status = response.status().as_u16(), "publish redirected; not followed");
+            return Err(crate::http_client::redirect_error(&response, url));
         }
-        tracing::debug!(hub = %inner.info.url(), status, "publish refused");
-        Err(HubRejection::new(status, &body, challenge).into_error())
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let challenge = bearer_challenge(response.headers());
+            let body = read_truncated(response, HubRejection::MAX_MESSAGE).await?;
+            tracing::debug!(hub = %url, status, "publish refused");
+            return Err(HubRejection::new(status, &String::from_utf8_lossy(&body), challenge)
+                .into_error());
+        }
+        if let Some(encoding) = unexpected_encoding(&response) {
+            return Err(encoding_error("the hub's answer", &encoding));
+        }
+        let html = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|essence| {
+                matches!(essence.as_str(), "text/html" | "application/xhtml+xml")
+            });
+        let body = read_limited(response, MAX_PUBLISH_ANSWER, "the hub's answer to a publish")
+            .await?;
+        let id = event_id_from_answer(status, &body, html)?;
+        tracing::trace!(hub = %url, id = id.as_str(), "update published");
+        Ok(id)
     }
+}
+
+/// The event id in a 2xx answer to a publish, or why the body is not one.
+fn event_id_from_answer(status: u16, body: &[u8], html: bool) -> Result<EventId> {
+    let invalid = |reason: String| Error::InvalidEventId { status, reason };
+    if html {
+        return Err(invalid("an HTML page".into()));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| invalid("not UTF-8".into()))?;
+    let id = text.trim();
+    if id.is_empty() {
+        return Err(Error::EmptyEventId { status });
+    }
+    if id.len() > MAX_EVENT_ID_LEN {
+        return Err(invalid(format!(
+            "{} bytes, more than the {MAX_EVENT_ID_LEN} accepted",
+            id.len()
+        )));
+    }
+    if id.chars().any(char::is_whitespace) {
+        return Err(invalid("it holds whitespace".into()));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(invalid("it holds control characters".into()));
+    }
+    Ok(EventId::new(id))
 }
 
 impl Publisher for Hub {
@@ -262,6 +313,10 @@ impl HubBuilder {
     }
 
     /// Uses this HTTP client (proxies, TLS roots, pools are the caller's).
+    ///
+    /// Its redirect and `Referer` policies are its own: build it from
+    /// [`http_client::builder`](crate::http_client::builder) to keep
+    /// credentials and updates on the hub's origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -312,10 +367,7 @@ impl HubBuilder {
         }
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+            None => crate::http_client::default_client()?,
         };
         Ok(Hub {
             inner: Arc::new(HubInner {

@@ -31,7 +31,20 @@
 //! - [`discovery`]: finding a resource's hub and the hub's dialect.
 //! - [`subscriptions`]: the subscriptions API.
 //! - [`publish`]: ordered background publishing ([`PublishQueue`](publish::PublishQueue)).
+//! - [`http_client`]: the HTTP clients this crate builds: no `Referer`,
+//!   redirects only within the hub's origin, so that no token or update
+//!   reaches another origin.
 //! - [`testing`]: test doubles for code that publishes.
+//!
+//! # Hostile hubs
+//! Every byte from the network is bounded: answers ([`MAX_PUBLISH_ANSWER`],
+//! [`HubRejection::MAX_MESSAGE`], [`HubRejection::MAX_CHALLENGE_FIELD`]),
+//! events ([`subscriber::DEFAULT_MAX_EVENT_SIZE`]), event ids
+//! ([`MAX_EVENT_ID_LEN`]), `Link` headers ([`discovery::MAX_LINK_BYTES`],
+//! [`discovery::MAX_HUB_LINKS`]), waits (timeouts, discovery's overall
+//! deadline, a capped `Retry-After`). Errors never contain a token, and
+//! text from a hub is stripped of control characters before it reaches
+//! one.
 //!
 //! # Features
 //! - `rustls` (default) / `native-tls`: the TLS backend of the HTTP client.
@@ -44,6 +57,7 @@ pub mod discovery;
 mod embedded;
 mod error;
 mod hub;
+pub mod http_client;
 mod provider;
 pub mod publish;
 mod publisher;
@@ -53,7 +67,14 @@ pub mod subscriptions;
 pub mod testing;
 
 pub use error::{Error, HubRejection, Result};
-pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder};
+pub use hub::{DEFAULT_PUBLISH_TIMEOUT, Hub, HubBuilder, MAX_PUBLISH_ANSWER};
+
+/// The longest event id this client takes from a hub: a publish answer
+/// with a longer id is an [`Error::InvalidEventId`], and a subscriber does
+/// not send back (in `Last-Event-ID`) an id longer than this: it resumes
+/// from the last id that fit instead. 1 KiB (ids are usually URNs of about
+/// 45 bytes).
+pub const MAX_EVENT_ID_LEN: usize = 1024;
 pub use mercure_core::{
     EventId, HubInfo, MatchType, ProtocolVersion, TopicSelector, Update, UpdateBuilder,
     UpdateError, clock, crypto, headers, sse,
@@ -75,7 +96,7 @@ pub mod token {
 }
 
 // Short paths for this crate's own modules.
-pub(crate) use mercure_core::headers::{BearerChallenge, LinkValue};
+pub(crate) use mercure_core::headers::BearerChallenge;
 pub(crate) use mercure_core::token::{Grants, Token, TokenError, TokenFactory};
 pub(crate) use provider::{CachedTokenProvider, TokenProvider};
 

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::header::{ACCEPT, AUTHORIZATION, LINK};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
 use crate::hub::authorization_value;
 use crate::{
-    Error, EventId, Hub, LinkValue, MatchType, ProtocolVersion, Result, Subscriber,
+    Error, EventId, Hub, MatchType, ProtocolVersion, Result, Subscriber,
     SubscriberBuilder, SubscriberEvent, Token, TokenProvider, TopicSelector,
 };
 
@@ -428,34 +428,31 @@ impl SubscriptionsApi {
         if list.last_event_id.is_none() {
             // 1.0: the cursor travels in the Link header.
             let base = self.hub.clone();
-            list.last_event_id = headers
-                .get_all(LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| LinkValue::parse_all(v, &base))
+            list.last_event_id = crate::discovery::links_of(&headers, &base)
+                .into_iter()
                 .find(|link| link.has_rel("mercure"))
                 .and_then(|link| link.param("last-event-id").map(EventId::from));
         }
         Ok(list)
     }
 
-    /// GETs `url` (refreshing the token once after a 401): the status,
-    /// headers and body.
+    /// GETs `url` (refreshing the token once after a 401, unless the
+    /// provider gives the refused token back): the status, headers and
+    /// body.
     async fn fetch(&self, url: Url) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
         let token = match &self.provider {
             Some(provider) => Some(provider.token().await?),
             None => None,
         };
-        match (
-            self.send(url.clone(), token.as_ref()).await?,
-            &self.provider,
-        ) {
-            ((401, ..), Some(provider)) => {
-                let fresh = provider.refresh().await?;
-                self.send(url, Some(&fresh)).await
-            }
-            (answer, _) => Ok(answer),
+        let first = self.send(url.clone(), token.as_ref()).await?;
+        let Some(provider) = self.provider.as_ref().filter(|_| first.0 == 401) else {
+            return Ok(first);
+        };
+        let fresh = provider.refresh().await?;
+        if Some(&fresh) == token.as_ref() {
+            return Ok(first);
         }
+        self.send(url, Some(&fresh)).await
     }
 
     async fn send(
@@ -465,13 +462,17 @@ impl SubscriptionsApi {
     ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
         let mut request = self
             .client
-            .get(url)
+            .get(url.clone())
             .timeout(API_TIMEOUT)
             .header(ACCEPT, self.version.dialect().subscriptions_content_type);
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, authorization_value(token)?);
         }
         let response = request.send().await.map_err(crate::hub::transport_error)?;
+        crate::http_client::check_origin(&response, &url)?;
+        if response.status().is_redirection() {
+            return Err(crate::http_client::redirect_error(&response, &url));
+        }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body =

@@ -3,7 +3,8 @@
 mod support;
 
 use mercure_client::discovery::{
-    Discovery, detect_protocol, discover, fetch_resource_metadata, metadata_url,
+    Discoverer, Discovery, MAX_HUB_LINKS, detect_protocol, discover, fetch_resource_metadata,
+    metadata_url,
 };
 use mercure_client::headers::LinkValue;
 use mercure_client::{Error, ProtocolVersion};
@@ -156,4 +157,133 @@ fn link_values_never_panic_on_garbage() {
             }
         }
     }
+}
+
+#[test]
+fn hub_links_are_deduplicated_and_capped() {
+    let base = Url::parse("https://example.com/books/1").unwrap();
+    let same = vec![r#"<https://hub.example/.well-known/mercure>; rel="mercure""#; 5000].join(", ");
+    let discovery = Discovery::from_link_headers([same.as_str()], &base);
+    assert_eq!(discovery.hubs.len(), 1);
+
+    let distinct: Vec<String> = (0..5000)
+        .map(|i| format!(r#"<https://hub.example/{i}>; rel="mercure""#))
+        .collect();
+    let discovery =
+        Discovery::from_link_headers(distinct.iter().map(String::as_str), &base);
+    assert_eq!(discovery.hubs.len(), MAX_HUB_LINKS);
+    // The first ones, in order.
+    assert_eq!(discovery.hubs[0].url.as_str(), "https://hub.example/0");
+    assert_eq!(discovery.hubs[1].url.as_str(), "https://hub.example/1");
+}
+
+#[tokio::test]
+async fn hostile_link_headers_are_read_in_bounded_time() {
+    // Many parameters, then many repeated `rel`s: a parser that rescans
+    // the parameters for each `rel` is quadratic in this.
+    let mut header = String::from("<https://hub.example/>");
+    header.push_str(&"; x".repeat(100_000));
+    header.push_str(&"; rel=mercure".repeat(30_000));
+    let base = Url::parse("https://example.com/books/1").unwrap();
+    let parse = tokio::task::spawn_blocking(move || {
+        let discovery = Discovery::from_link_headers([header.as_str()], &base);
+        discovery.hubs.len()
+    });
+    let started = std::time::Instant::now();
+    let hubs = tokio::time::timeout(std::time::Duration::from_secs(10), parse)
+        .await
+        .expect("parsed in time")
+        .unwrap();
+    assert!(hubs <= 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn discovery_probes_concurrently_within_an_overall_deadline() {
+    use std::time::{Duration, Instant};
+
+    // 50 hubs whose metadata never answers.
+    let (silent, task) = support::black_hole().await;
+    let links: Vec<String> = (0..50)
+        .map(|i| format!(r#"<http://{silent}/hub{i}>; rel="mercure""#))
+        .collect();
+    let headers: Vec<(&str, &str)> = links.iter().map(|l| ("Link", l.as_str())).collect();
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(200, &headers, "")],
+        "Last-Event-ID",
+    )
+    .await;
+    let discoverer = Discoverer::new(reqwest::Client::new())
+        .deadline(Duration::from_secs(1))
+        .concurrency(8);
+    let started = Instant::now();
+    let (discovery, protocols) = tokio::time::timeout(
+        Duration::from_secs(20),
+        discoverer.discover_hubs(&format!("http://{}/books/1", server.addr)),
+    )
+    .await
+    .expect("bounded")
+    .unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert_eq!(discovery.hubs.len(), MAX_HUB_LINKS);
+    assert_eq!(protocols.len(), discovery.hubs.len());
+    for result in &protocols {
+        let error = result.as_ref().unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(matches!(error, Error::DeadlineExceeded(_)), "{error:?}");
+    }
+    task.abort();
+}
+
+#[tokio::test]
+async fn discovery_of_a_silent_resource_ends_at_the_deadline() {
+    use std::time::{Duration, Instant};
+
+    let (silent, task) = support::black_hole().await;
+    let started = Instant::now();
+    let error = Discoverer::new(reqwest::Client::new())
+        .deadline(Duration::from_millis(500))
+        .discover(&format!("http://{silent}/books/1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::DeadlineExceeded(_)), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        mercure_client::discovery::DEFAULT_DEADLINE,
+        Duration::from_secs(10)
+    );
+    task.abort();
+}
+
+#[tokio::test]
+async fn hints_need_no_probe_and_probes_are_shared() {
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            200,
+            &[("Content-Type", "application/json")],
+            r#"{"resource": "x"}"#,
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    let hub = server.url();
+    let hubs = Discovery::from_link_headers(
+        [
+            format!(r#"<{hub}>; rel="mercure""#).as_str(),
+            r#"<https://hinted.example/hub>; rel="mercure"; type="application/json""#,
+            format!(r#"<{hub}>; rel="mercure"; last-event-id="dup""#).as_str(),
+        ],
+        &Url::parse(&hub).unwrap(),
+    )
+    .hubs;
+    assert_eq!(hubs.len(), 2);
+    let protocols = Discoverer::new(reqwest::Client::new())
+        .detect_protocols(&hubs)
+        .await;
+    assert_eq!(protocols[0].as_ref().unwrap(), &ProtocolVersion::V1);
+    assert_eq!(protocols[1].as_ref().unwrap(), &ProtocolVersion::V1);
+    assert_eq!(server.seen().len(), 1);
 }

@@ -450,61 +450,90 @@ async fn refusals_that_retrying_cannot_fix_end_the_stream() {
 }
 
 #[tokio::test]
-async fn repeated_refusals_refresh_once_then_back_off_until_max_retries() {
-    let steps = vec![
-        Step::status_with(
-            401,
-            &[("WWW-Authenticate", r#"Bearer error="invalid_token""#)],
-            "",
+async fn a_second_refusal_after_a_refresh_ends_the_subscription() {
+    // 401: the token is refreshed and the hub asked again at once; a
+    // second refusal in a row (401 or 403) ends the subscription: another
+    // token from the same provider would fare no better.
+    for (second, check) in [
+        (
+            401u16,
+            (|e: &Error| matches!(e, Error::Unauthorized(_))) as fn(&Error) -> bool,
         ),
-        Step::status(401),
-        Step::status(403),
-        Step::status(401),
-    ];
-    let hub = ScriptedHub::start(Vec::new(), steps, "Mercure-Last-Event-ID").await;
+        (403, |e| matches!(e, Error::Forbidden(_))),
+    ] {
+        let steps = vec![
+            Step::status_with(
+                401,
+                &[("WWW-Authenticate", r#"Bearer error="invalid_token""#)],
+                "",
+            ),
+            Step::status(second),
+            Step::status(401),
+            Step::status(401),
+        ];
+        let hub = ScriptedHub::start(Vec::new(), steps, "Mercure-Last-Event-ID").await;
+        let timer = ManualTimer::new();
+        let provider = Arc::new(Rotating::default());
+        let subscriber = Subscriber::builder(hub.url())
+            .protocol(ProtocolVersion::V1)
+            .topic("*")
+            .shared_token_provider(provider.clone())
+            .retry_strategy(backoff())
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        let (events, error) = drain(subscriber, &timer).await;
+        assert_eq!(delays(&events), [0], "{second}");
+        let error = error.expect("gave up");
+        assert!(check(&error), "{second}: {error}");
+        assert_eq!(provider.refreshed.load(Ordering::SeqCst), 1);
+        let SubscriberEvent::Reconnecting(first) = &events[0] else {
+            panic!()
+        };
+        let ReconnectReason::Refused(Error::Unauthorized(rejection)) = &first.reason else {
+            panic!("{:?}", first.reason)
+        };
+        assert_eq!(
+            rejection
+                .challenge
+                .as_ref()
+                .and_then(|c| c.error.as_deref()),
+            Some("invalid_token")
+        );
+        let auth: Vec<String> = hub
+            .seen()
+            .iter()
+            .map(|s| s.header("authorization").unwrap().to_owned())
+            .collect();
+        assert_eq!(auth, ["Bearer token-0", "Bearer token-1"]);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_renew_a_refused_token_ends_the_subscription() {
+    // A fixed token (or a provider whose refresh gives the refused token
+    // back) is not presented again: the subscription ends at the first
+    // refusal instead of looping on 401 with the same token.
+    let steps = (0..10).map(|_| Step::status(401)).collect();
+    let hub = ScriptedHub::start(Vec::new(), steps, "Last-Event-ID").await;
     let timer = ManualTimer::new();
-    let provider = Arc::new(Rotating::default());
     let subscriber = Subscriber::builder(hub.url())
-        .protocol(ProtocolVersion::V1)
         .topic("*")
-        .shared_token_provider(provider.clone())
+        .token(Token::new("the.same.token"))
         .retry_strategy(backoff())
-        .max_retries(Some(3))
         .timer(timer.clone())
         .build()
         .unwrap();
     let (events, error) = drain(subscriber, &timer).await;
-    assert_eq!(delays(&events), [0, 100, 200]);
-    let error = error.expect("gave up");
-    assert!(matches!(error, Error::Unauthorized(_)), "{error}");
-    assert_eq!(provider.refreshed.load(Ordering::SeqCst), 1);
-    let SubscriberEvent::Reconnecting(first) = &events[0] else {
-        panic!()
-    };
-    let ReconnectReason::Refused(Error::Unauthorized(rejection)) = &first.reason else {
-        panic!("{:?}", first.reason)
-    };
-    assert_eq!(
-        rejection
-            .challenge
-            .as_ref()
-            .and_then(|c| c.error.as_deref()),
-        Some("invalid_token")
+    assert!(matches!(error, Some(Error::Unauthorized(_))), "{error:?}");
+    assert!(
+        hub.seen().len() <= 2,
+        "asked {} times with the same token",
+        hub.seen().len()
     );
-    let auth: Vec<String> = hub
-        .seen()
-        .iter()
-        .map(|s| s.header("authorization").unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        auth,
-        [
-            "Bearer token-0",
-            "Bearer token-1",
-            "Bearer token-1",
-            "Bearer token-1"
-        ]
-    );
+    assert!(delays(&events).len() <= 1);
+    let text = format!("{error:?} {events:?}");
+    assert!(!text.contains("the.same.token"), "{text}");
 }
 
 #[tokio::test]
@@ -779,4 +808,435 @@ async fn streams_that_end_at_once_count_as_failures() {
     assert_eq!(failures, [1, 2]);
     assert!(matches!(error, Some(Error::InvalidResponse(m)) if m.contains("ending the stream")));
     assert_eq!(hub.seen().len(), 3);
+}
+
+fn reconnect_reasons(events: &[SubscriberEvent]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SubscriberEvent::Reconnecting(r) => Some(match &r.reason {
+                ReconnectReason::Ended => "ended",
+                ReconnectReason::ReadTimeout => "timeout",
+                ReconnectReason::Refused(_) => "refused",
+                ReconnectReason::Unavailable(_) => "unavailable",
+                ReconnectReason::Network(_) => "network",
+                _ => "other",
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reconnects_after_408_and_429() {
+    let steps = vec![
+        Step::status_with(408, &[], "request timeout"),
+        Step::status_with(429, &[("Retry-After", "3")], "slow down"),
+        Step::stream(),
+    ];
+    let hub = ScriptedHub::start(history(2), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(update_ids(&events), ["urn:uuid:0001", "urn:uuid:0002"]);
+    assert_eq!(
+        reconnect_reasons(&events),
+        ["unavailable", "unavailable", "ended"]
+    );
+    let SubscriberEvent::Reconnecting(first) = &events[0] else {
+        panic!("{:?}", events[0])
+    };
+    let ReconnectReason::Unavailable(error) = &first.reason else {
+        panic!()
+    };
+    assert_eq!(error.status(), Some(408));
+    assert!(error.is_retryable());
+    // 408: the backoff (100 ms, raised to the 250 ms floor); 429: its
+    // Retry-After.
+    assert_eq!(delays(&events)[..2], [250, 3000]);
+    assert_eq!(hub.seen().len(), 4);
+}
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured_and_capped() {
+    let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+    let tomorrow =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(86_400));
+    let steps = vec![
+        Step::status_with(503, &[("Retry-After", soon.as_str())], ""),
+        Step::status_with(503, &[("Retry-After", tomorrow.as_str())], ""),
+        // In the past: no wait beyond the backoff.
+        Step::status_with(429, &[("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")], ""),
+        // Garbage: ignored.
+        Step::status_with(503, &[("Retry-After", "soon, promise")], ""),
+        Step::status_with(503, &[("Retry-After", "99999999999999999999")], ""),
+    ];
+    let hub = ScriptedHub::start(Vec::new(), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    let delays = delays(&events);
+    assert_eq!(delays.len(), 5, "{delays:?}");
+    // A date 30 s ahead, to the second.
+    assert!((28_000..=30_000).contains(&delays[0]), "{delays:?}");
+    // A day ahead: capped at 10 minutes.
+    assert_eq!(delays[1], 600_000);
+    // Past and garbage: the backoff alone; too many seconds: the cap.
+    assert_eq!(delays[2..], [400, 800, 600_000]);
+}
+
+#[tokio::test]
+async fn jittered_delays_never_go_below_the_floor() {
+    let steps = (0..12).map(|_| Step::status(503)).collect();
+    let hub = ScriptedHub::start(Vec::new(), steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(
+            ExponentialBackoff::new()
+                .initial(Duration::from_millis(250))
+                .max(Duration::from_millis(400))
+                .jitter(1.0)
+                .seed(7),
+        )
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    let delays = delays(&events);
+    assert_eq!(delays.len(), 12);
+    assert!(delays.iter().all(|d| *d >= 250), "{delays:?}");
+    assert!(delays.iter().all(|d| *d <= 400), "{delays:?}");
+}
+
+#[tokio::test]
+async fn the_backoff_starts_over_once_a_connection_delivered_an_update() {
+    // A proxy that cuts every stream shortly after it delivered something:
+    // the delay stays at its base instead of growing toward the maximum.
+    let history: Vec<(String, String)> = (1..=6).map(|i| (i.to_string(), "a".into())).collect();
+    // One event is "id: N\ndata: a\n\n" (15 bytes): cut inside the second.
+    let steps = (0..6).map(|_| Step::cut_at(20)).collect();
+    let hub = ScriptedHub::start(history, steps, "Last-Event-ID").await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff().initial(Duration::from_millis(300)))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(update_ids(&events), ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(delays(&events), [300, 300, 300, 300, 300, 300]);
+}
+
+#[tokio::test]
+async fn an_unrequested_content_encoding_is_an_error() {
+    for encoding in ["gzip", "br", "x-whatever"] {
+        let hub = ScriptedHub::start(
+            Vec::new(),
+            vec![Step::status_with(
+                200,
+                &[
+                    ("Content-Type", "text/event-stream"),
+                    ("Content-Encoding", encoding),
+                ],
+                "id: 1\ndata: looks like an event\n\n",
+            )],
+            "Last-Event-ID",
+        )
+        .await;
+        let timer = ManualTimer::new();
+        let subscriber = Subscriber::builder(hub.url())
+            .topic("*")
+            .timer(timer.clone())
+            .build()
+            .unwrap();
+        let (events, error) = drain(subscriber, &timer).await;
+        assert!(update_ids(&events).is_empty(), "{encoding}");
+        let error = error.unwrap_or_else(|| panic!("{encoding}: no error"));
+        assert!(
+            matches!(&error, Error::InvalidResponse(m) if m.contains(encoding)),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_challenges_are_capped() {
+    let description = "y".repeat(100_000);
+    let challenge = format!(r#"Bearer error="invalid_token", error_description="{description}""#);
+    let hub = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            401,
+            &[("WWW-Authenticate", challenge.as_str())],
+            &"z".repeat(100_000),
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (_, error) = drain(subscriber, &timer).await;
+    let error = error.expect("an error");
+    let Error::Unauthorized(rejection) = &error else {
+        panic!("{error:?}")
+    };
+    let kept = rejection.challenge.as_ref().expect("the challenge");
+    assert_eq!(kept.error.as_deref(), Some("invalid_token"));
+    assert!(
+        kept.error_description.as_ref().unwrap().len() <= 1024,
+        "{}",
+        kept.error_description.as_ref().unwrap().len()
+    );
+    assert!(error.to_string().len() <= 4096, "{}", error.to_string().len());
+    assert!(format!("{error:?}").len() <= 8192);
+}
+
+#[tokio::test]
+async fn control_characters_from_the_hub_never_reach_error_text() {
+    let hub = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            400,
+            &[(
+                "WWW-Authenticate",
+                "Bearer error=\"invalid_request\", error_description=\"\x1b[2Jgone\"",
+            )],
+            "bad \x1b]0;owned\x07 request\r\nSet-Cookie: x",
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (_, error) = drain(subscriber, &timer).await;
+    let text = error.expect("an error").to_string();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(text.contains("bad") && text.contains("request"), "{text:?}");
+}
+
+#[tokio::test]
+async fn an_oversized_event_id_is_not_sent_back() {
+    let huge = "x".repeat(100_000);
+    let history = vec![
+        ("urn:1".to_owned(), "a".to_owned()),
+        (huge.clone(), "b".to_owned()),
+        ("urn:3".to_owned(), "c".to_owned()),
+    ];
+    // Cut right after the second event.
+    let cut = "id: urn:1\ndata: a\n\n".len() + format!("id: {huge}\ndata: b\n\n").len();
+    let hub = ScriptedHub::start(
+        history,
+        vec![Step::cut_at(cut), Step::stream()],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .retry_strategy(backoff())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    // The update itself is delivered, id included.
+    assert!(update_ids(&events).contains(&huge));
+    let seen = hub.seen();
+    assert_eq!(seen.len(), 3);
+    // The cursor stayed on the last id that fits.
+    assert_eq!(seen[1].header("last-event-id"), Some("urn:1"));
+    assert!(seen[1].target.len() < 1024);
+    assert_eq!(seen[2].header("last-event-id"), Some("urn:3"));
+}
+
+#[tokio::test]
+async fn a_token_provider_failing_during_a_reconnect_ends_the_stream() {
+    #[derive(Debug, Default)]
+    struct FailsSecondTime(AtomicU32);
+    impl TokenProvider for FailsSecondTime {
+        fn token(&self) -> TokenFuture<'_> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            TokenFuture::new(async move {
+                tokio::task::yield_now().await;
+                if n == 0 {
+                    Ok(Token::new("first.token.ok"))
+                } else {
+                    Err(mercure_client::token::TokenError::Provider(
+                        "the vault is unreachable".into(),
+                    ))
+                }
+            })
+        }
+    }
+    let hub = ScriptedHub::start(
+        history(2),
+        vec![Step::cut_at(80), Step::stream()],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .token_provider(FailsSecondTime::default())
+        .retry_strategy(backoff())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert_eq!(update_ids(&events), ["urn:uuid:0001"]);
+    assert_eq!(reconnect_reasons(&events), ["ended"]);
+    let error = error.expect("the provider's failure ends the stream");
+    assert!(matches!(&error, Error::Token(_)), "{error:?}");
+    assert!(error.to_string().contains("vault is unreachable"));
+    // Nothing was sent without a token.
+    assert_eq!(hub.seen().len(), 1);
+}
+
+/// A subscriber in the query-parameter mode, the token in the URL.
+fn query_subscriber(url: String, timer: &ManualTimer, secret: &str) -> Subscriber {
+    Subscriber::builder(url)
+        .topic("*")
+        .token(Token::new(secret))
+        .authorization_method(AuthorizationMethod::QueryParameter)
+        .retry_strategy(backoff())
+        .max_retries(Some(0))
+        .timer(timer.clone())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_not_followed_and_leak_nothing() {
+    let secret = "eyJhbGciOiJIUzI1NiJ9.cmVkaXJlY3Q.c2lnbmF0dXJl";
+    for status in [301u16, 302, 303, 307, 308] {
+        let elsewhere = ScriptedHub::start(history(1), vec![Step::stream()], "Last-Event-ID").await;
+        let location = format!("{}?stolen=1", elsewhere.url());
+        let hub = ScriptedHub::start(
+            Vec::new(),
+            vec![Step::status_with(
+                status,
+                &[("Location", location.as_str())],
+                "moved",
+            )],
+            "Last-Event-ID",
+        )
+        .await;
+        let timer = ManualTimer::new();
+        let (events, error) = drain(query_subscriber(hub.url(), &timer, secret), &timer).await;
+        assert!(
+            elsewhere.seen().is_empty(),
+            "{status}: followed to another origin: {:?}",
+            elsewhere.seen()
+        );
+        assert!(update_ids(&events).is_empty());
+        let error = error.unwrap_or_else(|| panic!("{status}: no error"));
+        assert_eq!(error.status(), Some(status), "{error:?}");
+        for text in [error.to_string(), format!("{error:?}"), format!("{events:?}")] {
+            assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
+            assert!(!text.contains("stolen"), "{text}");
+        }
+        assert_eq!(hub.seen().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_origin_keeps_the_method_and_is_followed() {
+    let hub = ScriptedHub::start(
+        history(1),
+        vec![
+            Step::status_with(307, &[("Location", "/moved/mercure?topic=*")], ""),
+            Step::stream(),
+        ],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .token(Token::new("same.origin.token"))
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(update_ids(&events), ["urn:uuid:0001"]);
+    let seen = hub.seen();
+    assert!(seen[1].target.starts_with("/moved/mercure"));
+    assert_eq!(
+        seen[1].header("authorization"),
+        Some("Bearer same.origin.token")
+    );
+    assert_eq!(seen[1].header("referer"), None);
+}
+
+#[tokio::test]
+async fn a_redirect_that_would_change_the_method_is_not_followed_even_within_the_origin() {
+    let hub = ScriptedHub::start(
+        history(1),
+        vec![
+            Step::status_with(301, &[("Location", "/elsewhere")], ""),
+            Step::stream(),
+        ],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (_, error) = drain(subscriber, &timer).await;
+    let error = error.expect("an error");
+    assert_eq!(error.status(), Some(301), "{error:?}");
+    assert!(error.to_string().contains("/elsewhere"), "{error}");
+    assert_eq!(hub.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_of_your_own_that_followed_a_redirect_to_another_origin_is_caught() {
+    let elsewhere = ScriptedHub::start(history(1), vec![Step::stream()], "Last-Event-ID").await;
+    let location = elsewhere.url();
+    let hub = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(302, &[("Location", location.as_str())], "")],
+        "Last-Event-ID",
+    )
+    .await;
+    let timer = ManualTimer::new();
+    // reqwest's default policy follows up to 10 redirects, anywhere.
+    let subscriber = Subscriber::builder(hub.url())
+        .topic("*")
+        .http_client(reqwest::Client::new())
+        .timer(timer.clone())
+        .build()
+        .unwrap();
+    let (events, error) = drain(subscriber, &timer).await;
+    assert!(update_ids(&events).is_empty(), "used another origin's stream");
+    let error = error.expect("an error");
+    assert!(error.to_string().contains("another origin"), "{error}");
 }

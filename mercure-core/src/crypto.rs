@@ -19,7 +19,9 @@ pub fn provider() -> &'static CryptoProvider {
     }
     #[cfg(not(any(feature = "rust-crypto", feature = "aws-lc-rs")))]
     {
-        compile_error!("mercure-core needs one of the features `rust-crypto` or `aws-lc-rs` (enabled by default; the client, web and adapter crates pass them through)");
+        compile_error!(
+            "mercure-core needs one of the features `rust-crypto` or `aws-lc-rs` (enabled by default; the client, web and adapter crates pass them through)"
+        );
     }
 }
 

@@ -75,6 +75,25 @@ impl TopicSelector {
         self.expression == "*"
     }
 
+    /// The first character the protocol forbids in the expression, if any:
+    /// a control character (C0, DEL, C1) or a Unicode format character
+    /// (zero-width spaces, bidirectional overrides, ...). Selectors follow
+    /// the character rules of published topics (see
+    /// [`UpdateBuilder::build`](crate::UpdateBuilder::build)), so that a
+    /// hub refuses both alike.
+    ///
+    /// ```
+    /// use mercure_core::TopicSelector;
+    ///
+    /// assert_eq!(TopicSelector::exact("https://example.com/a").first_forbidden_char(), None);
+    /// assert_eq!(TopicSelector::exact("https://example.com/a\u{200B}").first_forbidden_char(), Some('\u{200B}'));
+    /// assert_eq!(TopicSelector::pattern("/a/\u{202E}:id").first_forbidden_char(), Some('\u{202E}'));
+    /// assert_eq!(TopicSelector::exact("a\nb").first_forbidden_char(), Some('\n'));
+    /// ```
+    pub fn first_forbidden_char(&self) -> Option<char> {
+        crate::text::first_forbidden(&self.expression)
+    }
+
     /// The subscribe query parameter naming this selector in `version`.
     pub fn query_param(&self, version: ProtocolVersion) -> &'static str {
         let dialect = version.dialect();

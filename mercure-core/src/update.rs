@@ -27,6 +27,10 @@ pub enum UpdateError {
         /// The dialect that forbids it.
         version: ProtocolVersion,
     },
+    /// The id is empty: an event without an id cannot be resumed from, so
+    /// an update either names a non-empty id or lets the hub make one.
+    #[error("the id is empty: leave it out to let the hub generate one")]
+    EmptyId,
     /// The id is reserved: it starts with `#` (hub-generated ids) or equals `earliest`.
     #[error("the id {id:?} is reserved: ids may not start with '#' nor equal \"earliest\"")]
     ReservedId {
@@ -44,7 +48,8 @@ pub enum UpdateError {
     /// A field holds a control or invisible Unicode format character.
     #[error("the {field} field contains the forbidden character U+{code:04X}")]
     ForbiddenCharacter {
-        /// Which field (`topic`, `id` or `type`).
+        /// Which field (`topic`, `id` or `type`; `selector` for
+        /// [`TopicSelector`](crate::TopicSelector)s checked by a hub).
         field: &'static str,
         /// The code point.
         code: u32,
@@ -276,7 +281,7 @@ impl UpdateBuilder {
     /// Validates and freezes the update.
     ///
     /// # Errors
-    /// [`UpdateError`] when a topic is empty, the id is reserved, or a topic,
+    /// [`UpdateError`] when a topic is empty, the id is empty or reserved, or a topic,
     /// the id or the type holds a control or format character. Dialect rules
     /// are checked by [`Update::validate_for`] (and by every publish).
     pub fn build(self) -> Result<Update, UpdateError> {
@@ -290,6 +295,9 @@ impl UpdateBuilder {
             check_chars("topic", topic)?;
         }
         if let Some(id) = &self.id {
+            if id.is_empty() {
+                return Err(UpdateError::EmptyId);
+            }
             if id.starts_with('#') || id == EventId::EARLIEST {
                 return Err(UpdateError::ReservedId { id: id.clone() });
             }
@@ -340,6 +348,7 @@ mod tests {
                 Update::builder("a").id("#1"),
                 UpdateError::ReservedId { id: "#1".into() },
             ),
+            (Update::builder("a").id(""), UpdateError::EmptyId),
             (
                 Update::builder("a").id("earliest"),
                 UpdateError::ReservedId {

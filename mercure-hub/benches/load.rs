@@ -123,6 +123,14 @@ impl HubProcess {
                 "warn,mercure_hub=info",
             ])
             .args(["--queue-capacity", &queue_capacity.to_string()])
+            // Every client of the benchmark has the same loopback address,
+            // and the phases hold tens of thousands of connections: no caps.
+            .args([
+                "--max-connections",
+                "0",
+                "--max-connections-per-address",
+                "0",
+            ])
             .env("MERCURE_JWT_KEY", SECRET)
             // BENCH_HUB_ARGS: more flags for the hub, e.g. "--workers 1".
             .args(

@@ -1,17 +1,29 @@
 //! The hub's token policy: which tokens of which dialect are accepted, and
 //! their grants compiled into matchers. `mercure_core::token` verifies
 //! signatures and reads the claims of both dialects.
+//!
+//! The rules at the boundary between the dialects (each can be relaxed in
+//! [`HubConfig`](crate::HubConfig)):
+//! - a 1.0 access token is held to RFC 9068 and to this hub: `typ` `at+jwt`,
+//!   `exp`, the hub's audience, and an `iss` (one of the trusted issuers
+//!   and advertised authorization servers, when there are any);
+//! - only details typed `https://mercure.rocks/authorization-detail` grant
+//!   rights; the short `mercure` type is another application's;
+//! - which requests a 0.x token may authorize (not 1.0 subscriptions) and
+//!   where a 1.0 token may travel (not in the `authorization` query
+//!   parameter) is checked by the HTTP handlers with
+//!   [`Authorization::dialect`].
 
 use std::fmt;
 use std::sync::Arc;
 
-use mercure_core::clock::Clock;
 use mercure_core::token::{self, Claims, TokenError};
 use mercure_core::{ProtocolVersion, TopicSelector};
 use quick_cache::sync::Cache;
+use url::Url;
 
 use crate::matcher::{Matcher, MatcherCache, MatcherKind, TopicSet};
-use crate::{DialectSupport, Error, VerificationKey};
+use crate::{DialectSupport, Error, HubConfig, VerificationKey};
 
 /// The rights a verified token carries.
 #[derive(Debug)]
@@ -24,8 +36,10 @@ pub(crate) struct Authorization {
     pub(crate) publish: Vec<Arc<Matcher>>,
     /// Topics whose private updates the holder may receive.
     pub(crate) subscribe: Vec<Arc<Matcher>>,
-    /// The subscriber payload.
-    pub(crate) payload: Option<serde_json::Value>,
+    /// The `subscribe` grants in token order, each with its payload: a
+    /// subscription shows the payload of the first whose topics match its
+    /// own selector.
+    payloads: Vec<(Vec<Arc<Matcher>>, Option<serde_json::Value>)>,
     /// `exp`, in seconds since the Unix epoch.
     pub(crate) expires_at: Option<u64>,
 }
@@ -39,18 +53,39 @@ impl Authorization {
             .iter()
             .all(|topic| self.publish.iter().any(|m| m.matches(topic, base)))
     }
+
+    /// The payload describing a subscription to `selector`: that of the
+    /// first `subscribe` grant whose topics match the selector's expression
+    /// read as a topic (`*` matches every selector).
+    pub(crate) fn payload_for(
+        &self,
+        selector: &TopicSelector,
+        base: &Url,
+    ) -> Option<&serde_json::Value> {
+        self.payloads
+            .iter()
+            .find(|(matchers, _)| {
+                matchers
+                    .iter()
+                    .any(|m| m.matches(selector.expression(), base))
+            })
+            .and_then(|(_, payload)| payload.as_ref())
+    }
 }
 
 /// The hub's token policy: which keys verify which tokens (publishers' or
-/// subscribers'), which dialects, issuers and audience are accepted, and
-/// the compilation of granted selectors into matchers. Signatures and
-/// claims are read by [`mercure_core::token::Verifier`]. Remembers the
-/// tokens it verified.
+/// subscribers'), which dialects, issuers, audience and detail types are
+/// accepted, and the compilation of granted selectors into matchers.
+/// Signatures and claims are read by [`mercure_core::token::Verifier`].
+/// Remembers the tokens it verified.
 pub(crate) struct Verifier {
     tokens: token::Verifier,
     support: DialectSupport,
+    /// Trusted issuers and advertised authorization servers.
     issuers: Vec<String>,
     audience: Option<String>,
+    allow_missing_issuer: bool,
+    accept_short_detail_type: bool,
     verified: Cache<Box<str>, Arc<Authorization>>,
 }
 
@@ -61,6 +96,8 @@ impl fmt::Debug for Verifier {
             .field("support", &self.support)
             .field("issuers", &self.issuers)
             .field("audience", &self.audience)
+            .field("allow_missing_issuer", &self.allow_missing_issuer)
+            .field("accept_short_detail_type", &self.accept_short_detail_type)
             .finish_non_exhaustive()
     }
 }
@@ -69,18 +106,21 @@ impl fmt::Debug for Verifier {
 const VERIFIED_CACHE: usize = 4096;
 
 impl Verifier {
-    pub(crate) fn new(
-        keys: Vec<VerificationKey>,
-        support: DialectSupport,
-        issuers: Vec<String>,
-        audience: Option<String>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    /// The policy of `config` for tokens verified by `keys`.
+    pub(crate) fn new(keys: Vec<VerificationKey>, config: &HubConfig) -> Self {
+        let mut issuers = config.issuers.clone();
+        for server in &config.authorization_servers {
+            if !issuers.contains(server) {
+                issuers.push(server.clone());
+            }
+        }
         Self {
-            tokens: token::Verifier::new(keys).with_clock(clock),
-            support,
+            tokens: token::Verifier::new(keys).with_clock(Arc::clone(&config.clock)),
+            support: config.support,
             issuers,
-            audience,
+            audience: config.audience.clone(),
+            allow_missing_issuer: config.allow_missing_issuer,
+            accept_short_detail_type: config.accept_short_detail_type,
             verified: Cache::new(VERIFIED_CACHE),
         }
     }
@@ -111,7 +151,7 @@ impl Verifier {
                 "the hub has no key for this kind of token".into(),
             ));
         }
-        let claims = self.tokens.verify(token).map_err(invalid_token)?;
+        let mut claims = self.tokens.verify(token).map_err(invalid_token)?;
         match claims.dialect() {
             ProtocolVersion::V1 => self.check_access_token(&claims)?,
             ProtocolVersion::V0 => {
@@ -123,9 +163,10 @@ impl Verifier {
                 }
             }
         }
+        if !self.accept_short_detail_type {
+            claims = claims.without_short_detail_type();
+        }
         let dialect = claims.dialect();
-        let expires_at = claims.expires_at();
-        let grants = claims.into_grants();
         let compile = |selectors: &[TopicSelector]| -> Result<Vec<Arc<Matcher>>, Error> {
             selectors
                 .iter()
@@ -136,12 +177,18 @@ impl Verifier {
                 })
                 .collect()
         };
+        let payloads = claims
+            .subscribe_details()
+            .map(|(topics, payload)| Ok((compile(topics)?, payload.cloned())))
+            .collect::<Result<_, Error>>()?;
+        let expires_at = claims.expires_at();
+        let grants = claims.into_grants();
         Ok(Authorization {
             dialect,
             publish: compile(grants.publish_selectors())?,
             subscribe: compile(grants.subscribe_selectors())?,
+            payloads,
             subject: grants.subject_value().map(str::to_owned),
-            payload: grants.payload_value().cloned(),
             expires_at,
         })
     }
@@ -169,14 +216,21 @@ impl Verifier {
                 "the token's audience (aud) is not this hub".into(),
             ));
         }
-        if !self.issuers.is_empty()
-            && !claims
-                .issuer()
-                .is_some_and(|iss| self.issuers.iter().any(|i| i == iss))
-        {
-            return Err(Error::InvalidToken(
-                "the token's issuer (iss) is not trusted".into(),
-            ));
+        match claims.issuer().filter(|iss| !iss.is_empty()) {
+            Some(iss) => {
+                if !self.issuers.is_empty() && !self.issuers.iter().any(|i| i == iss) {
+                    return Err(Error::InvalidToken(
+                        "the token's issuer (iss) is not trusted".into(),
+                    ));
+                }
+            }
+            None => {
+                if !self.issuers.is_empty() || !self.allow_missing_issuer {
+                    return Err(Error::InvalidToken(
+                        "the token has no issuer (iss) claim".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -199,7 +253,6 @@ mod tests {
     use std::time::Duration;
 
     use futures_util::StreamExt;
-    use mercure_core::clock::SystemClock;
     use mercure_core::token::{Grants, LATEST_CLAIM_TIME, SigningKey, TokenFactory};
     use serde_json::json;
 
@@ -257,10 +310,10 @@ mod tests {
     fn far_future_expiries_are_bounded() {
         let verifier = Verifier::new(
             vec![VerificationKey::hs256(SECRET).unwrap()],
-            DialectSupport::default(),
-            Vec::new(),
-            None,
-            Arc::new(SystemClock),
+            &HubConfig::builder()
+                .url("https://hub.example.com/")
+                .build()
+                .unwrap(),
         );
         let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
         for exp in far_future() {
@@ -268,9 +321,10 @@ mod tests {
                 let authorization = verifier.verify(&token, &matchers).unwrap();
                 assert_eq!(authorization.expires_at, Some(LATEST_CLAIM_TIME));
                 // What the subscribe path does with it.
-                let at = std::time::UNIX_EPOCH + Duration::from_secs(LATEST_CLAIM_TIME);
-                let left = at.duration_since(std::time::SystemTime::now()).unwrap();
-                let _ = tokio::time::Instant::now() + left;
+                let at = crate::time::unix_time(LATEST_CLAIM_TIME);
+                let left = crate::time::until(at, std::time::SystemTime::now()).unwrap();
+                assert_eq!(left, crate::time::FAR_FUTURE);
+                let _ = crate::time::deadline(tokio::time::Instant::now(), left);
                 // Cached, and still valid.
                 assert!(verifier.verify(&token, &matchers).is_ok());
             }

@@ -61,6 +61,20 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(40);
 /// Default maximum publish body size (1 MiB).
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Default maximum number of topics of one update (canonical and alternates).
+pub const DEFAULT_MAX_TOPICS: usize = 100;
+/// Default time a client has to send a request head, from the connection's
+/// start or the end of its previous request.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request body (publish, `QUERY`),
+/// once its head is read.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default maximum number of connections served at once by
+/// [`serve_hub`](crate::serve_hub).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
+/// Default maximum number of connections from one IP address served at
+/// once by [`serve_hub`](crate::serve_hub).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 512;
 
 /// The hub's settings; build with [`HubConfig::builder`].
 #[derive(Clone)]
@@ -84,6 +98,14 @@ pub struct HubConfig {
     pub(crate) matcher_cache_size: usize,
     pub(crate) max_selectors: usize,
     pub(crate) max_selector_length: usize,
+    pub(crate) max_topics: usize,
+    pub(crate) head_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_address: usize,
+    pub(crate) accept_v0_tokens_for_v1: bool,
+    pub(crate) allow_missing_issuer: bool,
+    pub(crate) accept_short_detail_type: bool,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -105,6 +127,17 @@ impl fmt::Debug for HubConfig {
             .field("publish_origins", &self.publish_origins)
             .field("subscriptions", &self.subscriptions)
             .field("metrics", &self.metrics)
+            .field("max_topics", &self.max_topics)
+            .field("head_timeout", &self.head_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("accept_v0_tokens_for_v1", &self.accept_v0_tokens_for_v1)
+            .field("allow_missing_issuer", &self.allow_missing_issuer)
+            .field("accept_short_detail_type", &self.accept_short_detail_type)
             .finish_non_exhaustive()
     }
 }
@@ -112,8 +145,13 @@ impl fmt::Debug for HubConfig {
 impl HubConfig {
     /// Starts a configuration with the defaults: both dialects, no keys,
     /// anonymous subscribers refused, 1000 events of history, queues of
-    /// 1000 events, heartbeats every 40 s, 1 MiB publish bodies, no CORS,
-    /// no subscriptions API, no metrics.
+    /// 1000 events, heartbeats every 40 s, 1 MiB publish bodies of at most
+    /// 100 topics, request heads within 10 s and bodies within 30 s,
+    /// 20,000 connections of which 512 per IP address, no CORS, no
+    /// subscriptions API, no metrics, and the strict token rules (see
+    /// [`HubConfigBuilder::accept_v0_tokens_for_v1`],
+    /// [`HubConfigBuilder::allow_missing_issuer`],
+    /// [`HubConfigBuilder::accept_short_detail_type`]).
     pub fn builder() -> HubConfigBuilder {
         HubConfigBuilder {
             url: DEFAULT_HUB_URL.to_owned(),
@@ -136,6 +174,14 @@ impl HubConfig {
             matcher_cache_size: 10_000,
             max_selectors: 256,
             max_selector_length: 4096,
+            max_topics: DEFAULT_MAX_TOPICS,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            accept_v0_tokens_for_v1: false,
+            allow_missing_issuer: false,
+            accept_short_detail_type: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -153,6 +199,18 @@ impl HubConfig {
     /// The dialects spoken.
     pub fn support(&self) -> DialectSupport {
         self.support
+    }
+
+    /// The dialect whose publishing rules every update follows: 1.0
+    /// whenever the hub speaks it (its reserved namespace and event type
+    /// are then the hub's own, whatever the publisher's token looks like),
+    /// 0.x on a hub speaking 0.x only.
+    pub fn publish_rules(&self) -> ProtocolVersion {
+        if self.support.accepts(ProtocolVersion::V1) {
+            ProtocolVersion::V1
+        } else {
+            ProtocolVersion::V0
+        }
     }
 }
 
@@ -179,6 +237,14 @@ pub struct HubConfigBuilder {
     matcher_cache_size: usize,
     max_selectors: usize,
     max_selector_length: usize,
+    max_topics: usize,
+    head_timeout: Duration,
+    body_timeout: Duration,
+    max_connections: usize,
+    max_connections_per_address: usize,
+    accept_v0_tokens_for_v1: bool,
+    allow_missing_issuer: bool,
+    accept_short_detail_type: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -231,8 +297,11 @@ impl HubConfigBuilder {
         self
     }
 
-    /// Trusts 1.0 tokens from this issuer (`iss`); when none is set, any
-    /// issuer is accepted.
+    /// Trusts 1.0 tokens from this issuer (`iss`). The issuers trusted are
+    /// these and the [authorization servers](HubConfigBuilder::authorization_server)
+    /// advertised; when there is none, any issuer is accepted, but a 1.0
+    /// token must still name one unless
+    /// [`HubConfigBuilder::allow_missing_issuer`] says otherwise.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(issuer.into());
         self
@@ -244,7 +313,9 @@ impl HubConfigBuilder {
         self
     }
 
-    /// An authorization server advertised in the 1.0 protected resource metadata.
+    /// An authorization server advertised in the 1.0 protected resource
+    /// metadata; its tokens are trusted (the `iss` of 1.0 tokens must then
+    /// be one of these or of [`HubConfigBuilder::issuer`]'s).
     pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
         self.authorization_servers.push(issuer.into());
         self
@@ -270,7 +341,8 @@ impl HubConfigBuilder {
         self
     }
 
-    /// Interval of heartbeat comments (`None` sends none). Default 40 s.
+    /// Interval of heartbeat comments (`None` sends none). Default 40 s;
+    /// longer than 30 years is read as 30 years.
     pub fn heartbeat(mut self, interval: Option<Duration>) -> Self {
         self.heartbeat = interval;
         self
@@ -321,6 +393,84 @@ impl HubConfigBuilder {
         self
     }
 
+    /// Most topics one update may have, canonical and alternates (default
+    /// [`DEFAULT_MAX_TOPICS`]); a publish with more gets 400. It bounds the
+    /// matching work each update costs per subscriber.
+    pub fn max_topics(mut self, topics: usize) -> Self {
+        self.max_topics = topics;
+        self
+    }
+
+    /// How long a client may take to send a request head, from its
+    /// connection's start or the end of its previous request (default
+    /// [`DEFAULT_HEAD_TIMEOUT`]); the connection is closed then. Applies to
+    /// connections served by [`serve_hub`](crate::serve_hub), on the lean
+    /// path and through hyper. Longer than 30 years is read as 30 years.
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request body, once its head is
+    /// read (default [`DEFAULT_BODY_TIMEOUT`]): a publish or `QUERY` whose
+    /// body is not complete by then gets 408 and its connection is closed,
+    /// whatever serves the router. Longer than 30 years is read as 30 years.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Most connections [`serve_hub`](crate::serve_hub) serves at once
+    /// (default [`DEFAULT_MAX_CONNECTIONS`]; 0: no limit). Beyond it, a new
+    /// connection is answered 503 with `Retry-After` and closed.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Most connections from one IP address [`serve_hub`](crate::serve_hub)
+    /// serves at once (default [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`]; 0:
+    /// no limit). Beyond it, a new connection from that address is answered
+    /// 429 with `Retry-After` and closed. Behind a reverse proxy every
+    /// client has the proxy's address: raise it, or set 0 and let the
+    /// proxy limit its clients.
+    pub fn max_connections_per_address(mut self, connections: usize) -> Self {
+        self.max_connections_per_address = connections;
+        self
+    }
+
+    /// Whether 0.x tokens (the `mercure` claim: no `typ`, `aud`, `iss` or
+    /// `exp` checked) authorize 1.0 requests: `match=` subscriptions and the
+    /// 1.0 subscriptions API. Default `false`: a 1.0 request needs a 1.0
+    /// access token, held to every 1.0 check. Enable it for applications
+    /// that moved their subscribers to `match=` before their tokens.
+    pub fn accept_v0_tokens_for_v1(mut self, accept: bool) -> Self {
+        self.accept_v0_tokens_for_v1 = accept;
+        self
+    }
+
+    /// Whether 1.0 tokens without an `iss` claim are accepted when no
+    /// issuer is trusted explicitly (see [`HubConfigBuilder::issuer`]).
+    /// Default `false`: RFC 9068 requires `iss`. Enable it for self-issued
+    /// tokens minted without one. With trusted issuers, `iss` is always
+    /// required.
+    pub fn allow_missing_issuer(mut self, allow: bool) -> Self {
+        self.allow_missing_issuer = allow;
+        self
+    }
+
+    /// Whether authorization details typed `mercure` (the short type of
+    /// the latest drafts) grant Mercure rights, beside those typed
+    /// `https://mercure.rocks/authorization-detail`. Default `false`: a
+    /// `mercure` detail is another application's (RFC 9396 types are not
+    /// registered, and a short name may mean something else to another
+    /// resource server) and grants nothing. Enable it for issuers that
+    /// follow the latest drafts.
+    pub fn accept_short_detail_type(mut self, accept: bool) -> Self {
+        self.accept_short_detail_type = accept;
+        self
+    }
+
     /// The clock judging token expiry (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -331,7 +481,7 @@ impl HubConfigBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for an unparsable URL, a zero queue
-    /// capacity, a zero heartbeat or body size.
+    /// capacity, a zero heartbeat, body size, topic limit or timeout.
     pub fn build(self) -> Result<HubConfig, Error> {
         let url = Url::parse(&self.url)
             .map_err(|e| Error::InvalidConfig(format!("invalid hub URL {:?}: {e}", self.url)))?;
@@ -356,6 +506,16 @@ impl HubConfigBuilder {
                 "the maximum body size must not be zero".into(),
             ));
         }
+        if self.max_topics == 0 {
+            return Err(Error::InvalidConfig(
+                "the maximum number of topics must not be zero".into(),
+            ));
+        }
+        if self.head_timeout.is_zero() || self.body_timeout.is_zero() {
+            return Err(Error::InvalidConfig(
+                "the head and body timeouts must not be zero".into(),
+            ));
+        }
         let subscriber_keys = if self.subscriber_keys.is_empty() {
             self.publisher_keys.clone()
         } else {
@@ -375,7 +535,7 @@ impl HubConfigBuilder {
             audience,
             authorization_servers: self.authorization_servers,
             queue_capacity: self.queue_capacity,
-            heartbeat: self.heartbeat,
+            heartbeat: self.heartbeat.map(crate::time::clamp),
             max_body: self.max_body,
             cors_origins: self.cors_origins,
             publish_origins: self.publish_origins,
@@ -384,6 +544,14 @@ impl HubConfigBuilder {
             matcher_cache_size: self.matcher_cache_size,
             max_selectors: self.max_selectors,
             max_selector_length: self.max_selector_length,
+            max_topics: self.max_topics,
+            head_timeout: crate::time::clamp(self.head_timeout),
+            body_timeout: crate::time::clamp(self.body_timeout),
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            accept_v0_tokens_for_v1: self.accept_v0_tokens_for_v1,
+            allow_missing_issuer: self.allow_missing_issuer,
+            accept_short_detail_type: self.accept_short_detail_type,
             clock: self.clock,
         })
     }

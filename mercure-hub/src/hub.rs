@@ -110,17 +110,8 @@ impl EmbeddedHub {
     pub fn new(config: HubConfig) -> Self {
         mercure_core::crypto::install_default_provider();
         let matchers = MatcherCache::new(config.matcher_cache_size, config.url.clone());
-        let verifier = |keys| {
-            Verifier::new(
-                keys,
-                config.support,
-                config.issuers.clone(),
-                config.audience.clone(),
-                Arc::clone(&config.clock),
-            )
-        };
-        let publishers = verifier(config.publisher_keys.clone());
-        let subscribers = verifier(config.subscriber_keys.clone());
+        let publishers = Verifier::new(config.publisher_keys.clone(), &config);
+        let subscribers = Verifier::new(config.subscriber_keys.clone(), &config);
         Self {
             inner: Arc::new(Inner {
                 matchers,
@@ -141,18 +132,18 @@ impl EmbeddedHub {
     /// Publishes `update` without HTTP and without a token (the embedding
     /// application is trusted), through the same validation and delivery
     /// path as the publish endpoint. Validation follows 1.0 rules unless
-    /// the hub speaks 0.x only. Publishing an id already in history
-    /// returns it without delivering the update again.
+    /// the hub speaks 0.x only ([`HubConfig::publish_rules`]), and the
+    /// topic limit ([`HubConfigBuilder::max_topics`]) applies. Publishing an
+    /// id already in history returns it without delivering the update
+    /// again.
     ///
     /// # Errors
-    /// [`Error::InvalidUpdate`] or [`Error::ReservedTopic`].
+    /// [`Error::InvalidUpdate`], [`Error::ReservedTopic`], or
+    /// [`Error::InvalidPublish`] beyond the topic limit.
+    ///
+    /// [`HubConfigBuilder::max_topics`]: crate::HubConfigBuilder::max_topics
     pub fn publish(&self, update: &Update) -> Result<EventId, Error> {
-        let dialect = if self.inner.config.support.accepts(ProtocolVersion::V1) {
-            ProtocolVersion::V1
-        } else {
-            ProtocolVersion::V0
-        };
-        self.inner.validate(update, dialect)?;
+        self.inner.validate(update)?;
         Ok(self.inner.dispatch(update))
     }
 
@@ -183,11 +174,11 @@ impl EmbeddedHub {
 
     /// The active subscriptions (one per selector of each subscriber).
     pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
-        let state = self.inner.lock();
-        state
-            .slots
-            .values()
-            .flat_map(|slot| slot.entry.infos())
+        // Copied out of the hub's lock, which only lends the entries.
+        self.inner
+            .snapshot()
+            .iter()
+            .flat_map(|entry| entry.infos())
             .collect()
     }
 
@@ -255,29 +246,52 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The dialect rules on top of those [`Update`] enforces.
-    pub(crate) fn validate(&self, update: &Update, dialect: ProtocolVersion) -> Result<(), Error> {
+    /// The rules of what the hub serves on top of those [`Update`]
+    /// enforces: the dialect rules of [`HubConfig::publish_rules`] (a hub
+    /// that speaks 1.0 applies them to every publisher, whatever its
+    /// token), the hub's reserved namespace, the topic limit.
+    pub(crate) fn validate(&self, update: &Update) -> Result<(), Error> {
+        let max = self.config.max_topics;
+        if update.topics().len() > max {
+            return Err(Error::InvalidPublish(format!(
+                "an update may have at most {max} topics"
+            )));
+        }
+        let dialect = self.config.publish_rules();
         update.validate_for(dialect)?;
-        let hub_path = self.config.url.path().trim_end_matches('/');
-        // A hub served at the root of its origin has no namespace of its own
-        // to protect: its subscription topics sit under `/subscriptions`.
-        if dialect == ProtocolVersion::V1 && !hub_path.is_empty() {
+        if dialect == ProtocolVersion::V1 {
             for topic in update.topics() {
-                if let Ok(resolved) = self.config.url.join(topic) {
-                    let path = resolved.path();
-                    if path == hub_path
-                        || path
-                            .strip_prefix(hub_path)
-                            .is_some_and(|rest| rest.starts_with('/'))
-                    {
-                        return Err(Error::ReservedTopic {
-                            topic: topic.clone(),
-                        });
-                    }
+                if self.is_reserved(topic) {
+                    return Err(Error::ReservedTopic {
+                        topic: topic.clone(),
+                    });
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether `topic`, resolved against the hub URL, addresses the hub's
+    /// own namespace: its path (with percent-encoded unreserved characters
+    /// decoded, RFC 3986 §6.2.2.2, so `%6D` is `m`) is one of the reserved
+    /// paths or below one, whatever the scheme and authority. Reserved:
+    /// `/.well-known/mercure` (the protocol's) and the hub's own path, or
+    /// `/subscriptions` for a hub served at the root of its origin (where
+    /// its subscription topics sit).
+    fn is_reserved(&self, topic: &str) -> bool {
+        let Ok(resolved) = self.config.url.join(topic) else {
+            return false;
+        };
+        let path = decode_unreserved(resolved.path());
+        let hub_path = decode_unreserved(self.config.url.path());
+        let own = match hub_path.trim_end_matches('/') {
+            "" => "/subscriptions",
+            own => own,
+        };
+        ["/.well-known/mercure", own].iter().any(|reserved| {
+            path.strip_prefix(reserved)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 
     /// Stores and delivers a validated update; returns its id.
@@ -355,10 +369,15 @@ impl Inner {
             .collect::<Result<Vec<_>, Error>>()?;
         let expires_in = match request.expires_at {
             Some(at) => Some(
-                at.duration_since(self.config.clock.now())
-                    .map_err(|_| Error::InvalidToken("the token has expired".into()))?,
+                crate::time::until(at, self.config.clock.now())
+                    .ok_or_else(|| Error::InvalidToken("the token has expired".into()))?,
             ),
             None => None,
+        };
+        let payloads: Vec<Option<serde_json::Value>> = if request.selector_payloads.is_empty() {
+            vec![request.payload; selectors.len()]
+        } else {
+            request.selector_payloads
         };
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().urn().to_string());
         let outbox = Arc::new(Outbox::new(self.config.queue_capacity));
@@ -369,7 +388,7 @@ impl Inner {
         let (entry, resumed_from) = {
             let mut state = self.lock();
             let key = state.next_key;
-            state.next_key += 1;
+            state.next_key = state.next_key.wrapping_add(1);
             let entry = Arc::new(SubscriberEntry::new(
                 key,
                 Arc::clone(&id),
@@ -377,7 +396,7 @@ impl Inner {
                 dialect,
                 selectors,
                 access,
-                request.payload,
+                payloads,
             ));
             let (replay, resumed_from) = match request.last_event_id.as_ref().map(EventId::as_str) {
                 Some(mercure_core::EventId::EARLIEST) => (transport.all(), "earliest".to_owned()),
@@ -446,8 +465,9 @@ impl Inner {
             return;
         }
         let hub_path = self.config.url.path();
-        for (selector, _, _) in &entry.selectors {
-            if let Some(update) = subscription_update(hub_path, entry, selector, active) {
+        for (index, (selector, _, _)) in entry.selectors.iter().enumerate() {
+            let payload = entry.payloads.get(index).and_then(Option::as_ref);
+            if let Some(update) = subscription_update(hub_path, entry, selector, payload, active) {
                 self.dispatch(&update);
             }
         }
@@ -467,6 +487,7 @@ fn subscription_update(
     hub_path: &str,
     entry: &SubscriberEntry,
     selector: &TopicSelector,
+    payload: Option<&serde_json::Value>,
     active: bool,
 ) -> Option<Update> {
     let topic = subscription_topic(hub_path, entry.dialect, selector, &entry.id);
@@ -475,7 +496,7 @@ fn subscription_update(
         entry.dialect,
         selector,
         &entry.id,
-        entry.payload.as_ref(),
+        payload,
         active,
     );
     let data = with_context(entry.dialect, doc).to_string();
@@ -484,4 +505,108 @@ fn subscription_update(
         builder = builder.event_type("mercure");
     }
     builder.build().ok()
+}
+
+/// `path` with its percent-encoded unreserved characters (ALPHA, DIGIT,
+/// `-`, `.`, `_`, `~`) decoded, as RFC 3986 §6.2.2.2 normalizes them; other
+/// escapes are left as they are.
+fn decode_unreserved(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = path.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+            && (byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~'))
+        {
+            out.push(char::from(byte));
+            i += 3;
+            continue;
+        }
+        // `path` is a str and only ASCII escapes are consumed above, so
+        // every other char is copied whole.
+        let Some(c) = path[i..].chars().next() else {
+            break;
+        };
+        out.push(c);
+        i += c.len_utf8();
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_others_kept() {
+        for (path, expected) in [
+            ("/a/b", "/a/b"),
+            ("/.well-known/%6Dercure", "/.well-known/mercure"),
+            ("/%2Ewell-known/%6d%65rcure/%7E", "/.well-known/mercure/~"),
+            ("/a%2Fb/%20/%zz/%4", "/a%2Fb/%20/%zz/%4"),
+            ("/%C3%A9/%41%", "/%C3%A9/A%"),
+            ("/é%41", "/éA"),
+        ] {
+            assert_eq!(decode_unreserved(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_reserved_namespace_is_recognized_after_normalization() {
+        for (hub_url, reserved, free) in [
+            (
+                "https://hub.example.com/.well-known/mercure",
+                &[
+                    "/.well-known/mercure",
+                    "/.well-known/mercure/",
+                    "/.well-known/mercure/subscriptions/exact/x/y",
+                    "/.well-known/%6Dercure/subscriptions/y",
+                    "/.well-known/%6dercure",
+                    "/%2Ewell-known/mercure/x",
+                    "https://elsewhere.example.org/.well-known/mercure/x",
+                    "/.well-known/other/../mercure/x",
+                    "/.well-known/mercure/%2E%2E/mercure/x",
+                    "/.well-known/mercure?x=1",
+                    "//other.example.org/.well-known/mercure/subscriptions",
+                ][..],
+                &[
+                    "/.well-known/mercure-not-the-hub",
+                    "/.well-known/Mercure/x",
+                    "/.well-known/mercure/%2E%2E/x",
+                    "/.well-known%2Fmercure/x",
+                    "https://example.com/books/1",
+                    "urn:uuid:1",
+                    "t",
+                ][..],
+            ),
+            (
+                "https://hub.example.com/hub",
+                &[
+                    "/hub",
+                    "/hub/subscriptions/x",
+                    "/%68ub/x",
+                    "/.well-known/mercure/x",
+                ][..],
+                &["/hubs", "/other/hub"][..],
+            ),
+            (
+                "https://hub.example.com/",
+                &["/subscriptions", "/subscriptions/x/y", "/%73ubscriptions/x"][..],
+                &["/books/1", "/subscriptionsx"][..],
+            ),
+        ] {
+            let hub = EmbeddedHub::new(crate::HubConfig::builder().url(hub_url).build().unwrap());
+            for topic in reserved {
+                assert!(hub.inner.is_reserved(topic), "{hub_url}: {topic}");
+            }
+            for topic in free {
+                assert!(!hub.inner.is_reserved(topic), "{hub_url}: {topic}");
+            }
+        }
+    }
 }

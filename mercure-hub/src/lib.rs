@@ -33,6 +33,7 @@ mod config;
 mod documents;
 mod error;
 mod event;
+mod form;
 mod http;
 mod hub;
 mod key;
@@ -42,11 +43,14 @@ mod outbox;
 mod subscriber;
 mod subscription;
 mod template;
+mod time;
 mod transport;
 
 pub use config::{
-    DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE, DEFAULT_HUB_URL, DEFAULT_MAX_BODY,
-    DEFAULT_QUEUE_CAPACITY, DialectSupport, HubConfig, HubConfigBuilder,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE,
+    DEFAULT_HUB_URL, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_TOPICS, DEFAULT_QUEUE_CAPACITY,
+    DialectSupport, HubConfig, HubConfigBuilder,
 };
 pub use error::{Error, Result};
 pub use event::Event;

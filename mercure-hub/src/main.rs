@@ -79,6 +79,35 @@ struct Args {
     /// Largest publish body, in bytes.
     #[arg(long, env = "MERCURE_MAX_BODY", default_value_t = mercure_hub::DEFAULT_MAX_BODY)]
     max_body: usize,
+    /// Most topics of one update (canonical and alternates); more: 400.
+    #[arg(long, env = "MERCURE_MAX_TOPICS", default_value_t = mercure_hub::DEFAULT_MAX_TOPICS)]
+    max_topics: usize,
+    /// Seconds a client has to send a request head (then 408 and closed;
+    /// idle keep-alive connections are closed after it too).
+    #[arg(long, env = "MERCURE_HEAD_TIMEOUT", default_value_t = mercure_hub::DEFAULT_HEAD_TIMEOUT.as_secs())]
+    head_timeout: u64,
+    /// Seconds a client has to send a request body once its head is read
+    /// (then 408 and closed).
+    #[arg(long, env = "MERCURE_BODY_TIMEOUT", default_value_t = mercure_hub::DEFAULT_BODY_TIMEOUT.as_secs())]
+    body_timeout: u64,
+    /// Most connections served at once (0: no limit); more: 503.
+    #[arg(long, env = "MERCURE_MAX_CONNECTIONS", default_value_t = mercure_hub::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most connections served at once from one IPv4 address or IPv6 /64
+    /// (0: no limit; behind a reverse proxy, raise it or set 0); more: 429.
+    #[arg(long, env = "MERCURE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = mercure_hub::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+    /// Let 0.x tokens (no typ, aud, iss or exp checked) authorize 1.0
+    /// requests (match= subscriptions, the 1.0 subscriptions API).
+    #[arg(long, env = "MERCURE_ACCEPT_V0_TOKENS_FOR_V1")]
+    accept_v0_tokens_for_v1: bool,
+    /// Accept 1.0 tokens without an iss claim when no --issuer is set.
+    #[arg(long, env = "MERCURE_ALLOW_MISSING_ISSUER")]
+    allow_missing_issuer: bool,
+    /// Take authorization details typed `mercure` (latest drafts) as
+    /// Mercure grants, beside https://mercure.rocks/authorization-detail.
+    #[arg(long, env = "MERCURE_ACCEPT_SHORT_DETAIL_TYPE")]
+    accept_short_detail_type: bool,
     /// Origins allowed by CORS (comma-separated; `*` for any, without credentials).
     #[arg(long, env = "MERCURE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -161,6 +190,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .queue_capacity(args.queue_capacity)
         .heartbeat((args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)))
         .max_body(args.max_body)
+        .max_topics(args.max_topics)
+        .head_timeout(Duration::from_secs(args.head_timeout))
+        .body_timeout(Duration::from_secs(args.body_timeout))
+        .max_connections(args.max_connections)
+        .max_connections_per_address(args.max_connections_per_address)
+        .accept_v0_tokens_for_v1(args.accept_v0_tokens_for_v1)
+        .allow_missing_issuer(args.allow_missing_issuer)
+        .accept_short_detail_type(args.accept_short_detail_type)
         .subscriptions(args.subscriptions)
         .metrics(args.metrics);
     let shared_key = secret("MERCURE_JWT_KEY", args.jwt_key_file.as_deref())?;
@@ -192,6 +229,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     for issuer in &args.issuer {
         builder = builder.issuer(issuer);
+    }
+    if args.issuer.is_empty() && support.accepts(ProtocolVersion::V1) {
+        tracing::warn!("no --issuer: 1.0 tokens from any issuer are accepted");
     }
     if let Some(audience) = &args.audience {
         builder = builder.audience(audience);

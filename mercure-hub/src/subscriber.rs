@@ -46,6 +46,9 @@ pub struct SubscribeRequest {
     pub(crate) last_event_id: Option<EventId>,
     pub(crate) access: PrivateAccess,
     pub(crate) payload: Option<serde_json::Value>,
+    /// One payload per selector, when they differ (a 1.0 token's first
+    /// matching detail); empty: `payload` for every selector.
+    pub(crate) selector_payloads: Vec<Option<serde_json::Value>>,
     pub(crate) subject: Option<String>,
     pub(crate) expires_at: Option<SystemTime>,
 }
@@ -64,6 +67,7 @@ impl SubscribeRequest {
             last_event_id: None,
             access: PrivateAccess::None,
             payload: None,
+            selector_payloads: Vec::new(),
             subject: None,
             expires_at: None,
         }
@@ -103,9 +107,17 @@ impl SubscribeRequest {
         self
     }
 
-    /// The payload shown by the subscriptions API and subscription events.
+    /// The payload shown by the subscriptions API and subscription events
+    /// for every selector.
     pub fn payload(mut self, payload: serde_json::Value) -> Self {
         self.payload = Some(payload);
+        self
+    }
+
+    /// One payload per selector, in the order of the selectors.
+    pub(crate) fn selector_payloads(mut self, payloads: Vec<Option<serde_json::Value>>) -> Self {
+        debug_assert_eq!(payloads.len(), self.selectors.len());
+        self.selector_payloads = payloads;
         self
     }
 
@@ -116,7 +128,8 @@ impl SubscribeRequest {
         self
     }
 
-    /// Ends the stream at this time (a token's expiry).
+    /// Ends the stream at this time (a token's expiry); times more than 30
+    /// years ahead are read as 30 years.
     pub fn expires_at(mut self, at: SystemTime) -> Self {
         self.expires_at = Some(at);
         self
@@ -141,7 +154,9 @@ pub struct SubscriptionInfo {
     pub dialect: ProtocolVersion,
     /// The selector of this subscription.
     pub selector: TopicSelector,
-    /// The payload from the subscriber's token.
+    /// The payload from the subscriber's token that describes this
+    /// subscription (a 1.0 token's first `subscribe` detail matching the
+    /// selector).
     pub payload: Option<serde_json::Value>,
 }
 
@@ -165,7 +180,8 @@ pub(crate) struct SubscriberEntry {
     pub(crate) dialect: ProtocolVersion,
     pub(crate) selectors: Vec<(TopicSelector, MatcherKind, Arc<Matcher>)>,
     pub(crate) access: Access,
-    pub(crate) payload: Option<serde_json::Value>,
+    /// The payload of each selector, in order.
+    pub(crate) payloads: Vec<Option<serde_json::Value>>,
     close_reason: AtomicU8,
     pub(crate) announced_inactive: AtomicBool,
 }
@@ -187,7 +203,7 @@ impl SubscriberEntry {
         dialect: ProtocolVersion,
         selectors: Vec<(TopicSelector, MatcherKind, Arc<Matcher>)>,
         access: Access,
-        payload: Option<serde_json::Value>,
+        payloads: Vec<Option<serde_json::Value>>,
     ) -> Self {
         Self {
             key,
@@ -196,7 +212,7 @@ impl SubscriberEntry {
             dialect,
             selectors,
             access,
-            payload,
+            payloads,
             close_reason: AtomicU8::new(CloseReason::Open as u8),
             announced_inactive: AtomicBool::new(false),
         }
@@ -240,12 +256,13 @@ impl SubscriberEntry {
     pub(crate) fn infos(&self) -> impl Iterator<Item = SubscriptionInfo> + '_ {
         self.selectors
             .iter()
-            .map(|(selector, _, _)| SubscriptionInfo {
+            .enumerate()
+            .map(|(index, (selector, _, _))| SubscriptionInfo {
                 subscriber: self.id.to_string(),
                 subject: self.subject.clone(),
                 dialect: self.dialect,
                 selector: selector.clone(),
-                payload: self.payload.clone(),
+                payload: self.payloads.get(index).cloned().flatten(),
             })
     }
 }

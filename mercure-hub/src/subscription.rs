@@ -113,13 +113,18 @@ impl Subscription {
     fn start_timers(&mut self) {
         self.started = true;
         let now = Instant::now();
-        if let Some(every) = self.heartbeat_every {
-            let mut interval = tokio::time::interval_at(now + every, every);
+        // Both durations are clamped (the heartbeat by the configuration,
+        // the expiry by the hub), so later ticks (`now + every`) cannot
+        // overflow either.
+        if let Some(every) = self.heartbeat_every.map(crate::time::clamp) {
+            let mut interval = tokio::time::interval_at(crate::time::deadline(now, every), every);
             interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
             self.heartbeat = Some(interval);
         }
         if let Some(expires_in) = self.expires_in {
-            self.expiry = Some(Box::pin(tokio::time::sleep_until(now + expires_in)));
+            self.expiry = Some(Box::pin(tokio::time::sleep_until(crate::time::deadline(
+                now, expires_in,
+            ))));
         }
     }
 }

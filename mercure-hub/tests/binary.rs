@@ -3,7 +3,9 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
 
 use mercure_core::ProtocolVersion;
 use mercure_core::token::Grants;
@@ -17,6 +19,34 @@ impl Drop for Hub {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// How long the binary has to print a line we wait for.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// The lines of `stdout`, read by a thread of their own so that waiting for
+/// one is bounded ([`next_line`]).
+fn lines_of(stdout: ChildStdout) -> Receiver<String> {
+    let (sender, receiver) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// The next line of the binary's output, waiting at most until `deadline`.
+fn next_line(lines: &Receiver<String>, deadline: Instant) -> String {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match lines.recv_timeout(left) {
+        Ok(line) => line,
+        Err(RecvTimeoutError::Timeout) => panic!("the hub printed nothing in time"),
+        Err(RecvTimeoutError::Disconnected) => panic!("the hub exited"),
     }
 }
 
@@ -44,10 +74,15 @@ fn spawn_reading(args: &[&str], env: &[(&str, &str)], curl_lines: usize) -> (Hub
         command.env(name, value);
     }
     let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
+    let lines = lines_of(child.stdout.take().unwrap());
+    // Owned before waiting, so that a hub that never gets ready is killed.
+    let mut hub = Hub {
+        child,
+        url: String::new(),
+    };
+    let deadline = Instant::now() + STARTUP;
     let addr = loop {
-        let line = lines.next().expect("the hub exited").unwrap();
+        let line = next_line(&lines, deadline);
         if line.contains("Mercure hub listening") {
             let start = line.find("addr=").unwrap() + 5;
             break line[start..].split_whitespace().next().unwrap().to_owned();
@@ -55,16 +90,15 @@ fn spawn_reading(args: &[&str], env: &[(&str, &str)], curl_lines: usize) -> (Hub
     };
     let mut curls = Vec::new();
     while curls.len() < curl_lines {
-        let line = lines.next().expect("the hub exited").unwrap();
+        let line = next_line(&lines, deadline);
         if line.starts_with("curl ") {
             curls.push(line);
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    let hub = Hub {
-        child,
-        url: format!("http://{addr}/.well-known/mercure"),
-    };
+    // The reading thread drains the rest into the channel until the hub
+    // exits (the receiver is dropped: it stops at the next line).
+    drop(lines);
+    hub.url = format!("http://{addr}/.well-known/mercure");
     (hub, curls)
 }
 
@@ -202,7 +236,6 @@ fn refuses_a_bad_configuration_with_a_message() {
 
 #[test]
 fn logs_as_json_lines_on_request() {
-    use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
         .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
         .env("MERCURE_JWT_KEY", "k")
@@ -210,18 +243,123 @@ fn logs_as_json_lines_on_request() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .map(Result::unwrap)
-        .find(|line| line.contains("listening"))
-        .expect("a listening line");
-    let _ = child.kill();
-    let _ = child.wait();
+    let lines = lines_of(child.stdout.take().unwrap());
+    let hub = Hub {
+        child,
+        url: String::new(),
+    };
+    let deadline = Instant::now() + STARTUP;
+    let line = loop {
+        let line = next_line(&lines, deadline);
+        if line.contains("listening") {
+            break line;
+        }
+    };
+    drop(hub);
     let record: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(record["level"], "INFO");
     assert_eq!(record["fields"]["message"], "Mercure hub listening");
     let addr = record["fields"]["addr"].as_str().unwrap();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     assert!(!line.contains("\"k\""), "no key material in logs: {line}");
+}
+
+#[tokio::test]
+async fn limits_and_token_rules_come_from_flags_and_the_environment() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = spawn(
+        &[
+            "--max-topics",
+            "2",
+            "--max-connections-per-address",
+            "3",
+            "--accept-short-detail-type",
+        ],
+        &[
+            (
+                "MERCURE_JWT_KEY",
+                std::str::from_utf8(support::SECRET).unwrap(),
+            ),
+            ("MERCURE_HEAD_TIMEOUT", "1"),
+            ("MERCURE_BODY_TIMEOUT", "1"),
+            ("MERCURE_ALLOW_MISSING_ISSUER", "true"),
+            ("MERCURE_ACCEPT_V0_TOKENS_FOR_V1", "true"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let token = support::factory(ProtocolVersion::V0, &hub.url)
+        .mint(&Grants::publish_all())
+        .unwrap();
+    let publish = |topics: &'static [(&'static str, &'static str)]| {
+        client
+            .post(&hub.url)
+            .bearer_auth(token.expose())
+            .form(topics)
+            .send()
+    };
+    assert_eq!(
+        publish(&[("topic", "a"), ("topic", "b")])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        publish(&[("topic", "a"), ("topic", "b"), ("topic", "c")])
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // MERCURE_ACCEPT_V0_TOKENS_FOR_V1: a 0.x token opens a match= stream.
+    let v0 = support::factory(ProtocolVersion::V0, &hub.url)
+        .mint(&Grants::subscribe_all())
+        .unwrap();
+    let response = client
+        .get(format!("{}?match=t", hub.url))
+        .bearer_auth(v0.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(response);
+    // MERCURE_HEAD_TIMEOUT: a silent connection is answered 408 and closed.
+    let addr = hub
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/.well-known/mercure")
+        .to_owned();
+    let started = Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut answer))
+        .await
+        .expect("the silent connection was never closed")
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // --max-connections-per-address: the fourth connection at once gets 429.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), fourth.read_to_end(&mut answer))
+        .await
+        .expect("no answer")
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 429"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
 }

@@ -11,10 +11,26 @@ fn hub(builder: mercure_hub::HubConfigBuilder) -> EmbeddedHub {
     EmbeddedHub::new(builder.build().unwrap())
 }
 
+/// How long a test waits for something that should happen at once.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// The next chunk of the stream, waiting at most [`PATIENCE`].
 async fn next_text(subscription: &mut Subscription) -> Option<String> {
-    let chunk = subscription.next().await?.unwrap();
+    next_text_within(subscription, PATIENCE).await
+}
+
+/// The next chunk of the stream, waiting at most `bound` (of virtual time
+/// in tests whose clock is paused); `None` at the end of the stream.
+async fn next_text_within(subscription: &mut Subscription, bound: Duration) -> Option<String> {
+    let chunk = tokio::time::timeout(bound, subscription.next())
+        .await
+        .expect("nothing from the stream in time")?
+        .unwrap();
     Some(String::from_utf8(chunk.to_vec()).unwrap())
 }
+
+/// A bound of virtual time, for tests whose clock is paused.
+const VIRTUAL_BOUND: Duration = Duration::from_secs(3600);
 
 #[tokio::test]
 async fn server_selected_streams_receive_what_the_server_chose() {
@@ -100,7 +116,7 @@ async fn the_stream_ends_when_the_token_expires() {
         .unwrap();
     assert!(next_text(&mut stream).await.is_some());
     let started = tokio::time::Instant::now();
-    assert_eq!(next_text(&mut stream).await, None);
+    assert_eq!(next_text_within(&mut stream, VIRTUAL_BOUND).await, None);
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_secs(29) && elapsed <= Duration::from_secs(31),
@@ -120,8 +136,46 @@ async fn heartbeats_follow_the_configured_interval() {
     let mut stream = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
     assert!(next_text(&mut stream).await.is_some());
     let started = tokio::time::Instant::now();
-    assert_eq!(next_text(&mut stream).await.as_deref(), Some(":\n\n"));
+    assert_eq!(
+        next_text_within(&mut stream, VIRTUAL_BOUND)
+            .await
+            .as_deref(),
+        Some(":\n\n")
+    );
     assert_eq!(started.elapsed(), Duration::from_secs(15));
+}
+
+#[tokio::test(start_paused = true)]
+async fn far_future_times_never_overflow_a_timer() {
+    // A heartbeat of u64::MAX seconds and an expiry past what `Instant`
+    // holds: subscribing, streaming, publishing and a heartbeat reset
+    // (each event resets it) must not panic.
+    let hub = hub(HubConfig::builder().heartbeat(Some(Duration::MAX)));
+    let far = [
+        SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2),
+        SystemTime::now() + Duration::from_secs(u64::MAX / 4),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(mercure_core::token::LATEST_CLAIM_TIME),
+    ];
+    for at in far {
+        let mut stream = hub
+            .subscribe(SubscribeRequest::new(["t"]).expires_at(at))
+            .unwrap();
+        assert!(next_text(&mut stream).await.is_some());
+        hub.publish(&Update::new("t", "x").unwrap()).unwrap();
+        assert!(next_text(&mut stream).await.unwrap().contains("data: x"));
+        // A year later (of virtual time): still open, nothing sent.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(365 * 86_400), stream.next())
+                .await
+                .is_err()
+        );
+    }
+    let config = HubConfig::builder()
+        .head_timeout(Duration::MAX)
+        .body_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    assert!(format!("{config:?}").contains("head_timeout"));
 }
 
 #[tokio::test]

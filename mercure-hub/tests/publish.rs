@@ -93,44 +93,210 @@ async fn rejects_invalid_updates_in_both_dialects() {
 }
 
 #[tokio::test]
-async fn applies_the_extra_rules_of_1_0() {
-    let hub = start(config()).await;
-    let cases: &[(Form<'_>, u16, u16)] = &[
-        // form, status with a 0.x token, status with a 1.0 token
-        (&[("topic", "*")], 200, 400),
-        (&[("topic", "t"), ("type", "mercure")], 200, 400),
-        (&[("topic", "/.well-known/mercure")], 200, 400),
-        (
-            &[("topic", "/.well-known/mercure/subscriptions/x/y")],
-            200,
-            400,
-        ),
-        (&[("topic", "/.well-known/mercure-not-the-hub")], 200, 200),
-        (
-            &[("topic", "t"), ("topic", "/.well-known/mercure/x")],
-            200,
-            400,
-        ),
+async fn a_hub_speaking_1_0_applies_its_rules_to_every_publisher() {
+    // Validation follows what the hub serves, not the token's shape: on a
+    // hub speaking both dialects, a 0.x publisher is held to the 1.0 rules
+    // too (its namespace and event type are the hub's own).
+    let both = start(config()).await;
+    let v0_only = start(config().support(mercure_hub::DialectSupport::V0Only)).await;
+    let cases: &[(Form<'_>, u16)] = &[
+        // form, status on a 0.x-only hub
+        (&[("topic", "*")], 200),
+        (&[("topic", "t"), ("type", "mercure")], 200),
+        (&[("topic", "/.well-known/mercure")], 200),
+        (&[("topic", "/.well-known/mercure/subscriptions/x/y")], 200),
+        (&[("topic", "t"), ("topic", "/.well-known/mercure/x")], 200),
     ];
-    for (form, v0, v1) in cases {
-        let (status, body) = hub
-            .publish(&hub.token(V0, &Grants::publish_all()), form)
+    for (form, on_v0_only) in cases {
+        for version in [V0, V1] {
+            let (status, body) = both
+                .publish(&both.token(version, &Grants::publish_all()), form)
+                .await;
+            assert_eq!(status, 400, "both, {version} token, {form:?}: {body}");
+        }
+        let (status, body) = v0_only
+            .publish(&v0_only.token(V0, &Grants::publish_all()), form)
             .await;
-        assert_eq!(status, *v0, "0.x {form:?}: {body}");
-        let (status, body) = hub
-            .publish(&hub.token(V1, &Grants::publish_all()), form)
+        assert_eq!(status, *on_v0_only, "0.x only, {form:?}: {body}");
+    }
+    for version in [V0, V1] {
+        let (status, body) = both
+            .publish(
+                &both.token(version, &Grants::publish_all()),
+                &[("topic", "/.well-known/mercure-not-the-hub")],
+            )
             .await;
-        assert_eq!(status, *v1, "1.0 {form:?}: {body}");
+        assert_eq!(status, 200, "{version}: {body}");
     }
     // The absolute form of the hub's own namespace is reserved too.
-    let reserved = format!("{}/subscriptions/x", hub.url);
-    let (status, _) = hub
+    let reserved = format!("{}/subscriptions/x", both.url);
+    let (status, _) = both
         .publish(
-            &hub.token(V1, &Grants::publish_all()),
+            &both.token(V1, &Grants::publish_all()),
             &[("topic", &reserved)],
         )
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn percent_encoded_unreserved_characters_do_not_hide_the_reserved_namespace() {
+    let hub = start(config()).await;
+    let absolute = format!("{}/.well-known/%6dercure/subscriptions/y", hub.origin);
+    for topic in [
+        "/.well-known/%6Dercure/subscriptions/y",
+        "/.well-known/%6dercure",
+        "/%2Ewell-known/mercure/subscriptions/exact/x/y",
+        "/.well-known/m%65rcur%65/x",
+        "https://elsewhere.example.org/.well-known/%6Dercure/x",
+        &absolute,
+    ] {
+        for version in [V0, V1] {
+            let token = hub.token(version, &Grants::publish_all());
+            let (status, body) = hub.publish(&token, &[("topic", topic)]).await;
+            assert_eq!(status, 400, "{version} {topic}: {body}");
+            assert!(body.contains("reserved namespace"), "{body}");
+            // As an alternate topic too.
+            let (status, _) = hub
+                .publish(
+                    &token,
+                    &[("topic", "https://example.com/a"), ("topic", topic)],
+                )
+                .await;
+            assert_eq!(status, 400, "{version} alternate {topic}");
+        }
+    }
+    // Escapes of reserved characters are not decoded: not the namespace.
+    let (status, body) = hub
+        .publish(
+            &hub.token(V1, &Grants::publish_all()),
+            &[("topic", "/.well-known%2Fmercure/x")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_0_x_token_cannot_forge_1_0_subscription_events() {
+    let hub = start(config().subscriptions(true)).await;
+    // A 1.0 watcher of subscription events, and of a sentinel topic.
+    let watcher = hub.token(V1, &Grants::subscribe_all());
+    let mut reader = hub
+        .stream(
+            "match_urlpattern=%2F.well-known%2Fmercure%2Fsubscriptions%2F*&match=sentinel",
+            Some(&watcher),
+        )
+        .await;
+    let forged = "/.well-known/mercure/subscriptions/exact/https%3A%2F%2Fexample.com%2Fa/forged";
+    let document = r#"{"id":"forged","type":"subscription","active":true}"#;
+    for version in [V0, V1] {
+        for form in [
+            &[
+                ("topic", forged),
+                ("data", document),
+                ("type", "mercure"),
+                ("private", "on"),
+            ][..],
+            &[("topic", forged), ("data", document)],
+            &[("topic", "t"), ("data", document), ("type", "mercure")],
+        ] {
+            let (status, body) = hub
+                .publish(&hub.token(version, &Grants::publish_all()), form)
+                .await;
+            assert_eq!(status, 400, "{version} {form:?}: {body}");
+        }
+    }
+    hub.publish_ok(V0, &[("topic", "sentinel"), ("data", "sentinel")])
+        .await;
+    loop {
+        let event = reader.next_event().await.expect("stream ended");
+        if event.data() == "sentinel" {
+            break;
+        }
+        // Only the hub's own events (the watcher's subscriptions) came first.
+        assert!(!event.data().contains("forged"), "{event:?}");
+    }
+}
+
+#[tokio::test]
+async fn publishing_refuses_bytes_that_are_not_utf8_and_empty_ids() {
+    let hub = start(config()).await;
+    let token = hub.token(V0, &Grants::publish_all());
+    let send = |body: &'static [u8]| {
+        hub.client
+            .post(&hub.url)
+            .bearer_auth(&token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    for body in [
+        &b"topic=t&data=%FF"[..],
+        b"topic=%FF",
+        b"topic=t&data=caf%C3",
+        b"topic=t&data=\xff\xfe",
+        b"topic=\xc3(",
+        b"topic=t&id=%ED%A0%80",
+        b"topic=t&%FF=x",
+        b"topic=t&id=",
+    ] {
+        let response = send(body).await.unwrap();
+        assert_eq!(response.status(), 400, "{}", String::from_utf8_lossy(body));
+    }
+    // The valid counterparts are accepted, and an empty id is not echoed.
+    let response = send(b"topic=t&data=caf%C3%A9").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(!response.text().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_number_of_topics_of_an_update_is_limited() {
+    let default = start(config()).await;
+    let topics: Vec<String> = (0..=mercure_hub::DEFAULT_MAX_TOPICS)
+        .map(|i| format!("https://example.com/{i}"))
+        .collect();
+    let form = |n: usize| -> Vec<(&str, &str)> {
+        topics[..n].iter().map(|t| ("topic", t.as_str())).collect()
+    };
+    let token = default.token(V0, &Grants::publish_all());
+    let (status, body) = default
+        .publish(&token, &form(mercure_hub::DEFAULT_MAX_TOPICS))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = default
+        .publish(&token, &form(mercure_hub::DEFAULT_MAX_TOPICS + 1))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most 100 topics"), "{body}");
+    // Configurable, in-process publishing included.
+    let small = start(config().max_topics(2)).await;
+    let token = small.token(V1, &Grants::publish_all());
+    assert_eq!(small.publish(&token, &form(2)).await.0, 200);
+    assert_eq!(small.publish(&token, &form(3)).await.0, 400);
+    let update = mercure_core::Update::builder("a")
+        .alternates(["b", "c"])
+        .build()
+        .unwrap();
+    assert!(matches!(
+        small.hub.publish(&update),
+        Err(mercure_hub::Error::InvalidPublish(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_1_0_token_cannot_publish_from_the_query_string() {
+    let hub = start(config()).await;
+    for (version, expected) in [(V0, 200), (V1, 401)] {
+        let token = hub.token(version, &Grants::publish_all());
+        let response = hub
+            .client
+            .post(format!("{}?authorization={token}", hub.url))
+            .form(&[("topic", "t")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{version}");
+    }
 }
 
 #[tokio::test]

@@ -128,7 +128,7 @@ async fn matching_table_for_both_dialects() {
                 "https://example.com/books/1/reviews",
             ],
         ),
-        ("matchURLPattern=/relative/:id", &["/relative/1"]),
+        ("match_urlpattern=/relative/:id", &["/relative/1"]),
         (
             "match=/relative/1&match_urlpattern=https://example.com/users/:id",
             &["https://example.com/users/1", "/relative/1"],
@@ -249,6 +249,110 @@ async fn invalid_subscribe_requests_get_400() {
         let response = hub.subscribe(query, None).await;
         assert_eq!(response.status(), 400, "{query}");
     }
+}
+
+#[tokio::test]
+async fn selectors_follow_the_character_rules_of_topics() {
+    let hub = start(config().anonymous(true)).await;
+    for query in [
+        // Unicode format characters: zero-width space, right-to-left
+        // override, byte order mark, word joiner.
+        "topic=a%E2%80%8Bb",
+        "match=a%E2%80%8Bb",
+        "topic=a%E2%80%AEb",
+        "match_urlpattern=%2Fa%2F%E2%80%AE%3Aid",
+        "match=%EF%BB%BFa",
+        "match=a%E2%81%A0",
+        // Not UTF-8 once decoded, in a selector or in another parameter.
+        "topic=%FF",
+        "match=%FF",
+        "match=a%C3",
+        "match=%ED%A0%80",
+        "match=a&lastEventID=%FF",
+        "match=a&%FF=1",
+        // Control characters, C0 and C1.
+        "match=a%00b",
+        "topic=a%7Fb",
+        "match=a%C2%9Fb",
+    ] {
+        let response = hub.subscribe(query, None).await;
+        assert_eq!(response.status(), 400, "{query}");
+    }
+    // Their valid neighbours are accepted.
+    for query in ["topic=caf%C3%A9", "match=%F0%9F%98%80", "match=a%C2%A0b"] {
+        assert_eq!(hub.subscribe(query, None).await.status(), 200, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_1_0_matcher_parameters_of_the_dialect_are_known() {
+    let hub = start(config().anonymous(true)).await;
+    for query in [
+        "matchExact=t",
+        "matchURLPattern=t",
+        "matchexact=t",
+        "Match=t",
+        "match_Exact=t",
+        "match=t&matchExact=u",
+    ] {
+        let response = hub.subscribe(query, None).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("unknown topic matcher parameter"), "{body}");
+    }
+    for query in ["match=t", "match_exact=t", "match_urlpattern=/t/:id"] {
+        assert_eq!(hub.subscribe(query, None).await.status(), 200, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_0_x_token_does_not_authorize_1_0_subscriptions() {
+    for accept in [false, true] {
+        let hub = start(
+            config()
+                .issuer(support::ISSUER)
+                .accept_v0_tokens_for_v1(accept),
+        )
+        .await;
+        // A 0.x token: no typ, exp, iss or aud.
+        let legacy = hub
+            .factory(V0)
+            .sign(&serde_json::json!({"mercure": {"subscribe": ["*"]}}))
+            .unwrap();
+        let response = hub.subscribe("match=t", Some(legacy.expose())).await;
+        if !accept {
+            assert_eq!(response.status(), 401);
+            let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+            assert!(challenge.contains("invalid_token"), "{challenge}");
+            // The same token still serves a 0.x subscription.
+            let mut reader = hub.stream("topic=t", Some(legacy.expose())).await;
+            hub.publish_ok(V0, &[("topic", "t"), ("data", "p"), ("private", "on")])
+                .await;
+            assert_eq!(reader.next_event().await.unwrap().data(), "p");
+            continue;
+        }
+        // Configured otherwise, the old behaviour: private updates too.
+        assert_eq!(response.status(), 200);
+        let mut reader = support::SseReader::new(response).await;
+        hub.publish_ok(V1, &[("topic", "t"), ("data", "p"), ("private", "on")])
+            .await;
+        assert_eq!(reader.next_event().await.unwrap().data(), "p");
+    }
+}
+
+#[tokio::test]
+async fn a_1_0_token_is_refused_in_the_authorization_query_parameter() {
+    let hub = start(config()).await;
+    let v1 = hub.token(V1, &Grants::subscribe_all());
+    let response = hub
+        .subscribe(&format!("topic=t&authorization={v1}"), None)
+        .await;
+    assert_eq!(response.status(), 401);
+    let v0 = hub.token(V0, &Grants::subscribe_all());
+    let response = hub
+        .subscribe(&format!("topic=t&authorization={v0}"), None)
+        .await;
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
@@ -509,6 +613,57 @@ async fn the_query_method_subscribes_with_a_form_body_in_1_0() {
             .status(),
         405
     );
+}
+
+#[tokio::test]
+async fn the_query_method_subscribes_to_the_union_of_query_string_and_body() {
+    let hub = start(config()).await;
+    let token = hub.token(V1, &Grants::subscribe_all());
+    let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
+    let response = hub
+        .client
+        .request(query.clone(), format!("{}?match=from-query", hub.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("match=from-body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut reader = support::SseReader::new(response).await;
+    for topic in ["from-query", "from-body", "neither", "sentinel-query"] {
+        hub.publish_ok(V1, &[("topic", topic), ("data", topic)])
+            .await;
+    }
+    hub.publish_ok(V1, &[("topic", "from-query"), ("data", "end")])
+        .await;
+    let mut got = Vec::new();
+    while got.last().map(String::as_str) != Some("end") {
+        got.push(reader.next_event().await.unwrap().data());
+    }
+    assert_eq!(got, ["from-query", "from-body", "end"]);
+    // The union is checked as one request: mixing dialects, invalid
+    // selectors or too many of them in either part is refused.
+    let hub = start(config().selector_limits(2, 64)).await;
+    let token = hub.token(V1, &Grants::subscribe_all());
+    for (query_string, body) in [
+        ("topic=a", "match=b"),
+        ("match=a", "topic=b"),
+        ("match=a", "match=%FF"),
+        ("match=a%E2%80%8B", "match=b"),
+        ("match=a&match=b", "match=c"),
+        ("", "matchExact=b"),
+    ] {
+        let response = hub
+            .client
+            .request(query.clone(), format!("{}?{query_string}", hub.url))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query_string} + {body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

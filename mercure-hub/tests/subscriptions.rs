@@ -50,6 +50,10 @@ async fn lists_subscriptions_as_json_ld_in_0_x() {
             Some(&subscriber),
         )
         .await;
+    // The newest event, with an id of our choosing: the cursor to expect.
+    let last = "urn:example:newest-0";
+    hub.publish_ok(V0, &[("topic", "https://example.com/other"), ("id", last)])
+        .await;
     let admin = hub.token(
         V0,
         &Grants::new().subscribe(["/.well-known/mercure/subscriptions{/topic}{/subscriber}"]),
@@ -61,8 +65,7 @@ async fn lists_subscriptions_as_json_ld_in_0_x() {
     assert_eq!(body["@context"], "https://mercure.rocks/");
     assert_eq!(body["id"], "/.well-known/mercure/subscriptions");
     assert_eq!(body["type"], "Subscriptions");
-    let last = hub.hub.last_event_id().unwrap();
-    assert_eq!(body["lastEventID"], last.as_str());
+    assert_eq!(body["lastEventID"], last);
     let subscriptions = body["subscriptions"].as_array().unwrap();
     assert_eq!(subscriptions.len(), 1);
     let subscription = &subscriptions[0];
@@ -96,7 +99,7 @@ async fn lists_subscriptions_as_json_ld_in_0_x() {
     assert_eq!(status, 200);
     assert_eq!(body["@context"], "https://mercure.rocks/");
     assert_eq!(body["subscriber"], subscriber_id.as_str());
-    assert_eq!(body["lastEventID"], last.as_str());
+    assert_eq!(body["lastEventID"], last);
     let (status, _, _, _) =
         get(&hub, "/.well-known/mercure/subscriptions/https%3A%2F%2Fexample.com%2Fbooks%2F1/urn%3Auuid%3Anope", &admin)
             .await;
@@ -113,6 +116,9 @@ async fn lists_subscriptions_as_json_in_1_0() {
             Some(&subscriber),
         )
         .await;
+    let last = "urn:example:newest-1";
+    hub.publish_ok(V1, &[("topic", "https://example.com/other"), ("id", last)])
+        .await;
     let admin = hub.token(
         V1,
         &Grants::new().subscribe([TopicSelector::pattern(
@@ -124,7 +130,6 @@ async fn lists_subscriptions_as_json_in_1_0() {
     let (status, content_type, link, body) = get(&hub, path, &admin).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(content_type.as_deref(), Some("application/json"));
-    let last = hub.hub.last_event_id().unwrap();
     assert_eq!(
         link.unwrap(),
         format!("<{}>; rel=\"mercure\"; last-event-id=\"{last}\"", hub.url)
@@ -200,10 +205,23 @@ async fn subscription_events_announce_connections_and_disconnections() {
         let watcher_token = hub.token(version, &Grants::subscribe_all());
         let mut watcher = hub.stream(watch_query, Some(&watcher_token)).await;
         let unprivileged_token = hub.token(version, &Grants::new().subscribe(["x"]));
-        let mut unprivileged = hub.stream(watch_query, Some(&unprivileged_token)).await;
+        let sentinel_selector = match version {
+            V0 => "topic=sentinel",
+            V1 => "match=sentinel",
+        };
+        let mut unprivileged = hub
+            .stream(
+                &format!("{watch_query}&{sentinel_selector}"),
+                Some(&unprivileged_token),
+            )
+            .await;
+        // In 1.0 a payload describes the subscriptions its detail's topics
+        // match: grant the subscribed topic.
         let subscriber = hub.token(
             version,
-            &Grants::new().subscribe(["x"]).payload(json!({"n": 1})),
+            &Grants::new()
+                .subscribe(["x", "https://example.com/a"])
+                .payload(json!({"n": 1})),
         );
         let stream = hub.stream(query, Some(&subscriber)).await;
         // The watcher's own connection is announced too: skip it.
@@ -235,11 +253,11 @@ async fn subscription_events_announce_connections_and_disconnections() {
                 .starts_with("/.well-known/mercure/subscriptions/")
         );
         // Subscription events are private: a watcher without the grant
-        // gets the public sentinel published after them, and nothing before.
-        let sentinel = "/.well-known/mercure/subscriptions/exact/sentinel/x";
+        // gets the public sentinel published after them, and nothing before
+        // (no publisher may write to the hub's namespace itself).
         hub.publish_ok(
             V0,
-            &[("topic", sentinel), ("data", "{\"topic\": \"sentinel\"}")],
+            &[("topic", "sentinel"), ("data", "{\"topic\": \"sentinel\"}")],
         )
         .await;
         let first = unprivileged.next_event().await.unwrap();
@@ -257,4 +275,83 @@ async fn next_about(reader: &mut support::SseReader, expression: &str) -> (suppo
             return (event, doc);
         }
     }
+}
+
+#[tokio::test]
+async fn the_first_matching_detail_gives_a_subscription_its_payload() {
+    let hub = start(config().subscriptions(true)).await;
+    let detail = |topics: serde_json::Value, payload: serde_json::Value| {
+        json!({
+            "type": "https://mercure.rocks/authorization-detail",
+            "actions": ["subscribe"], "topics": topics, "payload": payload,
+        })
+    };
+    // Specific first, then a pattern, then the `*` default.
+    let token = support::factory(V1, &hub.url)
+        .sign(&json!({
+            "iss": support::ISSUER, "aud": hub.url, "exp": 4_000_000_000u64,
+            "authorization_details": [
+                detail(json!([{"match": "https://example.com/a"}]), json!({"n": "a"})),
+                detail(
+                    json!([{"match": "https://example.com/books/:id", "match_type": "urlpattern"}]),
+                    json!({"n": "books"}),
+                ),
+                detail(json!([{"match": "*"}]), json!({"n": "default"})),
+            ],
+        }))
+        .unwrap();
+    let admin = hub.token(V1, &Grants::subscribe_all());
+    let mut watcher = hub
+        .stream(
+            "match_urlpattern=%2F.well-known%2Fmercure%2Fsubscriptions%2F*",
+            Some(&admin),
+        )
+        .await;
+    let _stream = hub
+        .stream(
+            "match=https%3A%2F%2Fexample.com%2Fa\
+             &match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid\
+             &match=https%3A%2F%2Fexample.com%2Fb",
+            Some(token.expose()),
+        )
+        .await;
+    let expected = [
+        ("https://example.com/a", json!({"n": "a"})),
+        ("https://example.com/books/:id", json!({"n": "books"})),
+        ("https://example.com/b", json!({"n": "default"})),
+    ];
+    // In the subscriptions API...
+    let (status, _, _, body) = get(&hub, "/.well-known/mercure/subscriptions", &admin).await;
+    assert_eq!(status, 200, "{body}");
+    for (selector, payload) in &expected {
+        let found = body["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["match"] == *selector)
+            .unwrap_or_else(|| panic!("{selector} not listed: {body}"));
+        assert_eq!(found["payload"], *payload, "{selector}");
+    }
+    // ... and in subscription events.
+    for (selector, payload) in &expected {
+        let (_, doc) = next_about(&mut watcher, selector).await;
+        assert_eq!(doc["payload"], *payload, "{selector}");
+    }
+}
+
+#[tokio::test]
+async fn the_1_0_api_needs_a_1_0_token() {
+    let hub = start(config().subscriptions(true)).await;
+    let path = "/.well-known/mercure/subscriptions/exact/t";
+    let v0 = hub.token(V0, &Grants::subscribe_all());
+    assert_eq!(get(&hub, path, &v0).await.0, 401);
+    // The 0.x collection of the same hub still takes it.
+    assert_eq!(
+        get(&hub, "/.well-known/mercure/subscriptions/t", &v0)
+            .await
+            .0,
+        200
+    );
+    let v1 = hub.token(V1, &Grants::subscribe_all());
+    assert_eq!(get(&hub, path, &v1).await.0, 200);
 }

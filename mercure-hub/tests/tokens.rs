@@ -251,28 +251,104 @@ async fn access_tokens_of_1_0_are_checked_for_audience_issuer_and_type() {
 }
 
 #[tokio::test]
-async fn the_newest_spelling_of_1_0_grants_is_accepted_too() {
-    let hub = start(config()).await;
-    let claims = json!({
-        "iss": ISSUER, "aud": hub.url, "exp": 4_000_000_000u64,
-        "authorization_details": [{
-            "type": "mercure",
-            "actions": ["subscribe"],
-            "topics": [{"match": "https://example.com/:id", "matchType": "URLPattern"}]
-        }],
-    });
-    let token = support::factory(V1, &hub.url).sign(&claims).unwrap();
-    let mut reader = hub
-        .stream("match=https%3A%2F%2Fexample.com%2F1", Some(token.expose()))
+async fn the_short_detail_type_grants_nothing_unless_accepted() {
+    for accept in [false, true] {
+        let hub = start(config().accept_short_detail_type(accept)).await;
+        let claims = json!({
+            "iss": ISSUER, "aud": hub.url, "exp": 4_000_000_000u64,
+            "authorization_details": [{
+                "type": "mercure",
+                "actions": ["subscribe", "publish"],
+                "topics": [{"match": "https://example.com/:id", "matchType": "URLPattern"}]
+            }],
+        });
+        let token = support::factory(V1, &hub.url).sign(&claims).unwrap();
+        let mut reader = hub
+            .stream(
+                "match=https%3A%2F%2Fexample.com%2F1&match=sentinel",
+                Some(token.expose()),
+            )
+            .await;
+        hub.publish_ok(
+            V1,
+            &[
+                ("topic", "https://example.com/1"),
+                ("data", "private"),
+                ("private", "on"),
+            ],
+        )
         .await;
-    hub.publish_ok(
-        V1,
-        &[
-            ("topic", "https://example.com/1"),
-            ("data", "p"),
-            ("private", "on"),
-        ],
+        hub.publish_ok(V1, &[("topic", "sentinel"), ("data", "sentinel")])
+            .await;
+        let first = reader.next_event().await.unwrap().data();
+        let (expected, publish) = if accept {
+            ("private", 200)
+        } else {
+            ("sentinel", 403)
+        };
+        assert_eq!(first, expected, "accepted: {accept}");
+        let (status, _) = hub
+            .publish(token.expose(), &[("topic", "https://example.com/1")])
+            .await;
+        assert_eq!(status, publish, "accepted: {accept}");
+    }
+}
+
+#[tokio::test]
+async fn a_1_0_token_must_name_its_issuer_unless_allowed() {
+    let no_iss = |hub: &TestHub| {
+        support::factory(V1, &hub.url)
+            .sign(&json!({
+                "aud": hub.url, "exp": 4_000_000_000u64,
+                "authorization_details": Grants::subscribe_all().to_claim(V1),
+            }))
+            .unwrap()
+    };
+    let empty_iss = |hub: &TestHub| {
+        support::factory(V1, &hub.url)
+            .sign(&json!({
+                "iss": "", "aud": hub.url, "exp": 4_000_000_000u64,
+                "authorization_details": Grants::subscribe_all().to_claim(V1),
+            }))
+            .unwrap()
+    };
+    // A 1.0-only hub without --issuer: RFC 9068 requires iss.
+    let strict = start(config().support(mercure_hub::DialectSupport::V1Only)).await;
+    assert_eq!(status(&strict, V1, no_iss(&strict).expose()).await, 401);
+    assert_eq!(status(&strict, V1, empty_iss(&strict).expose()).await, 401);
+    assert_eq!(
+        status(&strict, V1, &strict.token(V1, &Grants::subscribe_all())).await,
+        200
+    );
+    // Allowed by configuration, for self-issued tokens.
+    let relaxed = start(
+        config()
+            .support(mercure_hub::DialectSupport::V1Only)
+            .allow_missing_issuer(true),
     )
     .await;
-    assert_eq!(reader.next_event().await.unwrap().data(), "p");
+    assert_eq!(status(&relaxed, V1, no_iss(&relaxed).expose()).await, 200);
+    // Never when issuers are trusted explicitly.
+    let trusting = start(config().issuer(ISSUER).allow_missing_issuer(true)).await;
+    assert_eq!(status(&trusting, V1, no_iss(&trusting).expose()).await, 401);
+    // An advertised authorization server is a trusted issuer, the only one.
+    let advertised = start(config().authorization_server("https://auth.example.com")).await;
+    assert_eq!(
+        status(
+            &advertised,
+            V1,
+            &advertised.token(V1, &Grants::subscribe_all())
+        )
+        .await,
+        401
+    );
+    let from_server = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
+        .protocol(V1)
+        .issuer("https://auth.example.com")
+        .audience(&advertised.url)
+        .build()
+        .unwrap()
+        .mint(&Grants::subscribe_all())
+        .unwrap();
+    assert_eq!(status(&advertised, V1, from_server.expose()).await, 200);
 }

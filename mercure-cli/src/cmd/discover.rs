@@ -1,14 +1,22 @@
 //! `mercure discover`.
 
-use mercure_client::discovery::detect_protocol;
+use std::time::Duration;
+
+use mercure_client::discovery::Discoverer;
 use serde_json::json;
 
 use super::CliError;
 use crate::args::DiscoverArgs;
 
 pub(crate) async fn run(args: DiscoverArgs) -> Result<(), CliError> {
-    let client = reqwest::Client::new();
-    let discovery = mercure_client::discovery::discover(&client, &args.url).await?;
+    // Discovery sends no credentials: redirects may be followed, but no
+    // `Referer` is sent.
+    let client = reqwest::Client::builder()
+        .referer(false)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()?;
+    let discoverer = Discoverer::new(client).deadline(Duration::from_secs(args.deadline));
+    let (discovery, protocols) = discoverer.discover_hubs(&args.url).await?;
     if discovery.hubs.is_empty() {
         return Err(format!(
             "{} advertises no Mercure hub (no Link rel=\"mercure\")",
@@ -17,9 +25,8 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<(), CliError> {
         .into());
     }
     let mut hubs = Vec::new();
-    for hub in &discovery.hubs {
-        let protocol = detect_protocol(&client, &hub.url)
-            .await
+    for (hub, protocol) in discovery.hubs.iter().zip(protocols) {
+        let protocol = protocol
             .map(|version| version.to_string())
             .unwrap_or_else(|error| format!("unknown ({error})"));
         hubs.push(json!({

@@ -1,5 +1,8 @@
 //! `mercure subscribe`.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use mercure_client::subscriber::AuthorizationMethod;
 use mercure_client::{ProtocolVersion, Subscriber, SubscriberEvent, TopicSelector};
@@ -34,6 +37,10 @@ pub(crate) async fn run(args: SubscribeArgs) -> Result<(), CliError> {
     if let Some(id) = &args.last_event_id {
         builder = builder.last_event_id(id.as_str());
     }
+    builder = builder.read_timeout(match args.read_timeout {
+        0 => None,
+        seconds => Some(Duration::from_secs(seconds)),
+    });
     let mut subscriber = builder.build()?;
     let mut received = 0;
     while let Some(event) = subscriber.next().await {
@@ -63,7 +70,12 @@ fn print_event(event: &SubscriberEvent, as_json: bool) {
         ),
         (SubscriberEvent::Update(update), false) => {
             let id = update.id().map_or("-", |id| id.as_str());
-            println!("[{id}] {}: {}", update.event_type(), update.data());
+            println!(
+                "[{}] {}: {}",
+                terminal_safe(id),
+                terminal_safe(update.event_type()),
+                terminal_safe(update.data())
+            );
         }
         (SubscriberEvent::Connected(connected), true) => println!(
             "{}",
@@ -101,9 +113,42 @@ fn print_event(event: &SubscriberEvent, as_json: bool) {
         ),
         (SubscriberEvent::EventsLost(lost), false) => eprintln!(
             "warning: the hub could not resume after {} (resumed from {}): updates may be missing",
-            lost.requested, lost.resumed_from
+            terminal_safe(lost.requested.as_str()),
+            terminal_safe(lost.resumed_from.as_str())
         ),
         (_, true) => println!("{}", json!({"kind": "other"})),
         (_, false) => {}
+    }
+}
+
+/// `text` with its control characters (escape sequences that would drive
+/// the terminal) shown escaped; line breaks and tabs are kept. What a hub
+/// sends is printed, never obeyed.
+fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\n' | '\t');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn escapes_reach_the_terminal_as_text() {
+        assert_eq!(terminal_safe("plain\nline\tx"), "plain\nline\tx");
+        assert_eq!(terminal_safe("\u{1b}[2J\r\u{7}"), "\\u{1b}[2J\\r\\u{7}");
     }
 }

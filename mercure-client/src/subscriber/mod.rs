@@ -18,7 +18,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::{Either, select};
@@ -27,9 +27,11 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderValue, RETRY_AFTER};
 use url::Url;
 
+use crate::body::{encoding_error, unexpected_encoding};
+use crate::error::bearer_challenge;
 use crate::hub::authorization_value;
 use crate::{
-    BearerChallenge, Error, EventId, Hub, HubRejection, ProtocolVersion, Result, Token,
+    Error, EventId, Hub, HubRejection, MAX_EVENT_ID_LEN, ProtocolVersion, Result, Token,
     TokenProvider, TopicSelector,
 };
 
@@ -38,12 +40,14 @@ use crate::{
 /// hub sends a heartbeat every 40 s).
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The shortest reconnection time a hub's `retry:` may set, unless
-/// configured otherwise: 250 ms.
+/// The shortest delay before a reconnection, unless configured otherwise:
+/// 250 ms. Neither the retry strategy, its jitter, nor the stream's
+/// `retry:` go below it.
 pub const DEFAULT_MIN_RETRY: Duration = Duration::from_millis(250);
 
-/// The longest `Retry-After` honoured: 10 minutes.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// The longest wait a `Retry-After` can impose (in seconds or as an HTTP
+/// date): 10 minutes. A longer one is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// How much of a refusal's body is read.
 const MAX_REFUSAL_BODY: usize = 1024;
@@ -59,21 +63,40 @@ pub enum AuthorizationMethod {
     /// `__Secure-mercure_access_token`).
     Cookie,
     /// The `authorization` query parameter (0.x only). The token then sits
-    /// in the URL: errors carry no URL in this mode.
+    /// in the URL: errors carry no URL in this mode, and the client must
+    /// send no `Referer` nor follow redirects to another origin, which the
+    /// clients of this crate never do (see
+    /// [`http_client`](crate::http_client); a client you give keeps its own
+    /// policies).
     QueryParameter,
 }
 
 /// A subscription to a hub: a [`Stream`] of [`SubscriberEvent`]s that
 /// reconnects by itself.
 ///
-/// It resends the last event id on every reconnection, asks the token
-/// provider for a token before every attempt (refreshing once after a 401
-/// or 403), backs off exponentially with jitter on 408, 429, 5xx and
-/// network failures, honours the stream's `retry:` (with a floor),
-/// reconnects when the stream stays silent longer than the read timeout,
-/// and reports when the hub's history did not reach back to the id asked
-/// for. A 204 ends the stream; any other refusal (and a 401 or 403 to a
-/// subscriber without a token), an answer that is not an event stream, an
+/// It resends the last event id on every reconnection (up to
+/// [`MAX_EVENT_ID_LEN`] bytes: a longer id is not sent back, the stream
+/// resumes from the last id that fit, so updates after it may arrive
+/// twice), asks the token provider for a token before every attempt, backs
+/// off exponentially with jitter on 408, 429, 5xx and network failures
+/// (honouring `Retry-After`, in seconds or as an HTTP date, up to
+/// [`MAX_RETRY_AFTER`]), honours the stream's `retry:`, never waits less
+/// than the [floor](SubscriberBuilder::min_retry), reconnects when the
+/// stream stays silent longer than the read timeout, and reports when the
+/// hub's history did not reach back to the id asked for.
+///
+/// A refused token (401 or 403) is [refreshed](TokenProvider::refresh)
+/// once and the hub asked again at once. The subscription then ends with
+/// that refusal ([`Error::Unauthorized`] or [`Error::Forbidden`]) when the
+/// provider gives back the very token that was refused (a fixed token
+/// always does), or when the refreshed token is refused too before a
+/// connection succeeds: asking again with what the hub refused would only
+/// loop. A successful connection starts the rule over.
+///
+/// A 204 ends the stream; any other refusal (and a 401 or 403 to a
+/// subscriber without a token), a redirect it does not follow (see
+/// [`http_client`](crate::http_client)), an answer that is not an event
+/// stream or that is encoded (`Content-Encoding`) without being asked, an
 /// event above the size limit and a failing token provider end it with an
 /// error (the stream yields `Err` once, then ends).
 ///
@@ -282,14 +305,17 @@ impl SubscriberBuilder {
     }
 
     /// Resumes after this id (`EventId::earliest()` asks for the whole
-    /// history the hub keeps).
+    /// history the hub keeps); at most [`MAX_EVENT_ID_LEN`] bytes.
     pub fn last_event_id(mut self, id: impl Into<EventId>) -> Self {
         self.last_event_id = Some(id.into());
         self
     }
 
     /// Uses this HTTP client. It must not set a total request timeout:
-    /// the stream is meant to stay open.
+    /// the stream is meant to stay open. Its redirect and `Referer`
+    /// policies are its own: build it from
+    /// [`http_client::builder`](crate::http_client::builder) to keep the
+    /// token on the hub's origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -301,8 +327,10 @@ impl SubscriberBuilder {
         self
     }
 
-    /// The shortest reconnection time the stream's `retry:` may set
-    /// (default [`DEFAULT_MIN_RETRY`]).
+    /// The shortest delay before any reconnection (default
+    /// [`DEFAULT_MIN_RETRY`]): whatever the retry strategy, its jitter or
+    /// the stream's `retry:` say, no delay is shorter. The one exception is
+    /// the immediate retry with a refreshed token after a 401 or 403.
     pub fn min_retry(mut self, floor: Duration) -> Self {
         self.min_retry = floor;
         self
@@ -340,8 +368,9 @@ impl SubscriberBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidUrl`], and [`Error::Config`] when no topic is
-    /// given, the URL is not http(s), or the query parameter method is
-    /// asked of a 1.0 hub.
+    /// given, the URL is not http(s), the query parameter method is asked
+    /// of a 1.0 hub, or the last event id is longer than
+    /// [`MAX_EVENT_ID_LEN`].
     pub fn build(self) -> Result<Subscriber> {
         let mut url = self.url?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -373,14 +402,18 @@ impl SubscriberBuilder {
         }
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+            None => crate::http_client::default_client()?,
         };
         let mut decoder = SseDecoder::new().max_event_size(self.max_event_size);
+        let mut resume = String::new();
         if let Some(id) = &self.last_event_id {
+            if id.as_str().len() > MAX_EVENT_ID_LEN {
+                return Err(Error::Config(format!(
+                    "the last event id is longer than the {MAX_EVENT_ID_LEN} bytes allowed"
+                )));
+            }
             decoder.set_last_event_id(id.as_str());
+            resume.push_str(id.as_str());
         }
         let driver = Driver {
             client,
@@ -398,6 +431,7 @@ impl SubscriberBuilder {
             read_timeout: self.read_timeout,
             max_retries: self.max_retries,
             decoder,
+            resume,
             body: None,
             queue: VecDeque::new(),
             next_attempt: None,
@@ -405,7 +439,9 @@ impl SubscriberBuilder {
             attempt: 0,
             refresh_next: false,
             refreshed: false,
+            refused: None,
             received: false,
+            delivered: false,
             done: false,
         };
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
@@ -432,6 +468,9 @@ struct Driver {
     read_timeout: Option<Duration>,
     max_retries: Option<u32>,
     decoder: SseDecoder,
+    /// The id sent back when reconnecting: the decoder's last event id
+    /// while it fits in [`MAX_EVENT_ID_LEN`].
+    resume: String,
     body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
     queue: VecDeque<Result<SubscriberEvent>>,
     next_attempt: Option<Instant>,
@@ -439,10 +478,16 @@ struct Driver {
     failures: u32,
     /// Attempts since the last connection.
     attempt: u32,
+    /// Whether the next attempt refreshes the token.
     refresh_next: bool,
+    /// Whether the token was refreshed since the last connection.
     refreshed: bool,
+    /// The token the hub refused, and how, while its refresh is pending.
+    refused: Option<(Option<Token>, HubRejection)>,
     /// Whether the current connection delivered any bytes.
     received: bool,
+    /// Whether the current connection delivered an update.
+    delivered: bool,
     done: bool,
 }
 
@@ -467,6 +512,11 @@ impl Driver {
             }
             if self.body.is_some() {
                 if let Some(update) = self.decoder.next_update() {
+                    if !self.delivered {
+                        // The connection works: the backoff may start over.
+                        self.delivered = true;
+                        self.strategy.delivered(self.timer.now());
+                    }
                     return Some(Ok(SubscriberEvent::Update(update)));
                 }
                 match self.read().await {
@@ -478,6 +528,7 @@ impl Driver {
                                 .push_back(Err(Error::InvalidResponse(error.to_string())));
                             continue;
                         }
+                        self.track_resume();
                         self.apply_server_retry();
                     }
                     Read::End => {
@@ -531,6 +582,25 @@ impl Driver {
         }
     }
 
+    /// Moves the resume cursor to the decoder's last event id, unless that
+    /// id is too long to send back.
+    fn track_resume(&mut self) {
+        let id = self.decoder.last_event_id();
+        if id == self.resume {
+            return;
+        }
+        if id.len() <= MAX_EVENT_ID_LEN {
+            self.resume.clear();
+            self.resume.push_str(id);
+        } else {
+            tracing::debug!(
+                hub = %self.url,
+                len = id.len(),
+                "an event id longer than {MAX_EVENT_ID_LEN} bytes will not be sent back"
+            );
+        }
+    }
+
     fn apply_server_retry(&mut self) {
         let requested = self.decoder.reconnection_time();
         if requested.is_some() && requested != self.applied_retry {
@@ -578,7 +648,7 @@ impl Driver {
             return;
         }
         let now = self.timer.now();
-        let mut delay = self.strategy.next_delay(now);
+        let mut delay = self.strategy.next_delay(now).max(self.min_retry);
         if let Some(at_least) = at_least {
             delay = delay.max(at_least);
         }
@@ -612,6 +682,14 @@ impl Driver {
                 }
             }
         };
+        if let Some((refused, rejection)) = self.refused.take()
+            && refused == token
+        {
+            // The provider has nothing better than what the hub refused.
+            tracing::debug!(hub = %self.url, status = rejection.status, "the refreshed token is the refused one; giving up");
+            self.queue.push_back(Err(rejection.into_error()));
+            return;
+        }
         let request = match self.request(token.as_ref()) {
             Ok(request) => request,
             Err(error) => {
@@ -619,8 +697,7 @@ impl Driver {
                 return;
             }
         };
-        let requested = (!self.decoder.last_event_id().is_empty())
-            .then(|| EventId::new(self.decoder.last_event_id()));
+        let requested = (!self.resume.is_empty()).then(|| EventId::new(self.resume.as_str()));
         let send = request.send();
         let response = match self.read_timeout {
             None => send.await,
@@ -643,7 +720,17 @@ impl Driver {
                 return;
             }
         };
+        if let Err(error) = crate::http_client::check_origin(&response, &self.url) {
+            self.queue.push_back(Err(error));
+            return;
+        }
         let status = response.status();
+        if status.is_redirection() {
+            let error = crate::http_client::redirect_error(&response, &self.url);
+            tracing::debug!(hub = %self.url, status = status.as_u16(), "redirect not followed");
+            self.queue.push_back(Err(error));
+            return;
+        }
         if status == StatusCode::OK {
             self.opened(response, requested);
             return;
@@ -659,20 +746,23 @@ impl Driver {
             // Without credentials, nothing will change by asking again.
             401 | 403 if self.provider.is_none() => self.queue.push_back(Err(error)),
             401 | 403 => {
-                if !self.refreshed {
-                    // Refresh the token and try again at once.
-                    self.refreshed = true;
-                    self.refresh_next = true;
-                    self.failures = self.failures.saturating_add(1);
-                    self.queue
-                        .push_back(Ok(SubscriberEvent::Reconnecting(Reconnecting {
-                            delay: Duration::ZERO,
-                            reason: ReconnectReason::Refused(error),
-                            failures: self.failures,
-                        })));
-                } else {
-                    self.schedule(ReconnectReason::Refused(error), retry_after);
+                if self.refreshed {
+                    // The refreshed token was refused too.
+                    tracing::debug!(hub = %self.url, status = status.as_u16(), "the refreshed token was refused; giving up");
+                    self.queue.push_back(Err(error));
+                    return;
                 }
+                // Refresh the token and try again at once.
+                self.refreshed = true;
+                self.refresh_next = true;
+                self.refused = error.rejection().cloned().map(|r| (token, r));
+                self.failures = self.failures.saturating_add(1);
+                self.queue
+                    .push_back(Ok(SubscriberEvent::Reconnecting(Reconnecting {
+                        delay: Duration::ZERO,
+                        reason: ReconnectReason::Refused(error),
+                        failures: self.failures,
+                    })));
             }
             408 | 429 | 500..=599 => {
                 self.schedule(ReconnectReason::Unavailable(error), retry_after)
@@ -685,7 +775,7 @@ impl Driver {
         let mut url = self.url.clone();
         // The id goes back as UTF-8 in `Last-Event-ID`; one holding bytes a
         // header cannot carry (controls) goes in the query parameter.
-        let last_event_id = self.decoder.last_event_id();
+        let last_event_id = self.resume.as_str();
         let mut resume = None;
         if !last_event_id.is_empty() {
             match HeaderValue::from_bytes(last_event_id.as_bytes()) {
@@ -738,19 +828,28 @@ impl Driver {
             .unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("text/event-stream") {
+            let content_type = crate::error::printable(content_type, 128);
             self.queue.push_back(Err(Error::InvalidResponse(format!(
                 "the hub answered 200 with {content_type:?} instead of text/event-stream"
             ))));
+            return;
+        }
+        if let Some(encoding) = unexpected_encoding(&response) {
+            self.queue
+                .push_back(Err(encoding_error("the event stream", &encoding)));
             return;
         }
         let own = self.version.dialect().resume_header;
         let resumed_from = [own, "Mercure-Last-Event-ID", "Last-Event-ID"]
             .into_iter()
             .find_map(|name| response.headers().get(name))
+            .filter(|v| v.len() <= MAX_EVENT_ID_LEN)
             .map(|v| EventId::new(String::from_utf8_lossy(v.as_bytes()).trim()));
         tracing::debug!(hub = %self.url, attempt = self.attempt, "subscribed");
         self.strategy.reset(self.timer.now());
         self.refreshed = false;
+        self.refused = None;
+        self.delivered = false;
         self.decoder.restart();
         let lost = match (&requested, &resumed_from) {
             (Some(requested), Some(resumed))
@@ -785,13 +884,12 @@ async fn refusal(
     read_timeout: Option<Duration>,
 ) -> Error {
     let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(BearerChallenge::parse);
+    let challenge = bearer_challenge(response.headers());
     let mut body = Vec::new();
+    if unexpected_encoding(&response).is_some() {
+        // Unreadable: the status says enough.
+        return HubRejection::new(status, "", challenge).into_error();
+    }
     let mut chunks = response.bytes_stream();
     let deadline = read_timeout.map(|timeout| later(timer.now(), timeout));
     loop {
@@ -834,17 +932,27 @@ fn reason_name(reason: &ReconnectReason) -> &'static str {
     }
 }
 
-/// `Retry-After` in seconds (HTTP dates are not honoured), capped.
+/// `Retry-After` (RFC 9110 §10.2.3): seconds, or an HTTP date (a date in
+/// the past asks for no wait), capped at [`MAX_RETRY_AFTER`]; `None` when
+/// absent or unreadable.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: u64 = response
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+    parse_retry_after(response.headers().get(RETRY_AFTER)?.to_str().ok()?, SystemTime::now())
+}
+
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    // The longest date form, IMF-fixdate, is 29 bytes.
+    if value.is_empty() || value.len() > 64 {
+        return None;
+    }
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is still "a long time".
+        Duration::from_secs(value.parse().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -864,6 +972,24 @@ mod tests {
         assert_send::<crate::subscriptions::SubscriptionEvents>();
         assert_send_sync::<ManualTimer>();
         assert_send::<ExponentialBackoff>();
+    }
+
+    #[test]
+    fn retry_after_values() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(parse_retry_after("120", now), secs(120));
+        assert_eq!(parse_retry_after(" 0 ", now), secs(0));
+        assert_eq!(parse_retry_after("999999999999999999999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), secs(30));
+        // The obsolete forms too.
+        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now), secs(60));
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:05 2015", now), secs(5));
+        assert_eq!(parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now), secs(0));
+        assert_eq!(parse_retry_after("Fri, 21 Oct 2016 07:28:00 GMT", now), Some(MAX_RETRY_AFTER));
+        for bad in ["", "-1", "1.5", "soon", "Wed, 32 Oct 2015 07:28:00 GMT", &"9 ".repeat(100)] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
     }
 
     #[test]

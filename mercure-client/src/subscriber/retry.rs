@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 /// Decides how long to wait before each reconnection attempt.
 ///
 /// The subscriber calls [`RetryStrategy::reset`] when a connection opens,
+/// [`RetryStrategy::delivered`] when it delivers its first update,
 /// [`RetryStrategy::next_delay`] before each new attempt, and
 /// [`RetryStrategy::change_base_delay`] when the stream sends `retry:`.
+/// Whatever it answers, the subscriber waits at least its
+/// [floor](crate::SubscriberBuilder::min_retry).
 pub trait RetryStrategy: Send + fmt::Debug {
     /// The delay before the next attempt, at time `now`.
     fn next_delay(&mut self, now: Instant) -> Duration;
@@ -18,6 +21,11 @@ pub trait RetryStrategy: Send + fmt::Debug {
     fn change_base_delay(&mut self, base: Duration);
     /// A connection opened at `now`.
     fn reset(&mut self, now: Instant);
+    /// The connection opened last delivered its first update at `now`: it
+    /// works, whatever cuts it later. Does nothing by default.
+    fn delivered(&mut self, now: Instant) {
+        let _ = now;
+    }
 }
 
 /// The default initial delay: 1 s.
@@ -29,7 +37,11 @@ pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(60);
 
 /// Exponential backoff with jitter: `initial × factor^n`, capped at `max`,
 /// of which a random `jitter` fraction is taken off; the count `n` starts
-/// over once a connection has stayed up for `reset_after`.
+/// over once a connection delivered an update, or stayed up for
+/// `reset_after` (heartbeats only). So a proxy that cuts every stream
+/// after a few seconds keeps the delay at its base as long as updates get
+/// through, while a hub that accepts and delivers nothing still pushes it
+/// toward `max`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -75,7 +87,8 @@ impl Default for ExponentialBackoff {
 }
 
 impl ExponentialBackoff {
-    /// 1 s doubling up to 60 s, half of it jittered, reset after 60 s up.
+    /// 1 s doubling up to 60 s, half of it jittered, reset by a delivered
+    /// update or after 60 s up.
     pub fn new() -> Self {
         Self {
             base: DEFAULT_INITIAL_DELAY,
@@ -125,7 +138,8 @@ impl ExponentialBackoff {
         self
     }
 
-    /// How long a connection must stay up for the backoff to start over.
+    /// How long a connection must stay up for the backoff to start over
+    /// when it delivers no update.
     #[must_use]
     pub fn reset_after(mut self, period: Duration) -> Self {
         self.reset_after = period;
@@ -171,6 +185,11 @@ impl RetryStrategy for ExponentialBackoff {
 
     fn reset(&mut self, now: Instant) {
         self.healthy_since = Some(now);
+    }
+
+    fn delivered(&mut self, _now: Instant) {
+        self.attempts = 0;
+        self.healthy_since = None;
     }
 }
 
@@ -218,6 +237,23 @@ mod tests {
             backoff.next_delay(t1 + Duration::from_secs(61)),
             Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn a_delivered_update_starts_over() {
+        let mut backoff = no_jitter();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            backoff.next_delay(t0);
+        }
+        backoff.reset(t0);
+        backoff.delivered(t0);
+        // Cut 2 s later: back to the initial delay.
+        assert_eq!(
+            backoff.next_delay(t0 + Duration::from_secs(2)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(backoff.next_delay(t0), Duration::from_secs(2));
     }
 
     #[test]

@@ -15,10 +15,14 @@ use tokio::sync::Notify;
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The method.
+    pub method: String,
     /// Path and query.
     pub target: String,
     /// Header names lowercased.
     pub headers: HashMap<String, String>,
+    /// The body (read up to its `Content-Length`).
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -194,9 +198,11 @@ pub fn event_block(id: &str, data: &str) -> String {
     block
 }
 
-async fn read_head(socket: &mut TcpStream) -> Option<Seen> {
+/// Reads a request head, and its body up to `Content-Length` (so that
+/// closing the socket never resets an answer the client has yet to read).
+pub async fn read_head(socket: &mut TcpStream) -> Option<Seen> {
     let mut buffer = Vec::new();
-    let mut byte = [0u8; 1024];
+    let mut byte = [0u8; 16 * 1024];
     loop {
         let n = socket.read(&mut byte).await.ok()?;
         if n == 0 {
@@ -207,12 +213,31 @@ async fn read_head(socket: &mut TcpStream) -> Option<Seen> {
             let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
             let mut lines = head.split("\r\n");
             let request_line = lines.next()?;
-            let target = request_line.split(' ').nth(1)?.to_owned();
-            let headers = lines
+            let mut parts = request_line.split(' ');
+            let method = parts.next()?.to_owned();
+            let target = parts.next()?.to_owned();
+            let headers: HashMap<String, String> = lines
                 .filter_map(|line| line.split_once(':'))
                 .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
                 .collect();
-            return Some(Seen { target, headers });
+            let length: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = buffer[end + 4..].to_vec();
+            while body.len() < length {
+                let n = socket.read(&mut byte).await.ok()?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&byte[..n]);
+            }
+            return Some(Seen {
+                method,
+                target,
+                headers,
+                body,
+            });
         }
     }
 }
@@ -318,4 +343,19 @@ async fn serve(
             let _ = socket.shutdown().await;
         }
     }
+}
+
+/// A server on 127.0.0.1 that accepts connections and never answers (nor
+/// reads): every request to it hangs until the client gives up. Stops
+/// when the returned handle is aborted or dropped with the runtime.
+pub async fn black_hole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (addr, task)
 }

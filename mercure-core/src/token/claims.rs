@@ -15,8 +15,11 @@ use crate::{ProtocolVersion, TopicSelector};
 /// [`SystemTime`](std::time::SystemTime) or a deadline without overflow.
 pub const LATEST_CLAIM_TIME: u64 = 253_402_300_799;
 
-/// The shorter authorization detail type of the latest drafts, accepted
-/// beside [`AUTHORIZATION_DETAIL_TYPE`].
+/// The shorter authorization detail type of the latest drafts. Not a
+/// collision-resistant name (RFC 9396 keeps no registry of types: another
+/// application's details may be typed `mercure`), so its details are read
+/// apart from those of [`AUTHORIZATION_DETAIL_TYPE`]: see
+/// [`Claims::without_short_detail_type`].
 const SHORT_DETAIL_TYPE: &str = "mercure";
 
 /// The longest claim value quoted back in an error.
@@ -26,10 +29,12 @@ const MAX_QUOTED: usize = 64;
 /// it, for whom and until when.
 ///
 /// A 1.0 token is recognized by its `authorization_details` claim (only
-/// the details of the Mercure type count), any other token is read as a
-/// 0.x one (a missing `mercure` claim grants nothing). The values are
-/// those of the token: whether the issuer, the audience and the dialect
-/// suit the reader is the reader's policy.
+/// the details of a Mercure type count: [`AUTHORIZATION_DETAIL_TYPE`], and
+/// the short `mercure` of the latest drafts unless the reader leaves it out
+/// with [`Claims::without_short_detail_type`]), any other token is read as
+/// a 0.x one (a missing `mercure` claim grants nothing). The values are
+/// those of the token: whether the issuer, the audience, the dialect and
+/// the detail types suit the reader is the reader's policy.
 ///
 /// Obtain claims from [`Verifier::verify`](super::Verifier::verify), which
 /// checks the signature first, or decode a payload whose signature was
@@ -58,6 +63,9 @@ const MAX_QUOTED: usize = 64;
 pub struct Claims {
     dialect: ProtocolVersion,
     grants: Grants,
+    /// The Mercure authorization details of a 1.0 token, in token order;
+    /// for a 0.x token, one detail of `*` subscribing with its payload.
+    details: Vec<Detail>,
     issuer: Option<String>,
     audience: Vec<String>,
     issued_at: Option<u64>,
@@ -78,25 +86,36 @@ impl Claims {
     /// has an unknown `match_type`.
     pub fn decode(payload: &[u8]) -> Result<Self, TokenError> {
         let raw: RawClaims = serde_json::from_slice(payload).map_err(|e| invalid(e.to_string()))?;
-        let mut grants = Grants::new();
-        grants.subject = raw.sub;
-        let dialect = match (raw.authorization_details, raw.mercure) {
+        let (dialect, grants, details) = match (raw.authorization_details, raw.mercure) {
             (Some(details), _) => {
-                read_details(details, &mut grants)?;
-                ProtocolVersion::V1
+                let details = read_details(details)?;
+                let grants = grants_of(&details, raw.sub);
+                (ProtocolVersion::V1, grants, details)
             }
             (None, legacy) => {
+                let mut grants = Grants::new();
+                grants.subject = raw.sub;
+                let mut details = Vec::new();
                 if let Some(legacy) = legacy {
                     grants.publish = legacy.publish.into_iter().map(legacy_selector).collect();
                     grants.subscribe = legacy.subscribe.into_iter().map(legacy_selector).collect();
+                    // The payload of a 0.x token describes every subscription.
+                    details.push(Detail {
+                        short_type: false,
+                        publish: false,
+                        subscribe: true,
+                        topics: vec![TopicSelector::all()],
+                        payload: legacy.payload.clone(),
+                    });
                     grants.payload = legacy.payload;
                 }
-                ProtocolVersion::V0
+                (ProtocolVersion::V0, grants, details)
             }
         };
         Ok(Self {
             dialect,
             grants,
+            details,
             issuer: raw.iss,
             audience: match raw.aud {
                 None => Vec::new(),
@@ -108,6 +127,76 @@ impl Claims {
             not_before: raw.nbf,
             token_type: None,
         })
+    }
+
+    /// These claims with the authorization details typed `mercure` (the
+    /// short type of the latest drafts) left out, as details of another
+    /// application: for readers that take only the collision-resistant
+    /// [`AUTHORIZATION_DETAIL_TYPE`] as Mercure's. 0.x claims are returned
+    /// as they are.
+    ///
+    /// ```
+    /// use mercure_core::token::Claims;
+    ///
+    /// let claims = Claims::decode(br#"{"authorization_details": [
+    ///     {"type": "mercure", "actions": ["subscribe"], "topics": [{"match": "*"}]},
+    ///     {"type": "https://mercure.rocks/authorization-detail", "actions": ["publish"],
+    ///      "topics": [{"match": "https://example.com/a"}]}
+    /// ]}"#).unwrap();
+    /// assert!(claims.has_short_detail_type());
+    /// assert_eq!(claims.grants().subscribe_selectors().len(), 1);
+    /// let strict = claims.without_short_detail_type();
+    /// assert!(!strict.has_short_detail_type());
+    /// assert!(strict.grants().subscribe_selectors().is_empty());
+    /// assert_eq!(strict.grants().publish_selectors().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn without_short_detail_type(mut self) -> Self {
+        if self.dialect == ProtocolVersion::V1 && self.has_short_detail_type() {
+            self.details.retain(|detail| !detail.short_type);
+            let subject = self.grants.subject.take();
+            self.grants = grants_of(&self.details, subject);
+        }
+        self
+    }
+
+    /// Whether one of the authorization details is typed with the short
+    /// `mercure` of the latest drafts rather than
+    /// [`AUTHORIZATION_DETAIL_TYPE`].
+    pub fn has_short_detail_type(&self) -> bool {
+        self.details.iter().any(|detail| detail.short_type)
+    }
+
+    /// The `subscribe` grants one by one, in token order: each detail's
+    /// topics and payload. The payload describing a subscription is that of
+    /// the first of them whose topics match the subscription's own selector
+    /// (read as a topic); a detail of `*` matches every subscription. A 0.x
+    /// token yields one item of `*` with its payload, when it has a
+    /// `mercure` claim.
+    ///
+    /// ```
+    /// use mercure_core::token::Claims;
+    ///
+    /// let claims = Claims::decode(br#"{"authorization_details": [
+    ///     {"type": "https://mercure.rocks/authorization-detail", "actions": ["subscribe"],
+    ///      "topics": [{"match": "https://example.com/a"}], "payload": {"n": 1}},
+    ///     {"type": "https://mercure.rocks/authorization-detail", "actions": ["subscribe"],
+    ///      "topics": [{"match": "*"}], "payload": {"n": 2}}
+    /// ]}"#).unwrap();
+    /// let details: Vec<_> = claims.subscribe_details().collect();
+    /// assert_eq!(details.len(), 2);
+    /// assert_eq!(details[0].0[0].expression(), "https://example.com/a");
+    /// assert_eq!(details[0].1, Some(&serde_json::json!({"n": 1})));
+    /// // The summary of the grants keeps the first payload.
+    /// assert_eq!(claims.grants().payload_value(), Some(&serde_json::json!({"n": 1})));
+    /// ```
+    pub fn subscribe_details(
+        &self,
+    ) -> impl Iterator<Item = (&[TopicSelector], Option<&serde_json::Value>)> {
+        self.details
+            .iter()
+            .filter(|detail| detail.subscribe)
+            .map(|detail| (detail.topics.as_slice(), detail.payload.as_ref()))
     }
 
     pub(super) fn with_token_type(mut self, token_type: Option<String>) -> Self {
@@ -124,7 +213,9 @@ impl Claims {
     /// What the token grants, including its `sub` claim.
     ///
     /// 0.x selectors are bare strings: one holding a URI template
-    /// expression (`{` or `}`) reads as a pattern, any other as exact.
+    /// expression (`{` or `}`) reads as a pattern, any other as exact. The
+    /// payload of 1.0 grants is that of the first `subscribe` detail
+    /// carrying one (see [`Claims::subscribe_details`] for each detail's).
     pub fn grants(&self) -> &Grants {
         &self.grants
     }
@@ -214,11 +305,25 @@ fn legacy_selector(expression: String) -> TopicSelector {
     }
 }
 
-/// Adds the grants of the Mercure authorization details to `grants`; the
-/// details of other types are someone else's.
-fn read_details(details: Vec<RawDetail>, grants: &mut Grants) -> Result<(), TokenError> {
+/// One Mercure authorization detail of a 1.0 token, as read.
+#[derive(Debug, Clone, PartialEq)]
+struct Detail {
+    /// Typed `mercure` rather than [`AUTHORIZATION_DETAIL_TYPE`].
+    short_type: bool,
+    publish: bool,
+    subscribe: bool,
+    topics: Vec<TopicSelector>,
+    payload: Option<serde_json::Value>,
+}
+
+/// The Mercure authorization details of `details`, in order; the details
+/// of other types are someone else's. A Mercure detail that does not parse
+/// refuses the whole token.
+fn read_details(details: Vec<RawDetail>) -> Result<Vec<Detail>, TokenError> {
+    let mut read = Vec::with_capacity(details.len());
     for detail in details {
-        if detail.kind != AUTHORIZATION_DETAIL_TYPE && detail.kind != SHORT_DETAIL_TYPE {
+        let short_type = detail.kind == SHORT_DETAIL_TYPE;
+        if detail.kind != AUTHORIZATION_DETAIL_TYPE && !short_type {
             continue;
         }
         let topics = detail
@@ -226,20 +331,34 @@ fn read_details(details: Vec<RawDetail>, grants: &mut Grants) -> Result<(), Toke
             .into_iter()
             .map(RawTopic::into_selector)
             .collect::<Result<Vec<_>, _>>()?;
-        for action in &detail.actions {
-            match action.as_str() {
-                "publish" => grants.publish.extend(topics.iter().cloned()),
-                "subscribe" => {
-                    grants.subscribe.extend(topics.iter().cloned());
-                    if detail.payload.is_some() {
-                        grants.payload.clone_from(&detail.payload);
-                    }
-                }
-                _ => {}
+        read.push(Detail {
+            short_type,
+            publish: detail.actions.iter().any(|a| a == "publish"),
+            subscribe: detail.actions.iter().any(|a| a == "subscribe"),
+            topics,
+            payload: detail.payload,
+        });
+    }
+    Ok(read)
+}
+
+/// The grants `details` add up to; the payload is the first `subscribe`
+/// detail's that carries one.
+fn grants_of(details: &[Detail], subject: Option<String>) -> Grants {
+    let mut grants = Grants::new();
+    grants.subject = subject;
+    for detail in details {
+        if detail.publish {
+            grants.publish.extend(detail.topics.iter().cloned());
+        }
+        if detail.subscribe {
+            grants.subscribe.extend(detail.topics.iter().cloned());
+            if grants.payload.is_none() {
+                grants.payload.clone_from(&detail.payload);
             }
         }
     }
-    Ok(())
+    grants
 }
 
 #[derive(Deserialize)]
@@ -444,6 +563,72 @@ mod tests {
         ]}))
         .unwrap_err();
         assert!(unknown.to_string().contains("regex"), "{unknown}");
+    }
+
+    #[test]
+    fn the_short_detail_type_can_be_left_out() {
+        let claims = decode(json!({"sub": "s", "authorization_details": [
+            {"type": "mercure", "actions": ["publish", "subscribe"],
+             "topics": [{"match": "*"}], "payload": {"short": true}},
+            {"type": AUTHORIZATION_DETAIL_TYPE, "actions": ["subscribe"],
+             "topics": [{"match": "https://example.com/a"}], "payload": {"full": true}},
+        ]}))
+        .unwrap();
+        assert!(claims.has_short_detail_type());
+        assert_eq!(claims.grants().publish_selectors(), [TopicSelector::all()]);
+        assert_eq!(
+            claims.grants().payload_value(),
+            Some(&json!({"short": true}))
+        );
+        let strict = claims.without_short_detail_type();
+        assert!(!strict.has_short_detail_type());
+        assert_eq!(
+            strict.grants(),
+            &Grants::new()
+                .subscribe(["https://example.com/a"])
+                .payload(json!({"full": true}))
+                .subject("s")
+        );
+        assert_eq!(strict.subscribe_details().count(), 1);
+        // 0.x claims have no detail types.
+        let legacy = decode(json!({"mercure": {"subscribe": ["a"], "payload": 1}})).unwrap();
+        assert_eq!(legacy.clone().without_short_detail_type(), legacy);
+    }
+
+    #[test]
+    fn subscribe_details_keep_their_order_and_payloads() {
+        let claims = decode(json!({"authorization_details": [
+            {"type": AUTHORIZATION_DETAIL_TYPE, "actions": ["publish"],
+             "topics": [{"match": "p"}], "payload": "ignored"},
+            {"type": AUTHORIZATION_DETAIL_TYPE, "actions": ["subscribe"],
+             "topics": [{"match": "https://example.com/:id", "match_type": "urlpattern"}]},
+            {"type": AUTHORIZATION_DETAIL_TYPE, "actions": ["subscribe"],
+             "topics": [{"match": "https://example.com/a"}], "payload": {"n": 1}},
+            {"type": AUTHORIZATION_DETAIL_TYPE, "actions": ["subscribe"],
+             "topics": [{"match": "*"}], "payload": {"n": 2}},
+        ]}))
+        .unwrap();
+        let details: Vec<_> = claims.subscribe_details().collect();
+        assert_eq!(
+            details,
+            [
+                (
+                    &[TopicSelector::pattern("https://example.com/:id")][..],
+                    None
+                ),
+                (
+                    &[TopicSelector::exact("https://example.com/a")][..],
+                    Some(&json!({"n": 1}))
+                ),
+                (&[TopicSelector::all()][..], Some(&json!({"n": 2}))),
+            ]
+        );
+        // The summary keeps the first payload, not the last.
+        assert_eq!(claims.grants().payload_value(), Some(&json!({"n": 1})));
+        let legacy = decode(json!({"mercure": {"subscribe": ["a"], "payload": 1}})).unwrap();
+        let details: Vec<_> = legacy.subscribe_details().collect();
+        assert_eq!(details, [(&[TopicSelector::all()][..], Some(&json!(1)))]);
+        assert_eq!(decode(json!({})).unwrap().subscribe_details().count(), 0);
     }
 
     #[test]

@@ -18,13 +18,13 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::admission::{Admission, Limits, Permit};
+use super::cors::Cors;
 use crate::subscription::Direct;
 use crate::{EmbeddedHub, Subscription};
 
-/// Largest request head read before handing the connection to hyper.
-const MAX_HEAD: usize = 16 * 1024;
-/// How long a client may take to send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request head read; a longer one is answered 431.
+const MAX_HEAD: usize = 64 * 1024;
 /// How long a write may block before the subscriber is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -37,6 +37,19 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// limits, extra authentication) therefore do not see the subscriptions
 /// served on the lean path: use [`serve`](crate::serve) when they must.
 /// `TCP_NODELAY` is set on every connection.
+///
+/// The hub's configuration bounds every connection, on both paths: a
+/// request head must arrive within
+/// [`head_timeout`](crate::HubConfigBuilder::head_timeout) (or the
+/// connection is answered 408 and closed; so is an idle keep-alive
+/// connection), a head is at most 64 KiB (431), and at most
+/// [`max_connections`](crate::HubConfigBuilder::max_connections) are served
+/// at once, of which
+/// [`max_connections_per_address`](crate::HubConfigBuilder::max_connections_per_address)
+/// from one IPv4 address or IPv6 /64 network: beyond, a connection is
+/// answered 503 or 429 with `Retry-After` and closed. Bodies are bounded by
+/// the hub's handlers ([`body_timeout`](crate::HubConfigBuilder::body_timeout)).
+///
 /// For many clients, create the listener with a long accept queue
 /// (`tokio::net::TcpSocket::listen(4096)`, as the `mercure-hub` binary
 /// does): `TcpListener::bind` asks for a short one.
@@ -52,63 +65,131 @@ pub async fn serve_hub<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let admission = Admission::new(Limits::of(hub.config()));
+    let cors = Cors::new(&hub.config().cors_origins).map(Arc::new);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors or a connection reset before
-                    // accept: wait a little rather than spin.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (stream, permit) = tokio::select! {
+            accepted = super::accept(&listener, &admission) => accepted,
             () = &mut shutdown => return Ok(()),
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-        tokio::spawn(connection(stream, hub.clone(), app.clone()));
+        tokio::spawn(connection(
+            stream,
+            permit,
+            Arc::clone(&admission),
+            hub.clone(),
+            app.clone(),
+            cors.clone(),
+        ));
     }
 }
 
-async fn connection(mut stream: TcpStream, hub: EmbeddedHub, app: Router) {
-    let mut head = Vec::with_capacity(1024);
-    let complete = tokio::time::timeout(HEAD_TIMEOUT, async {
+/// What reading a request head gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// A complete HTTP/1 head (and maybe more bytes after it).
+    Complete,
+    /// The HTTP/2 connection preface: for hyper.
+    Http2,
+    /// Longer than [`MAX_HEAD`].
+    TooLarge,
+    /// Not complete in time.
+    TimedOut,
+    /// The client went away, or the connection failed.
+    Gone,
+}
+
+/// Reads from `stream` into `head` until a request head is complete, within
+/// `timeout` in all.
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    head: &mut Vec<u8>,
+    timeout: Duration,
+) -> Head {
+    let read = async {
+        // Where the search for the blank line resumes: each byte is looked
+        // at a bounded number of times, however the head is split.
+        let mut searched = 0;
         loop {
             if head.len() >= MAX_HEAD {
-                return Ok(false);
+                return Head::TooLarge;
             }
-            let read = stream.read_buf(&mut head).await?;
-            if read == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
+            let room = MAX_HEAD - head.len();
+            let mut chunk = [0u8; 4096];
+            let n = match stream.read(&mut chunk[..room.min(4096)]).await {
+                Ok(0) | Err(_) => return Head::Gone,
+                Ok(n) => n,
+            };
+            head.extend_from_slice(&chunk[..n]);
             if head.starts_with(b"PRI ") {
-                return Ok(false);
+                return Head::Http2;
             }
-            if find(&head, b"\r\n\r\n").is_some() {
-                return Ok::<_, io::Error>(true);
+            if find(&head[searched..], b"\r\n\r\n").is_some() {
+                return Head::Complete;
             }
+            searched = head.len().saturating_sub(3);
         }
-    })
-    .await;
-    match complete {
-        Ok(Ok(true)) => {
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Head::TimedOut)
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    permit: Permit,
+    admission: Arc<Admission>,
+    hub: EmbeddedHub,
+    app: Router,
+    cors: Option<Arc<Cors>>,
+) {
+    let head_timeout = admission.limits().head_timeout;
+    let mut head = Vec::with_capacity(1024);
+    match read_head(&mut stream, &mut head, head_timeout).await {
+        Head::Complete => {
             if let Some(subscription) = lean_subscription(&hub, &head) {
-                let cors = cors_headers(&hub, &head);
+                let cors = cors_headers(cors.as_deref(), &head);
                 // Free the request buffer: the stream may stay open for hours.
                 drop(head);
                 drop(app);
                 stream_subscription(stream, subscription, cors).await;
+                drop(permit);
                 return;
             }
         }
-        Ok(Ok(false)) => {}
-        Ok(Err(_)) | Err(_) => return,
+        Head::Http2 => {}
+        Head::TooLarge => {
+            answer_and_close(stream, REQUEST_HEAD_TOO_LARGE).await;
+            return;
+        }
+        Head::TimedOut => {
+            answer_and_close(stream, REQUEST_TIMEOUT).await;
+            return;
+        }
+        Head::Gone => return,
     }
-    hand_off(stream, Bytes::from(head), app).await;
+    hand_off(stream, Bytes::from(head), app, head_timeout).await;
+    drop(permit);
+}
+
+const REQUEST_HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
+    content-type: text/plain; charset=utf-8\r\n\
+    connection: close\r\n\
+    content-length: 29\r\n\r\n\
+    the request head is too long\n";
+
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
+    content-type: text/plain; charset=utf-8\r\n\
+    connection: close\r\n\
+    content-length: 42\r\n\r\n\
+    the request head was not received in time\n";
+
+/// Writes `response` if the socket takes it at once, and closes.
+async fn answer_and_close(mut stream: TcpStream, response: &[u8]) {
+    // A client that stalls its own reading gets nothing: the answer is a
+    // courtesy, never a wait.
+    let _ = stream.try_write(response);
+    let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -144,15 +225,15 @@ fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
         }
         map.append(name, HeaderValue::from_bytes(h.value).ok()?);
     }
-    super::subscribe::handle(hub, query, &map).ok()
+    super::subscribe::handle(hub, query.as_bytes(), &map).ok()
 }
 
-/// CORS headers for an allowed `Origin` (the same rules as the router's layer).
-fn cors_headers(hub: &EmbeddedHub, head: &[u8]) -> String {
-    let origins = &hub.config().cors_origins;
-    if origins.is_empty() {
+/// The CORS header lines of the response to the request `head` (the
+/// router's rules, from [`Cors`]).
+fn cors_headers(cors: Option<&Cors>, head: &[u8]) -> String {
+    let Some(cors) = cors else {
         return String::new();
-    }
+    };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     if request.parse(head).is_err() {
@@ -162,21 +243,18 @@ fn cors_headers(hub: &EmbeddedHub, head: &[u8]) -> String {
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("origin"))
-        .and_then(|h| std::str::from_utf8(h.value).ok());
-    let mut out = String::from("vary: origin\r\n");
-    let Some(origin) = origin else { return out };
-    if origins.iter().any(|o| o == "*") {
-        out.push_str("access-control-allow-origin: *\r\n");
-    } else if origins.iter().any(|o| o.trim_end_matches('/') == origin) {
-        out.push_str("access-control-allow-origin: ");
-        out.push_str(origin);
-        out.push_str("\r\naccess-control-allow-credentials: true\r\n");
-    } else {
-        return out;
+        .map(|h| h.value);
+    let mut out = String::new();
+    for (name, value) in cors.response_headers(origin) {
+        // Values are visible ASCII: the allowed origin was listed in the
+        // configuration and compared byte for byte.
+        if let Ok(value) = value.to_str() {
+            out.push_str(name.as_str());
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
     }
-    out.push_str(
-        "access-control-expose-headers: last-event-id,mercure-last-event-id,link,www-authenticate\r\n",
-    );
     out
 }
 
@@ -272,15 +350,15 @@ async fn write_shared(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Serves the connection with hyper, replaying the bytes already read.
-async fn hand_off(stream: TcpStream, prefix: Bytes, app: Router) {
+/// Serves the connection with hyper, replaying the bytes already read;
+/// each later request head must arrive within `head_timeout`.
+async fn hand_off(stream: TcpStream, prefix: Bytes, app: Router, head_timeout: Duration) {
     let io = hyper_util::rt::TokioIo::new(Rewind {
         prefix,
         inner: stream,
     });
     let service = hyper_util::service::TowerToHyperService::new(app);
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let builder = super::hyper_builder(head_timeout);
     if let Err(error) = builder.serve_connection_with_upgrades(io, service).await {
         tracing::debug!(%error, "connection ended with an error");
     }
@@ -335,5 +413,270 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use super::*;
+    use crate::HubConfig;
+
+    /// A client side writing `pieces` `every` apart, and the server side.
+    fn client(pieces: Vec<Vec<u8>>, every: Duration) -> DuplexStream {
+        let (mut client, server) = tokio::io::duplex(MAX_HEAD * 2);
+        tokio::spawn(async move {
+            for piece in pieces {
+                if client.write_all(&piece).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(every).await;
+            }
+            // Keep the connection open: a stalled client.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        server
+    }
+
+    async fn head_of(pieces: &[&[u8]], timeout: Duration) -> (Head, Vec<u8>) {
+        let mut server = client(
+            pieces.iter().map(|p| p.to_vec()).collect(),
+            Duration::from_millis(5),
+        );
+        let mut head = Vec::new();
+        let result = read_head(&mut server, &mut head, timeout).await;
+        (result, head)
+    }
+
+    const GET: &[u8] = b"GET /.well-known/mercure?topic=t HTTP/1.1\r\nhost: x\r\n\r\n";
+
+    #[tokio::test]
+    async fn heads_split_anywhere_are_read_whole() {
+        for split in [
+            1,
+            2,
+            10,
+            GET.len() - 4,
+            GET.len() - 3,
+            GET.len() - 2,
+            GET.len() - 1,
+        ] {
+            let (result, head) =
+                head_of(&[&GET[..split], &GET[split..]], Duration::from_secs(5)).await;
+            assert_eq!(result, Head::Complete, "split at {split}");
+            assert_eq!(head, GET, "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = GET.chunks(1).collect();
+        let (result, head) = head_of(&bytes, Duration::from_secs(5)).await;
+        assert_eq!((result, head.as_slice()), (Head::Complete, GET));
+        // The bytes after the head (a body) are kept for hyper.
+        let post = b"POST /x HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc";
+        let (result, head) = head_of(&[post], Duration::from_secs(5)).await;
+        assert_eq!((result, head.as_slice()), (Head::Complete, &post[..]));
+    }
+
+    #[tokio::test]
+    async fn the_http2_preface_goes_to_hyper() {
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        for split in [0, 2, 4, 10] {
+            let (result, head) = head_of(
+                &[&preface[..split], &preface[split..]],
+                Duration::from_secs(5),
+            )
+            .await;
+            assert_eq!(result, Head::Http2, "split at {split}");
+            assert!(preface.starts_with(&head));
+        }
+    }
+
+    #[tokio::test]
+    async fn heads_are_bounded_in_size() {
+        let mut long = b"GET / HTTP/1.1\r\nx: ".to_vec();
+        long.resize(MAX_HEAD + 4096, b'a');
+        let (result, head) = head_of(&[&long], Duration::from_secs(5)).await;
+        assert_eq!(result, Head::TooLarge);
+        assert_eq!(head.len(), MAX_HEAD, "nothing read past the limit");
+        // A head of exactly the limit is still read.
+        let mut exact = b"GET / HTTP/1.1\r\nx: ".to_vec();
+        exact.resize(MAX_HEAD - 4, b'a');
+        exact.extend_from_slice(b"\r\n\r\n");
+        let (result, _) = head_of(&[&exact], Duration::from_secs(5)).await;
+        assert_eq!(result, Head::Complete);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heads_are_bounded_in_time_as_a_whole() {
+        // A byte every second never completes within ten seconds, though
+        // each byte arrives well within it.
+        let mut server = client(
+            GET.chunks(1).map(<[u8]>::to_vec).collect(),
+            Duration::from_secs(1),
+        );
+        let started = tokio::time::Instant::now();
+        let mut head = Vec::new();
+        let result = read_head(&mut server, &mut head, Duration::from_secs(10)).await;
+        assert_eq!(result, Head::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        // A client that goes away.
+        let (client, mut server) = tokio::io::duplex(64);
+        drop(client);
+        assert_eq!(
+            read_head(&mut server, &mut Vec::new(), Duration::from_secs(10)).await,
+            Head::Gone
+        );
+    }
+
+    #[test]
+    fn refusals_are_complete_responses() {
+        for (response, status) in [(REQUEST_HEAD_TOO_LARGE, 431), (REQUEST_TIMEOUT, 408)] {
+            let mut headers = [httparse::EMPTY_HEADER; 8];
+            let mut parsed = httparse::Response::new(&mut headers);
+            let httparse::Status::Complete(head) = parsed.parse(response).unwrap() else {
+                panic!("incomplete head");
+            };
+            assert_eq!(parsed.code, Some(status));
+            let length: usize = parsed
+                .headers
+                .iter()
+                .find(|h| h.name == "content-length")
+                .map(|h| std::str::from_utf8(h.value).unwrap().parse().unwrap())
+                .unwrap();
+            assert_eq!(response.len() - head, length, "{status}");
+        }
+    }
+
+    fn hub() -> EmbeddedHub {
+        EmbeddedHub::new(
+            HubConfig::builder()
+                .anonymous(true)
+                .cors_origin("https://app.example.com")
+                .build()
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn only_plain_http_1_1_subscriptions_take_the_lean_path() {
+        let hub = hub();
+        assert!(lean_subscription(&hub, GET).is_some());
+        for head in [
+            &b"GET /.well-known/mercure?topic=t HTTP/1.0\r\n\r\n"[..],
+            b"POST /.well-known/mercure?topic=t HTTP/1.1\r\n\r\n",
+            b"GET /.well-known/mercure/subscriptions?topic=t HTTP/1.1\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\n\r\n",
+            b"GET /.well-known/mercure?topic=t HTTP/1.1\r\nupgrade: websocket\r\n\r\n",
+            b"GET /.well-known/mercure?topic=t HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"GET /.well-known/mercure?topic=t HTTP/1.1\r\ncontent-length: 3\r\n\r\n",
+            // Bytes after the head: a pipelined request, for hyper.
+            b"GET /.well-known/mercure?topic=t HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            // Refused subscriptions are answered by the router.
+            b"GET /.well-known/mercure?topic=%FF HTTP/1.1\r\n\r\n",
+            b"GET /.well-known/mercure HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert!(
+                lean_subscription(&hub, head).is_none(),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn cors_headers_follow_the_shared_policy() {
+        let cors = Cors::new(&["https://app.example.com".to_owned()]).unwrap();
+        let allowed = cors_headers(
+            Some(&cors),
+            b"GET / HTTP/1.1\r\norigin: https://app.example.com\r\n\r\n",
+        );
+        assert_eq!(
+            allowed,
+            "vary: origin\r\n\
+             access-control-allow-origin: https://app.example.com\r\n\
+             access-control-allow-credentials: true\r\n\
+             access-control-expose-headers: last-event-id,mercure-last-event-id,link,www-authenticate\r\n"
+        );
+        let other = cors_headers(
+            Some(&cors),
+            b"GET / HTTP/1.1\r\norigin: https://evil.example.net\r\n\r\n",
+        );
+        assert_eq!(other, "vary: origin\r\n");
+        assert_eq!(cors_headers(None, GET), "");
+    }
+
+    /// Everything the server sends until it closes, within five seconds.
+    async fn exchange(addr: std::net::SocketAddr, pieces: &[&[u8]], read: usize) -> Vec<u8> {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        for piece in pieces {
+            stream.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut buffer = [0u8; 4096];
+            while answer.len() < read {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                }
+            }
+        })
+        .await;
+        answer
+    }
+
+    #[tokio::test]
+    async fn other_requests_are_handed_to_the_router_with_the_bytes_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hub = hub();
+        let app = hub.router().merge(hub.operations_router());
+        let server = tokio::spawn(serve_hub(listener, hub, app, std::future::pending()));
+        // A head split in two, handed to hyper with its first part.
+        let health = exchange(
+            addr,
+            &[
+                b"GET /heal",
+                b"thz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            ],
+            usize::MAX,
+        )
+        .await;
+        let health = String::from_utf8_lossy(&health);
+        assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+        assert!(health.ends_with("ok\n"), "{health}");
+        // A subscription split in two stays on the lean path (chunked).
+        let stream = exchange(addr, &[&GET[..20], &GET[20..]], 1).await;
+        let stream = String::from_utf8_lossy(&stream);
+        assert!(stream.starts_with("HTTP/1.1 200 OK\r\n"), "{stream}");
+        assert!(
+            stream.contains("transfer-encoding: chunked\r\n"),
+            "{stream}"
+        );
+        // A refused subscription is answered by the router.
+        let refused = exchange(
+            addr,
+            &[b"GET /.well-known/mercure?matchExact=t HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"],
+            usize::MAX,
+        )
+        .await;
+        assert!(refused.starts_with(b"HTTP/1.1 400 "));
+        // HTTP/2 with prior knowledge: hyper answers with its SETTINGS frame.
+        let h2 = exchange(addr, &[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"], 9).await;
+        assert!(h2.len() >= 9, "{h2:?}");
+        assert_eq!(h2[3], 0x4, "a SETTINGS frame: {h2:?}");
+        // A head too long is refused at once.
+        let mut long = b"GET / HTTP/1.1\r\nx: ".to_vec();
+        long.resize(MAX_HEAD + 10, b'a');
+        let answer = exchange(addr, &[&long], usize::MAX).await;
+        assert!(
+            answer.starts_with(b"HTTP/1.1 431 "),
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        server.abort();
     }
 }

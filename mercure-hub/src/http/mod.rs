@@ -1,5 +1,7 @@
 //! The HTTP face of the hub: routes, CORS, serving.
 
+mod admission;
+mod body;
 mod cors;
 mod errors;
 mod lean;
@@ -12,14 +14,18 @@ mod token;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use mercure_core::ProtocolVersion;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
+use self::admission::{Admission, Limits, Permit};
 use crate::EmbeddedHub;
 
 pub use lean::serve_hub;
@@ -30,7 +36,8 @@ impl EmbeddedHub {
     /// publishes), the
     /// subscriptions API under it when enabled, and the 1.0 protected
     /// resource metadata at `/.well-known/oauth-protected-resource{path}`.
-    /// CORS follows the configured origins.
+    /// CORS follows the configured origins. Request bodies are read within
+    /// the hub's body size and time limits, whatever serves the router.
     ///
     /// ```
     /// use mercure_hub::{EmbeddedHub, HubConfig};
@@ -71,8 +78,10 @@ impl EmbeddedHub {
             router = router.route(&metadata::metadata_path(&path), get(metadata::metadata));
         }
         let router = router.with_state(self.clone());
-        match cors::layer(&config.cors_origins) {
-            Some(layer) => router.layer(layer),
+        match cors::Cors::new(&config.cors_origins) {
+            Some(cors) => {
+                router.layer(axum::middleware::from_fn_with_state(cors, cors::middleware))
+            }
             None => router,
         }
     }
@@ -92,15 +101,17 @@ impl EmbeddedHub {
 /// connection (so small responses are never held back by Nagle's
 /// algorithm and the peer's delayed ACK).
 ///
+/// Connections are bounded by the defaults of [`HubConfig`](crate::HubConfig)
+/// (request heads within [`DEFAULT_HEAD_TIMEOUT`](crate::DEFAULT_HEAD_TIMEOUT),
+/// [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS) at once, of
+/// which [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`](crate::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
+/// per address, answered 503 or 429 beyond); [`serve_hub`] applies a hub's
+/// own configuration.
+///
 /// # Errors
 /// An I/O error of the listener.
 pub async fn serve(listener: TcpListener, router: Router) -> io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router).await
+    serve_with_shutdown(listener, router, std::future::pending()).await
 }
 
 /// As [`serve`], stopping to accept connections when `shutdown` completes
@@ -117,12 +128,70 @@ pub async fn serve_with_shutdown<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
+    let admission = Admission::new(Limits::default());
+    let builder = hyper_builder(admission.limits().head_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, permit) = tokio::select! {
+            accepted = accept(&listener, &admission) => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// The next connection admitted by `admission`, with `TCP_NODELAY` set;
+/// connections beyond its limits are answered and closed meanwhile.
+async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> (TcpStream, Permit) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors or a connection reset before
+                // accept: wait a little rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match admission.admit(peer.ip()) {
+            Ok(permit) => {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+                return (stream, permit);
+            }
+            Err(why) => {
+                tracing::debug!(peer = %peer.ip(), ?why, "connection refused");
+                admission.refuse(stream, why);
+            }
         }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    }
+}
+
+/// hyper's server for the connections it serves: HTTP/1.1 (each request
+/// head within `head_timeout`, an idle keep-alive connection closed after
+/// it) and HTTP/2.
+fn hyper_builder(head_timeout: Duration) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    builder
 }

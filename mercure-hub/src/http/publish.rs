@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use mercure_core::{ProtocolVersion, Update};
 
 use super::errors::respond;
 use super::token::{self, Source};
+use crate::form;
 use crate::matcher::TopicSet;
 use crate::metrics::Counters;
 use crate::{DialectSupport, EmbeddedHub, Error};
@@ -18,8 +19,17 @@ pub(super) async fn publish(
     State(hub): State<EmbeddedHub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let config = hub.config();
+    let body = match super::body::read(&headers, body, config.max_body, config.body_timeout).await {
+        Ok(body) => body,
+        Err(error) => {
+            Counters::add(&hub.inner.counters.updates_rejected);
+            tracing::debug!(?error, "publish body refused");
+            return error.into_response();
+        }
+    };
     match handle(&hub, query.as_deref(), &headers, &body) {
         Ok(id) => (
             StatusCode::OK,
@@ -43,14 +53,11 @@ fn handle(
 ) -> Result<String, Error> {
     let config = hub.config();
     let inner = &hub.inner;
-    let query_token = if config.support.accepts(ProtocolVersion::V0) {
-        query.and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "authorization")
-                .map(|(_, v)| v.into_owned())
-        })
-    } else {
-        None
+    let query_token = match query {
+        Some(query) if config.support.accepts(ProtocolVersion::V0) => {
+            query_parameter(query, "authorization")?
+        }
+        _ => None,
     };
     let (token, source) = token::find(
         headers,
@@ -62,6 +69,9 @@ fn handle(
         check_origin(headers, &config.publish_origins)?;
     }
     let authorization = inner.publishers.verify(&token, &inner.matchers)?;
+    if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
+        return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
+    }
 
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type
@@ -77,13 +87,8 @@ fn handle(
             ));
         }
     }
-    let update = parse_form(body)?;
-    let dialect = match config.support {
-        DialectSupport::V1Only => ProtocolVersion::V1,
-        DialectSupport::V0Only => ProtocolVersion::V0,
-        DialectSupport::Both => authorization.dialect,
-    };
-    inner.validate(&update, dialect)?;
+    let update = parse_form(body, config.max_topics)?;
+    inner.validate(&update)?;
     let topics = TopicSet::new(std::sync::Arc::from(update.topics()), config.url.clone());
     if !authorization.may_publish_all(&topics) {
         return Err(Error::Forbidden(
@@ -91,6 +96,29 @@ fn handle(
         ));
     }
     Ok(inner.dispatch(&update).into_string())
+}
+
+/// Why a 1.0 token is refused in the `authorization` query parameter: that
+/// parameter is a 0.x way of presenting a token (URLs end up in logs), and
+/// 1.0 defines none.
+pub(super) const QUERY_TOKEN_IS_V0: &str = "the authorization query parameter carries Mercure 0.x tokens only: \
+     present a 1.0 access token in the Authorization header or the cookie";
+
+/// The last value of the query parameter `name`.
+///
+/// # Errors
+/// [`Error::InvalidPublish`] when the query string is not UTF-8 once decoded.
+fn query_parameter(query: &str, name: &str) -> Result<Option<String>, Error> {
+    let mut found = None;
+    for pair in form::pairs(query.as_bytes()) {
+        let (key, value) = pair.map_err(|_| {
+            Error::InvalidPublish("the query string is not UTF-8 once percent-decoded".into())
+        })?;
+        if key == name {
+            found = Some(value.into_owned());
+        }
+    }
+    Ok(found)
 }
 
 /// Cookies looked at: those of the dialects spoken.
@@ -126,17 +154,28 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
     }
 }
 
-/// Reads the publish form into an [`Update`].
-fn parse_form(body: &[u8]) -> Result<Update, Error> {
+/// Reads the publish form into an [`Update`]: strictly UTF-8, at most
+/// `max_topics` topics (counted while reading).
+fn parse_form(body: &[u8], max_topics: usize) -> Result<Update, Error> {
     let mut topics = Vec::new();
     let mut data = None;
     let mut private = false;
     let mut id = None;
     let mut kind = None;
     let mut retry = None;
-    for (name, value) in url::form_urlencoded::parse(body) {
+    for pair in form::pairs(body) {
+        let (name, value) = pair.map_err(|_| {
+            Error::InvalidPublish("the body is not UTF-8 once percent-decoded".into())
+        })?;
         match &*name {
-            "topic" => topics.push(value.into_owned()),
+            "topic" => {
+                if topics.len() == max_topics {
+                    return Err(Error::InvalidPublish(format!(
+                        "an update may have at most {max_topics} topics"
+                    )));
+                }
+                topics.push(value.into_owned());
+            }
             "data" if data.is_none() => data = Some(value.into_owned()),
             "private" => private = true,
             "id" => id = Some(value.into_owned()),
@@ -144,12 +183,13 @@ fn parse_form(body: &[u8]) -> Result<Update, Error> {
             "retry" => {
                 if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Error::InvalidPublish(format!(
-                        "retry must be a number of milliseconds, not {value:?}"
+                        "retry must be a number of milliseconds, not {:?}",
+                        value.chars().take(32).collect::<String>()
                     )));
                 }
-                let millis = value.parse::<u64>().map_err(|_| {
-                    Error::InvalidPublish(format!("retry {value:?} is out of range"))
-                })?;
+                let millis = value
+                    .parse::<u64>()
+                    .map_err(|_| Error::InvalidPublish("retry is out of range".into()))?;
                 retry = Some(millis);
             }
             _ => {}
@@ -181,17 +221,19 @@ mod tests {
 
     #[test]
     fn reads_the_form() {
-        let update =
-            parse_form(b"topic=a&topic=b&data=x%0Ay&private=on&id=i&type=t&retry=2500&unknown=1")
-                .unwrap();
+        let update = parse_form(
+            b"topic=a&topic=b&data=x%0Ay&private=on&id=i&type=t&retry=2500&unknown=1",
+            100,
+        )
+        .unwrap();
         assert_eq!(update.topics(), ["a", "b"]);
         assert_eq!(update.data(), "x\ny");
         assert!(update.is_private());
         assert_eq!(update.id(), Some("i"));
         assert_eq!(update.event_type(), Some("t"));
         assert_eq!(update.retry(), Some(2500));
-        assert!(parse_form(b"topic=a&private=").unwrap().is_private());
-        assert!(!parse_form(b"topic=a").unwrap().is_private());
+        assert!(parse_form(b"topic=a&private=", 100).unwrap().is_private());
+        assert!(!parse_form(b"topic=a", 100).unwrap().is_private());
     }
 
     #[test]
@@ -206,9 +248,14 @@ mod tests {
             b"topic=a&id=earliest",
             b"topic=a&type=x%0Adata:%20y",
             b"topic=",
+            b"topic=a&id=",
+            b"topic=%FF",
+            b"topic=a&data=%C3%28",
+            b"topic=a&data=\xff",
+            b"topic=a&topic=b&topic=c",
         ] {
             assert!(
-                parse_form(body).is_err(),
+                parse_form(body, 2).is_err(),
                 "{}",
                 String::from_utf8_lossy(body)
             );

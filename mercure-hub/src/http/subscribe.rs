@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use mercure_core::{ProtocolVersion, TopicSelector};
 
 use super::errors::respond;
-use super::publish::cookie_dialects;
-use super::token;
+use super::publish::{QUERY_TOKEN_IS_V0, cookie_dialects};
+use super::token::{self, Source};
+use crate::form;
 use crate::subscriber::Access;
 use crate::{EmbeddedHub, Error, SubscribeRequest, Subscription};
 
@@ -17,7 +18,7 @@ pub(super) async fn subscribe(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    match handle(&hub, query.as_deref().unwrap_or(""), &headers) {
+    match handle(&hub, query.as_deref().unwrap_or("").as_bytes(), &headers) {
         Ok(subscription) => subscription.into_response(),
         Err(error) => {
             tracing::debug!(%error, "subscription refused");
@@ -27,13 +28,15 @@ pub(super) async fn subscribe(
 }
 
 /// Subscribing with the `QUERY` method (1.0): the selectors and cursor
-/// travel in a form-encoded body instead of the query string. Other
-/// methods get 405.
+/// travel in a form-encoded body as well as in the query string; the
+/// selectors are the union of both (the query string's first), and for the
+/// cursor the body's value wins. Other methods get 405.
 pub(super) async fn query_method(
     State(hub): State<EmbeddedHub>,
     method: axum::http::Method,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if method.as_str() != "QUERY" || !hub.config().support.accepts(ProtocolVersion::V1) {
         return (
@@ -43,15 +46,18 @@ pub(super) async fn query_method(
         )
             .into_response();
     }
-    let Ok(form) = std::str::from_utf8(&body) else {
-        return respond(
-            &hub,
-            &Error::InvalidSubscribe("the body is not UTF-8".into()),
-        );
+    let config = hub.config();
+    let body = match super::body::read(&headers, body, config.max_body, config.body_timeout).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
     };
-    let result = parse_query(&hub, form).and_then(|query| {
+    let mut union = Vec::with_capacity(query.as_ref().map_or(0, String::len) + 1 + body.len());
+    union.extend_from_slice(query.as_deref().unwrap_or("").as_bytes());
+    union.push(b'&');
+    union.extend_from_slice(&body);
+    let result = parse_query(&hub, &union).and_then(|query| {
         if query.dialect == ProtocolVersion::V1 {
-            handle(&hub, form, &headers)
+            handle_query(&hub, query, &headers)
         } else {
             Err(Error::InvalidSubscribe(
                 "the QUERY method is a Mercure 1.0 feature: use match= parameters".into(),
@@ -72,20 +78,32 @@ struct Query {
     token: Option<String>,
 }
 
-fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
+/// Reads a subscribe query (or `QUERY` form): strictly UTF-8, selectors
+/// of one dialect, within the hub's limits, with the characters of
+/// published topics only.
+fn parse_query(hub: &EmbeddedHub, query: &[u8]) -> Result<Query, Error> {
     let config = hub.config();
     let mut legacy = Vec::new();
     let mut matchers = Vec::new();
     let mut last_event_id = None;
     let mut token = None;
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+    for pair in form::pairs(query) {
+        let (name, value) = pair.map_err(|_| {
+            Error::InvalidSubscribe("the query is not UTF-8 once percent-decoded".into())
+        })?;
         let selector = match &*name {
             "topic" => {
-                legacy.push(TopicSelector::exact(value.as_ref()));
+                legacy.push(TopicSelector::exact(value));
+                if legacy.len() > config.max_selectors {
+                    return Err(too_many_selectors(config.max_selectors));
+                }
                 continue;
             }
-            "match" | "match_exact" | "matchExact" => TopicSelector::exact(value.as_ref()),
-            "match_urlpattern" | "matchURLPattern" => TopicSelector::pattern(value.as_ref()),
+            // The 1.0 names of the dialect table; any other in the `match`
+            // namespace (`matchExact`, `matchURLPattern`, `MATCH`, ...) is
+            // refused below.
+            "match" | "match_exact" => TopicSelector::exact(value),
+            "match_urlpattern" => TopicSelector::pattern(value),
             "lastEventID" | "last_event_id" => {
                 last_event_id = Some(value.into_owned());
                 continue;
@@ -96,12 +114,16 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
             }
             other if other.len() >= 5 && other.as_bytes()[..5].eq_ignore_ascii_case(b"match") => {
                 return Err(Error::InvalidSubscribe(format!(
-                    "unknown topic matcher parameter {other:?}"
+                    "unknown topic matcher parameter {:?}",
+                    other.chars().take(64).collect::<String>()
                 )));
             }
             _ => continue,
         };
         matchers.push(selector);
+        if matchers.len() > config.max_selectors {
+            return Err(too_many_selectors(config.max_selectors));
+        }
     }
     let (dialect, selectors) = match (legacy.is_empty(), matchers.is_empty()) {
         (false, true) => (ProtocolVersion::V0, legacy),
@@ -127,12 +149,6 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
             "this hub does not speak Mercure {dialect}"
         )));
     }
-    if selectors.len() > config.max_selectors {
-        return Err(Error::InvalidSubscribe(format!(
-            "at most {} topic selectors are allowed",
-            config.max_selectors
-        )));
-    }
     for selector in &selectors {
         let expression = selector.expression();
         if expression.len() > config.max_selector_length {
@@ -144,20 +160,13 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
         if expression.is_empty() {
             return Err(Error::InvalidSubscribe("a topic selector is empty".into()));
         }
-        if expression
-            .chars()
-            .any(|c| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'))
-        {
-            return Err(Error::InvalidSubscribe(
-                "a topic selector contains a control character".into(),
-            ));
+        if let Some(c) = selector.first_forbidden_char() {
+            return Err(Error::InvalidSubscribe(format!(
+                "a topic selector contains the forbidden character U+{:04X}",
+                u32::from(c)
+            )));
         }
     }
-    let token = if dialect == ProtocolVersion::V0 {
-        token
-    } else {
-        None
-    };
     Ok(Query {
         dialect,
         selectors,
@@ -166,46 +175,97 @@ fn parse_query(hub: &EmbeddedHub, query: &str) -> Result<Query, Error> {
     })
 }
 
+fn too_many_selectors(max: usize) -> Error {
+    Error::InvalidSubscribe(format!("at most {max} topic selectors are allowed"))
+}
+
+/// Subscribes as the query string `query` asks.
 pub(super) fn handle(
     hub: &EmbeddedHub,
-    query: &str,
+    query: &[u8],
+    headers: &HeaderMap,
+) -> Result<Subscription, Error> {
+    let query = parse_query(hub, query)?;
+    handle_query(hub, query, headers)
+}
+
+fn handle_query(
+    hub: &EmbeddedHub,
+    query: Query,
     headers: &HeaderMap,
 ) -> Result<Subscription, Error> {
     let config = hub.config();
     let inner = &hub.inner;
-    let query = parse_query(hub, query)?;
     let mut dialects = cookie_dialects(config.support);
     if query.dialect == ProtocolVersion::V1 {
         dialects.reverse();
     }
-    let mut request = SubscribeRequest::new(query.selectors).dialect(query.dialect);
+    // The `authorization` query parameter is a 0.x feature.
+    let query_token = match query.dialect {
+        ProtocolVersion::V0 => query.token,
+        ProtocolVersion::V1 => None,
+    };
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or(query.last_event_id);
+    let found = token::find(headers, query_token.as_deref(), &dialects);
+    let authorization = match found {
+        Some((token, source)) => {
+            let authorization = inner.subscribers.verify(&token, &inner.matchers)?;
+            if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
+                return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
+            }
+            check_token_dialect(hub, query.dialect, authorization.dialect)?;
+            Some(authorization)
+        }
+        None if config.anonymous => None,
+        None => return Err(Error::MissingToken),
+    };
+    let mut request = SubscribeRequest::new(query.selectors).dialect(query.dialect);
     if let Some(id) = last_event_id {
         request = request.last_event_id(id);
     }
-    let access = match token::find(headers, query.token.as_deref(), &dialects) {
-        Some((token, _)) => {
-            let authorization = inner.subscribers.verify(&token, &inner.matchers)?;
+    let access = match authorization {
+        Some(authorization) => {
             if let Some(exp) = authorization.expires_at {
-                request =
-                    request.expires_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp));
+                request = request.expires_at(crate::time::unix_time(exp));
             }
-            if let Some(payload) = &authorization.payload {
-                request = request.payload(payload.clone());
-            }
+            let payloads = request
+                .selectors()
+                .iter()
+                .map(|selector| authorization.payload_for(selector, &config.url).cloned())
+                .collect();
+            request = request.selector_payloads(payloads);
             if let Some(subject) = &authorization.subject {
                 request = request.subject(subject.clone());
             }
             Access::Matchers(authorization.subscribe.clone())
         }
-        None if config.anonymous => Access::None,
-        None => return Err(Error::MissingToken),
+        None => Access::None,
     };
     inner.subscribe(request, access)
+}
+
+/// A 1.0 request needs a 1.0 access token (held to the RFC 9068 checks a
+/// 0.x token escapes), unless the hub accepts 0.x tokens for it.
+pub(super) fn check_token_dialect(
+    hub: &EmbeddedHub,
+    request: ProtocolVersion,
+    token: ProtocolVersion,
+) -> Result<(), Error> {
+    if request == ProtocolVersion::V1
+        && token == ProtocolVersion::V0
+        && !hub.config().accept_v0_tokens_for_v1
+    {
+        return Err(Error::InvalidToken(
+            "a Mercure 1.0 request needs a Mercure 1.0 access token (authorization_details), \
+             not a 0.x token"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl IntoResponse for Subscription {

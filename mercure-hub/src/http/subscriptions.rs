@@ -91,6 +91,7 @@ fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response
             _ => ProtocolVersion::V0,
         },
     };
+    super::subscribe::check_token_dialect(hub, dialect, authorization.dialect)?;
     if !authorization
         .subscribe
         .iter()
