@@ -36,7 +36,8 @@ use crate::{Error, Mercure};
 /// `new EventSource(url, { withCredentials: true })`, and shows the page
 /// the stream only if the hub's CORS allowlist names the page's origin:
 /// [`Mercure::embedded_alongside`] allows the application's; configure a
-/// standalone hub yourself (`cors_origins` of Caddy's).
+/// standalone hub yourself (`--cors-origins` of `mercure-hub`,
+/// `cors_origins` of the official hub).
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when added to the response"]
 pub struct MercureCookies(CookieJar);

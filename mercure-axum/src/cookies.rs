@@ -38,7 +38,8 @@ use crate::{Error, Mercure};
 /// site only for `new EventSource(url, { withCredentials: true })`, and
 /// lets the page read the stream only when the hub's CORS allowlist names
 /// the page's origin (`HubConfigBuilder::cors_origin` of an embedded hub,
-/// `cors_origins` of Caddy's). A hub merged into the application's router
+/// `--cors-origins` of `mercure-hub`, `cors_origins` of the official hub).
+/// A hub merged into the application's router
 /// needs neither.
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when returned as part of the response"]

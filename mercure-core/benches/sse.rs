@@ -2,7 +2,7 @@
 //! updates) side by side with eventsource-stream, sse-stream and sseer on
 //! the same input, and a plain newline scan as the ceiling.
 //!
-//! Run: `cargo bench -p mercure-client --bench sse`
+//! Run: `cargo bench -p mercure-core --bench sse`
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -109,7 +109,7 @@ fn newline_scan(chunks: &[Bytes]) -> usize {
 fn decode(c: &mut Criterion) {
     type Decoder = fn(&[Bytes]) -> usize;
     let candidates: [(&str, Decoder); 4] = [
-        ("mercure-client", ours),
+        ("mercure-core", ours),
         ("sse-stream", sse_stream),
         ("sseer", sseer),
         ("eventsource-stream", eventsource_stream),
@@ -142,13 +142,13 @@ fn decode(c: &mut Criterion) {
 fn summary() {
     type Decoder = fn(&[Bytes]) -> usize;
     let candidates: [(&str, Decoder, usize); 4] = [
-        ("mercure-client", ours, 1),
+        ("mercure-core", ours, 1),
         ("sse-stream", sse_stream, 1),
         ("sseer", sseer, 1),
         ("eventsource-stream", eventsource_stream, 5),
     ];
     println!("\nfastest of 300 interleaved runs:");
-    println!("| events | decoder | time | GB/s | M events/s | time vs mercure-client |");
+    println!("| events | decoder | time | GB/s | M events/s | time vs mercure-core |");
     println!("|---|---|---|---|---|---|");
     for size in [64usize, 1024] {
         let (chunks, events) = input(size);

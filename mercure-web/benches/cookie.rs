@@ -3,7 +3,7 @@
 //! `Set-Cookie` value.
 //!
 //! ```sh
-//! cargo bench -p mercure-client --bench cookie
+//! cargo bench -p mercure-web --bench cookie
 //! ```
 
 use std::hint::black_box;
