@@ -39,8 +39,7 @@ use crate::{Error, Mercure};
 /// lets the page read the stream only when the hub's CORS allowlist names
 /// the page's origin (`HubConfigBuilder::cors_origin` of an embedded hub,
 /// `--cors-origins` of `mercure-hub`, `cors_origins` of the official hub).
-/// A hub merged into the application's router
-/// needs neither.
+/// A hub merged into the application's router needs neither.
 #[derive(Debug, Clone)]
 #[must_use = "the cookies are only set when returned as part of the response"]
 pub struct MercureCookies(CookieJar);
