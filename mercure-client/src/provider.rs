@@ -50,6 +50,7 @@ enum FutureState<'a> {
 
 impl<'a> TokenFuture<'a> {
     /// A future resolving to `result` at its first poll.
+    #[inline]
     pub fn ready(result: Result<Token, TokenError>) -> Self {
         Self(FutureState::Ready(Some(result)))
     }
@@ -63,6 +64,7 @@ impl<'a> TokenFuture<'a> {
 impl Future for TokenFuture<'_> {
     type Output = Result<Token, TokenError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
             FutureState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| {
@@ -221,6 +223,7 @@ impl CachedTokenProvider {
 }
 
 impl TokenProvider for CachedTokenProvider {
+    #[inline]
     fn token(&self) -> TokenFuture<'_> {
         TokenFuture::ready(self.cached_or_mint())
     }
