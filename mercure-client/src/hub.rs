@@ -175,8 +175,9 @@ impl Hub {
             let challenge = bearer_challenge(response.headers());
             let body = read_truncated(response, HubRejection::MAX_MESSAGE).await?;
             tracing::debug!(hub = %url, status, "publish refused");
-            return Err(HubRejection::new(status, &String::from_utf8_lossy(&body), challenge)
-                .into_error());
+            return Err(
+                HubRejection::new(status, &String::from_utf8_lossy(&body), challenge).into_error(),
+            );
         }
         if let Some(encoding) = unexpected_encoding(&response) {
             return Err(encoding_error("the hub's answer", &encoding));
@@ -185,12 +186,22 @@ impl Hub {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .is_some_and(|essence| {
                 matches!(essence.as_str(), "text/html" | "application/xhtml+xml")
             });
-        let body = read_limited(response, MAX_PUBLISH_ANSWER, "the hub's answer to a publish")
-            .await?;
+        let body = read_limited(
+            response,
+            MAX_PUBLISH_ANSWER,
+            "the hub's answer to a publish",
+        )
+        .await?;
         let id = event_id_from_answer(status, &body, html)?;
         tracing::trace!(hub = %url, id = id.as_str(), "update published");
         Ok(id)

@@ -56,8 +56,8 @@ pub mod discovery;
 #[cfg(feature = "embedded-hub")]
 mod embedded;
 mod error;
-mod hub;
 pub mod http_client;
+mod hub;
 mod provider;
 pub mod publish;
 mod publisher;
@@ -84,7 +84,7 @@ pub use registry::HubRegistry;
 pub use subscriber::{Subscriber, SubscriberBuilder, SubscriberEvent};
 
 /// Tokens: what they grant and minting them (from [`mercure_core::token`]),
-/// and supplying them to requests ([`TokenProvider`](token::TokenProvider)).
+/// and supplying them to requests ([`TokenProvider`]).
 pub mod token {
     pub use crate::provider::{
         CachedTokenProvider, DEFAULT_REFRESH_MARGIN, FnTokenProvider, TokenFuture, TokenProvider,

@@ -16,8 +16,8 @@ use url::Url;
 
 use crate::hub::authorization_value;
 use crate::{
-    Error, EventId, Hub, MatchType, ProtocolVersion, Result, Subscriber,
-    SubscriberBuilder, SubscriberEvent, Token, TokenProvider, TopicSelector,
+    Error, EventId, Hub, MatchType, ProtocolVersion, Result, Subscriber, SubscriberBuilder,
+    SubscriberEvent, Token, TokenProvider, TopicSelector,
 };
 
 /// How long a subscriptions API request may take.

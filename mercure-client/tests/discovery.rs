@@ -169,8 +169,7 @@ fn hub_links_are_deduplicated_and_capped() {
     let distinct: Vec<String> = (0..5000)
         .map(|i| format!(r#"<https://hub.example/{i}>; rel="mercure""#))
         .collect();
-    let discovery =
-        Discovery::from_link_headers(distinct.iter().map(String::as_str), &base);
+    let discovery = Discovery::from_link_headers(distinct.iter().map(String::as_str), &base);
     assert_eq!(discovery.hubs.len(), MAX_HUB_LINKS);
     // The first ones, in order.
     assert_eq!(discovery.hubs[0].url.as_str(), "https://hub.example/0");

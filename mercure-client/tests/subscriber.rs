@@ -715,12 +715,10 @@ async fn updates_only_and_subscription_events_skip_connection_events() {
             .build()
             .unwrap()
     };
-    let updates: Vec<_> = tokio::time::timeout(
-        Duration::from_secs(20),
-        build().updates().take(3).collect(),
-    )
-    .await
-    .expect("in time");
+    let updates: Vec<_> =
+        tokio::time::timeout(Duration::from_secs(20), build().updates().take(3).collect())
+            .await
+            .expect("in time");
     let data: Vec<String> = updates
         .into_iter()
         .map(|u| u.unwrap().into_data())
@@ -1025,7 +1023,11 @@ async fn oversized_challenges_are_capped() {
         "{}",
         kept.error_description.as_ref().unwrap().len()
     );
-    assert!(error.to_string().len() <= 4096, "{}", error.to_string().len());
+    assert!(
+        error.to_string().len() <= 4096,
+        "{}",
+        error.to_string().len()
+    );
     assert!(format!("{error:?}").len() <= 8192);
 }
 
@@ -1173,7 +1175,11 @@ async fn redirects_to_another_origin_are_not_followed_and_leak_nothing() {
         assert!(update_ids(&events).is_empty());
         let error = error.unwrap_or_else(|| panic!("{status}: no error"));
         assert_eq!(error.status(), Some(status), "{error:?}");
-        for text in [error.to_string(), format!("{error:?}"), format!("{events:?}")] {
+        for text in [
+            error.to_string(),
+            format!("{error:?}"),
+            format!("{events:?}"),
+        ] {
             assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
             assert!(!text.contains("stolen"), "{text}");
         }
@@ -1241,7 +1247,11 @@ async fn a_client_of_your_own_that_followed_a_redirect_to_another_origin_is_caug
     let location = elsewhere.url();
     let hub = ScriptedHub::start(
         Vec::new(),
-        vec![Step::status_with(302, &[("Location", location.as_str())], "")],
+        vec![Step::status_with(
+            302,
+            &[("Location", location.as_str())],
+            "",
+        )],
         "Last-Event-ID",
     )
     .await;
@@ -1254,7 +1264,10 @@ async fn a_client_of_your_own_that_followed_a_redirect_to_another_origin_is_caug
         .build()
         .unwrap();
     let (events, error) = drain(subscriber, &timer).await;
-    assert!(update_ids(&events).is_empty(), "used another origin's stream");
+    assert!(
+        update_ids(&events).is_empty(),
+        "used another origin's stream"
+    );
     let error = error.expect("an error");
     assert!(error.to_string().contains("another origin"), "{error}");
 }

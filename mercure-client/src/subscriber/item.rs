@@ -74,8 +74,11 @@ pub enum ReconnectReason {
     Ended,
     /// Nothing, not even a heartbeat, arrived within the read timeout.
     ReadTimeout,
-    /// The hub refused the credentials (401) or their scope (403); the
-    /// token has been refreshed once.
+    /// The hub refused the credentials (401) or their scope (403): the
+    /// token is refreshed and the hub asked again at once. A refusal of the
+    /// refreshed token, or a refresh that gives the refused token back,
+    /// ends the stream with the refusal instead (see
+    /// [`Subscriber`](crate::Subscriber)).
     Refused(Error),
     /// The hub is overloaded or failing (408, 429, 5xx).
     Unavailable(Error),

@@ -936,7 +936,10 @@ fn reason_name(reason: &ReconnectReason) -> &'static str {
 /// the past asks for no wait), capped at [`MAX_RETRY_AFTER`]; `None` when
 /// absent or unreadable.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    parse_retry_after(response.headers().get(RETRY_AFTER)?.to_str().ok()?, SystemTime::now())
+    parse_retry_after(
+        response.headers().get(RETRY_AFTER)?.to_str().ok()?,
+        SystemTime::now(),
+    )
 }
 
 fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -980,14 +983,36 @@ mod tests {
         let secs = |s| Some(Duration::from_secs(s));
         assert_eq!(parse_retry_after("120", now), secs(120));
         assert_eq!(parse_retry_after(" 0 ", now), secs(0));
-        assert_eq!(parse_retry_after("999999999999999999999999", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), secs(30));
+        assert_eq!(
+            parse_retry_after("999999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            secs(30)
+        );
         // The obsolete forms too.
-        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now), secs(60));
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
+            secs(60)
+        );
         assert_eq!(parse_retry_after("Wed Oct 21 07:28:05 2015", now), secs(5));
-        assert_eq!(parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now), secs(0));
-        assert_eq!(parse_retry_after("Fri, 21 Oct 2016 07:28:00 GMT", now), Some(MAX_RETRY_AFTER));
-        for bad in ["", "-1", "1.5", "soon", "Wed, 32 Oct 2015 07:28:00 GMT", &"9 ".repeat(100)] {
+        assert_eq!(
+            parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now),
+            secs(0)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 21 Oct 2016 07:28:00 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            &"9 ".repeat(100),
+        ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
     }
