@@ -182,40 +182,31 @@ impl Hub {
         if let Some(encoding) = unexpected_encoding(&response) {
             return Err(encoding_error("the hub's answer", &encoding));
         }
-        let html = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|essence| {
-                matches!(essence.as_str(), "text/html" | "application/xhtml+xml")
-            });
         let body = read_limited(
             response,
             MAX_PUBLISH_ANSWER,
             "the hub's answer to a publish",
         )
         .await?;
-        let id = event_id_from_answer(status, &body, html)?;
+        let id = event_id_from_answer(status, &body)?;
         tracing::trace!(hub = %url, id = id.as_str(), "update published");
         Ok(id)
     }
 }
 
 /// The event id in a 2xx answer to a publish, or why the body is not one.
-fn event_id_from_answer(status: u16, body: &[u8], html: bool) -> Result<EventId> {
+///
+/// The body is judged, not its `Content-Type`: hubs answer ids as
+/// `text/plain` (the official hub) or as `text/html` (Flask's default,
+/// flask-mercure-sse). Markup is refused: an event id is an IRI, which
+/// holds no `<` or `>`.
+fn event_id_from_answer(status: u16, body: &[u8]) -> Result<EventId> {
     let invalid = |reason: String| Error::InvalidEventId { status, reason };
-    if html {
-        return Err(invalid("an HTML page".into()));
-    }
     let text = std::str::from_utf8(body).map_err(|_| invalid("not UTF-8".into()))?;
     let id = text.trim();
+    if id.contains(['<', '>']) {
+        return Err(invalid("an HTML page".into()));
+    }
     if id.is_empty() {
         return Err(Error::EmptyEventId { status });
     }

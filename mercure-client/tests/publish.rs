@@ -134,6 +134,22 @@ async fn answers_that_are_not_event_ids_are_errors() {
         assert!(!error.to_string().chars().any(char::is_control), "{what}");
         assert!(error.to_string().len() < 512, "{what}");
     }
+    // The body is judged, not the content type: flask-mercure-sse answers
+    // its ids as text/html.
+    let server = ScriptedHub::start(
+        Vec::new(),
+        vec![Step::status_with(
+            200,
+            &[("Content-Type", "text/html; charset=utf-8")],
+            "urn:uuid:9",
+        )],
+        "Last-Event-ID",
+    )
+    .await;
+    assert_eq!(
+        hub(&server.url()).publish(&update()).await.unwrap(),
+        "urn:uuid:9"
+    );
     // Blank is still "empty"; surrounding whitespace is not part of the id.
     for (body, expected) in [(" \n", None), ("  urn:uuid:7\r\n", Some("urn:uuid:7"))] {
         let server = ScriptedHub::start(

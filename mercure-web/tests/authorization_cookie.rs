@@ -187,7 +187,10 @@ fn header_table() {
             "https://example.com/hub",
             V0,
             "example.com",
-            CookieOptions::new().with_name("hubCookie").with_same_site(SameSite::None).with_lifetime(Duration::from_secs(60)),
+            CookieOptions::new()
+                .with_name("hubCookie")
+                .with_same_site(SameSite::None)
+                .with_lifetime(Duration::from_secs(60)),
             "hubCookie=; Path=/hub; Max-Age=60; Secure; HttpOnly; SameSite=None",
         ),
         (

@@ -133,6 +133,7 @@ impl Parser<'_> {
         self.pos += 1;
         let target = base.join(reference.trim()).ok()?;
         let mut params = Vec::new();
+        let mut has_rel = false;
         loop {
             self.skip(|c| matches!(c, b' ' | b'\t'));
             match self.peek() {
@@ -162,9 +163,14 @@ impl Parser<'_> {
             } else {
                 String::new()
             };
-            // RFC 8288 §3.3: only the first `rel` counts.
-            if name == "rel" && params.iter().any(|(n, _)| n == "rel") {
-                continue;
+            // RFC 8288 §3.3: only the first `rel` counts (remembered, so that
+            // many parameters and many `rel`s cost linear time, not their
+            // product).
+            if name == "rel" {
+                if has_rel {
+                    continue;
+                }
+                has_rel = true;
             }
             params.push((name, value));
         }
@@ -267,5 +273,23 @@ mod tests {
         let links = LinkValue::parse_all(r#"<h>; rel=mercure; rel=self; crossorigin;"#, &base());
         assert_eq!(links[0].relations(), ["mercure"]);
         assert_eq!(links[0].param("crossorigin"), Some(""));
+    }
+
+    #[test]
+    fn many_parameters_and_many_rels_cost_linear_time() {
+        let base = Url::parse("https://example.com/").unwrap();
+        let mut header = String::from("</hub>");
+        for i in 0..20_000 {
+            header.push_str(&format!("; p{i}=v"));
+        }
+        for _ in 0..20_000 {
+            header.push_str("; rel=x");
+        }
+        header.push_str(", </other>; rel=mercure");
+        // Quadratic work here would be 4·10^8 comparisons; linear is instant.
+        let links = LinkValue::parse_all(&header, &base);
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].relations(), ["x"]);
+        assert!(links[1].has_rel("mercure"));
     }
 }
