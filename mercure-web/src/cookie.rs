@@ -48,7 +48,7 @@ impl fmt::Display for SameSite {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CookieError {
-    /// The hub has no [`TokenFactory`](crate::TokenFactory) to mint the token with.
+    /// The hub has no [`TokenFactory`](crate::token::TokenFactory) to mint the token with.
     #[error("the hub has no token factory to mint the subscriber token with")]
     NoTokenFactory,
     /// The token could not be minted.
