@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let subscriber = factory.mint(
             &Grants::new()
                 .subscribe([TopicSelector::exact("https://example.com/users/42")])
-                .payload(serde_json::json!({"user": "https://example.com/users/42"})),
+                .with_payload(serde_json::json!({"user": "https://example.com/users/42"})),
         )?;
         println!("protocol {version}");
         println!("  publisher:  {}", publisher.expose());

@@ -257,7 +257,7 @@ async fn the_authorizer_is_consulted_when_minting() {
     ) -> mercure_actix::Result<HttpResponse> {
         cookies.authorize(
             &Grants::new()
-                .subject("42")
+                .with_subject("42")
                 .subscribe([format!("/users/{user}/inbox"), "/news".to_owned()]),
         )?;
         Ok(HttpResponse::Ok().mercure_cookies(&cookies).finish())
@@ -362,12 +362,12 @@ async fn a_middleware_with_topics_computed_from_the_request() {
                     mercure(),
                     |(id, User(user)): (web::Path<u32>, User)| {
                         Grants::new()
-                            .subject(user.clone())
+                            .with_subject(user.clone())
                             .subscribe([
                                 format!("https://example.com/books/{id}"),
                                 format!("https://example.com/users/{user}"),
                             ])
-                            .payload(serde_json::json!({ "user": user }))
+                            .with_payload(serde_json::json!({ "user": user }))
                     },
                 ))
                 .to(move |id: web::Path<u32>| {

@@ -299,7 +299,7 @@ async fn the_authorizer_is_consulted_when_minting() {
     ) -> mercure_axum::Result<MercureCookies> {
         cookies.authorize(
             &Grants::new()
-                .subject("42")
+                .with_subject("42")
                 .subscribe([format!("/users/{user}/inbox"), "/news".to_owned()]),
         )?;
         Ok(cookies)
@@ -424,12 +424,12 @@ async fn a_route_layer_with_topics_computed_from_the_request() {
             state.clone(),
             |(Path(id), User(user)): (Path<u32>, User)| {
                 Grants::new()
-                    .subject(user.clone())
+                    .with_subject(user.clone())
                     .subscribe([
                         format!("https://example.com/books/{id}"),
                         format!("https://example.com/users/{user}"),
                     ])
-                    .payload(serde_json::json!({ "user": user }))
+                    .with_payload(serde_json::json!({ "user": user }))
             },
         ))
         .with_state(state);

@@ -130,7 +130,7 @@ async fn subscriptions_lists_connected_subscribers() {
         .mint(
             &Grants::new()
                 .subscribe([topic])
-                .payload(serde_json::json!({"user": "alice"})),
+                .with_payload(serde_json::json!({"user": "alice"})),
         )
         .expect("token");
     let mut child = mercure()

@@ -16,7 +16,7 @@ fn grants() -> Grants {
     Grants::new()
         .publish(["https://example.com/books/{id}"])
         .subscribe([TopicSelector::exact("https://example.com/users/42")])
-        .payload(serde_json::json!({"user": "https://example.com/users/42"}))
+        .with_payload(serde_json::json!({"user": "https://example.com/users/42"}))
 }
 
 fn factory(version: ProtocolVersion) -> TokenFactory {

@@ -188,7 +188,7 @@ impl Verifier {
             publish: compile(grants.publish_selectors())?,
             subscribe: compile(grants.subscribe_selectors())?,
             payloads,
-            subject: grants.subject_value().map(str::to_owned),
+            subject: grants.subject().map(str::to_owned),
             expires_at,
         })
     }

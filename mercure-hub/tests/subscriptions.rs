@@ -43,7 +43,10 @@ async fn get(
 #[tokio::test]
 async fn lists_subscriptions_as_json_ld_in_0_x() {
     let hub = start(config().subscriptions(true)).await;
-    let subscriber = hub.token(V0, &Grants::subscribe_all().payload(json!({"user": 42})));
+    let subscriber = hub.token(
+        V0,
+        &Grants::subscribe_all().with_payload(json!({"user": 42})),
+    );
     let _stream = hub
         .stream(
             "topic=https%3A%2F%2Fexample.com%2Fbooks%2F1",
@@ -109,7 +112,10 @@ async fn lists_subscriptions_as_json_ld_in_0_x() {
 #[tokio::test]
 async fn lists_subscriptions_as_json_in_1_0() {
     let hub = start(config().subscriptions(true)).await;
-    let subscriber = hub.token(V1, &Grants::subscribe_all().payload(json!({"user": 7})));
+    let subscriber = hub.token(
+        V1,
+        &Grants::subscribe_all().with_payload(json!({"user": 7})),
+    );
     let _stream = hub
         .stream(
             "match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid",
@@ -221,7 +227,7 @@ async fn subscription_events_announce_connections_and_disconnections() {
             version,
             &Grants::new()
                 .subscribe(["x", "https://example.com/a"])
-                .payload(json!({"n": 1})),
+                .with_payload(json!({"n": 1})),
         );
         let stream = hub.stream(query, Some(&subscriber)).await;
         // The watcher's own connection is announced too: skip it.

@@ -42,7 +42,7 @@ fn cookies(c: &mut Criterion) {
             "https://example.com/books/1",
             "https://example.com/users/42/{+rest}",
         ])
-        .payload(serde_json::json!({"user": 42}));
+        .with_payload(serde_json::json!({"user": 42}));
     let options = CookieOptions::new();
     let mut group = c.benchmark_group("authorization_cookie");
     group.throughput(Throughput::Elements(1));

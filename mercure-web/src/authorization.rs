@@ -130,7 +130,7 @@ impl Authorization {
         let outcome = authorizer.filter(grants);
         if outcome.is_restricted() {
             tracing::debug!(
-                subscriber = grants.subject_value(),
+                subscriber = grants.subject(),
                 denied_subscribe = ?outcome.denied_subscribe,
                 denied_publish = ?outcome.denied_publish,
                 "topic authorizer left selectors out of the token"

@@ -25,7 +25,7 @@ use mercure_core::token::Grants;
 ///         (_, None) => true,
 ///     }
 /// });
-/// let asked = Grants::new().subject("42").subscribe(["/users/42/inbox", "/users/7/inbox", "/news"]);
+/// let asked = Grants::new().with_subject("42").subscribe(["/users/42/inbox", "/users/7/inbox", "/news"]);
 /// let outcome = authorizer.filter(&asked);
 /// assert_eq!(outcome.grants.subscribe_selectors().len(), 2);
 /// assert_eq!(outcome.denied_subscribe, vec![TopicSelector::exact("/users/7/inbox")]);
@@ -46,7 +46,7 @@ pub trait TopicAuthorizer: Send + Sync + fmt::Debug {
     /// `grants` without the selectors this authorizer denies, plus what was
     /// denied.
     fn filter(&self, grants: &Grants) -> AuthorizedGrants {
-        let subscriber = grants.subject_value();
+        let subscriber = grants.subject();
         let (subscribe, denied_subscribe): (Vec<_>, Vec<_>) = grants
             .subscribe_selectors()
             .iter()
@@ -58,11 +58,11 @@ pub trait TopicAuthorizer: Send + Sync + fmt::Debug {
             .cloned()
             .partition(|selector| self.can_publish(subscriber, selector));
         let mut allowed = Grants::new().subscribe(subscribe).publish(publish);
-        if let Some(payload) = grants.payload_value() {
-            allowed = allowed.payload(payload.clone());
+        if let Some(payload) = grants.payload() {
+            allowed = allowed.with_payload(payload.clone());
         }
         if let Some(subject) = subscriber {
-            allowed = allowed.subject(subject);
+            allowed = allowed.with_subject(subject);
         }
         AuthorizedGrants {
             grants: allowed,
@@ -138,8 +138,8 @@ mod tests {
     #[test]
     fn publishing_is_denied_unless_allowed() {
         let grants = Grants::new()
-            .subject("u")
-            .payload(serde_json::json!({"a": 1}))
+            .with_subject("u")
+            .with_payload(serde_json::json!({"a": 1}))
             .subscribe(["/a"])
             .publish(["/b"]);
         let outcome = Everything.filter(&grants);
@@ -149,8 +149,8 @@ mod tests {
             outcome.grants,
             Grants::new()
                 .subscribe(["/a"])
-                .payload(serde_json::json!({"a": 1}))
-                .subject("u")
+                .with_payload(serde_json::json!({"a": 1}))
+                .with_subject("u")
         );
     }
 }

@@ -370,7 +370,7 @@ fn the_token_carries_the_grants_and_lifetime() {
     let grants = Grants::new()
         .subscribe(["https://example.com/books/1"])
         .publish(["https://example.com/chat"])
-        .subject("user-1");
+        .with_subject("user-1");
     let cookie = AuthorizationCookie::mint(&hub, "example.com", &grants, &CookieOptions::new())
         .expect("cookie");
     mercure_core::crypto::install_default_provider();

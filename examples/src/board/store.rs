@@ -177,7 +177,7 @@ impl Board {
     pub fn subscriber_grants(&self, user: &User) -> Grants {
         Grants::new()
             .subscribe([self.inner.topics.notifications(&user.id)])
-            .subject(user.id.clone())
+            .with_subject(user.id.clone())
     }
 
     /// The latest notes sent to `user`, newest first.

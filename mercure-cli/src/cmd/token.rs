@@ -22,10 +22,10 @@ pub(crate) fn run(args: &TokenArgs) -> Result<(), CliError> {
     if let Some(payload) = &args.payload {
         let payload: serde_json::Value = serde_json::from_str(payload)
             .map_err(|e| format!("--payload is not valid JSON: {e}"))?;
-        grants = grants.payload(payload);
+        grants = grants.with_payload(payload);
     }
     if let Some(subject) = &args.subject {
-        grants = grants.subject(subject);
+        grants = grants.with_subject(subject);
     }
     let token = factory.mint(&grants)?;
     if args.decode {

@@ -53,8 +53,8 @@ const MAX_QUOTED: usize = 64;
 ///     claims.grants(),
 ///     &Grants::new()
 ///         .subscribe([TopicSelector::pattern("https://example.com/users/42/{+rest}")])
-///         .payload(serde_json::json!({"id": 42}))
-///         .subject("user-42")
+///         .with_payload(serde_json::json!({"id": 42}))
+///         .with_subject("user-42")
 /// );
 /// // Far-future times saturate instead of overflowing.
 /// assert_eq!(claims.expires_at(), Some(mercure_core::token::LATEST_CLAIM_TIME));
@@ -188,7 +188,7 @@ impl Claims {
     /// assert_eq!(details[0].0[0].expression(), "https://example.com/a");
     /// assert_eq!(details[0].1, Some(&serde_json::json!({"n": 1})));
     /// // The summary of the grants keeps the first payload.
-    /// assert_eq!(claims.grants().payload_value(), Some(&serde_json::json!({"n": 1})));
+    /// assert_eq!(claims.grants().payload(), Some(&serde_json::json!({"n": 1})));
     /// ```
     pub fn subscribe_details(
         &self,
@@ -227,7 +227,7 @@ impl Claims {
 
     /// The `sub` claim.
     pub fn subject(&self) -> Option<&str> {
-        self.grants.subject_value()
+        self.grants.subject()
     }
 
     /// The `iss` claim.
@@ -510,8 +510,8 @@ mod tests {
                 "https://example.com/users/42/{+rest}",
             )])
             .subscribe(["https://example.com/users/42"])
-            .payload(json!({"user": 42, "roles": ["admin"]}))
-            .subject("user-42");
+            .with_payload(json!({"user": 42, "roles": ["admin"]}))
+            .with_subject("user-42");
         for (version, name) in [
             (ProtocolVersion::V0, "mercure"),
             (ProtocolVersion::V1, "authorization_details"),
@@ -556,7 +556,7 @@ mod tests {
                 .subscribe([TopicSelector::pattern("https://example.com/:id")])
                 .publish(["a", "b"])
                 .subscribe(["a"])
-                .payload(json!(1))
+                .with_payload(json!(1))
         );
         let unknown = decode(json!({"authorization_details": [
             {"type": "mercure", "actions": ["subscribe"], "topics": [{"match": "a", "match_type": "regex"}]},
@@ -576,18 +576,15 @@ mod tests {
         .unwrap();
         assert!(claims.has_short_detail_type());
         assert_eq!(claims.grants().publish_selectors(), [TopicSelector::all()]);
-        assert_eq!(
-            claims.grants().payload_value(),
-            Some(&json!({"short": true}))
-        );
+        assert_eq!(claims.grants().payload(), Some(&json!({"short": true})));
         let strict = claims.without_short_detail_type();
         assert!(!strict.has_short_detail_type());
         assert_eq!(
             strict.grants(),
             &Grants::new()
                 .subscribe(["https://example.com/a"])
-                .payload(json!({"full": true}))
-                .subject("s")
+                .with_payload(json!({"full": true}))
+                .with_subject("s")
         );
         assert_eq!(strict.subscribe_details().count(), 1);
         // 0.x claims have no detail types.
@@ -624,7 +621,7 @@ mod tests {
             ]
         );
         // The summary keeps the first payload, not the last.
-        assert_eq!(claims.grants().payload_value(), Some(&json!({"n": 1})));
+        assert_eq!(claims.grants().payload(), Some(&json!({"n": 1})));
         let legacy = decode(json!({"mercure": {"subscribe": ["a"], "payload": 1}})).unwrap();
         let details: Vec<_> = legacy.subscribe_details().collect();
         assert_eq!(details, [(&[TopicSelector::all()][..], Some(&json!(1)))]);

@@ -106,7 +106,7 @@ impl TokenFactory {
         let claims = Claims {
             iss: inner.issuer.as_deref(),
             aud: inner.audience.as_deref(),
-            sub: grants.subject_value().or(match inner.version {
+            sub: grants.subject().or(match inner.version {
                 ProtocolVersion::V0 => None,
                 ProtocolVersion::V1 => inner.client_id.as_deref().or(inner.issuer.as_deref()),
             }),

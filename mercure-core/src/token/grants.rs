@@ -26,8 +26,8 @@ pub const AUTHORIZATION_DETAIL_TYPE: &str = "https://mercure.rocks/authorization
 /// let grants = Grants::new()
 ///     .publish(["https://example.com/books/1"])
 ///     .subscribe([TopicSelector::pattern("https://example.com/users/42/{+rest}")])
-///     .payload(serde_json::json!({"user": 42}))
-///     .subject("user-42");
+///     .with_payload(serde_json::json!({"user": 42}))
+///     .with_subject("user-42");
 /// assert_eq!(grants.subscribe_selectors().len(), 1);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,13 +76,13 @@ impl Grants {
     }
 
     /// Sets the subscriber payload (any JSON value).
-    pub fn payload(mut self, payload: serde_json::Value) -> Self {
+    pub fn with_payload(mut self, payload: serde_json::Value) -> Self {
         self.payload = Some(payload);
         self
     }
 
     /// Sets the `sub` claim (the subscriber or publisher identity).
-    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
         self
     }
@@ -98,12 +98,12 @@ impl Grants {
     }
 
     /// The subscriber payload.
-    pub fn payload_value(&self) -> Option<&serde_json::Value> {
+    pub fn payload(&self) -> Option<&serde_json::Value> {
         self.payload.as_ref()
     }
 
     /// The `sub` claim.
-    pub fn subject_value(&self) -> Option<&str> {
+    pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
     }
 

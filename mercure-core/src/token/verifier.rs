@@ -31,7 +31,7 @@ use crate::clock::{Clock, SystemClock};
 ///     .audience("https://example.com/.well-known/mercure")
 ///     .build()
 ///     .unwrap();
-/// let grants = Grants::subscribe_all().subject("user-42");
+/// let grants = Grants::subscribe_all().with_subject("user-42");
 /// let token = factory.mint(&grants).unwrap();
 ///
 /// let verifier = Verifier::new([VerificationKey::hs256(secret).unwrap()]);
@@ -187,8 +187,8 @@ mod tests {
                 "https://example.com/users/42/{+rest}",
             )])
             .subscribe([TopicSelector::all()])
-            .payload(json!({"user": 42}))
-            .subject("user-42")
+            .with_payload(json!({"user": 42}))
+            .with_subject("user-42")
     }
 
     fn b64(json: &serde_json::Value) -> String {
@@ -254,10 +254,13 @@ mod tests {
         for version in [ProtocolVersion::V0, ProtocolVersion::V1] {
             let factory = factory(SigningKey::hs256(SECRET).unwrap(), version);
             for grants in [
-                Grants::new().subject("s"),
-                Grants::publish_all().subject("s"),
-                Grants::subscribe_all().subject("s"),
-                Grants::new().publish(["a"]).subscribe(["b"]).subject("s"),
+                Grants::new().with_subject("s"),
+                Grants::publish_all().with_subject("s"),
+                Grants::subscribe_all().with_subject("s"),
+                Grants::new()
+                    .publish(["a"])
+                    .subscribe(["b"])
+                    .with_subject("s"),
             ] {
                 let token = factory.mint(&grants).unwrap();
                 assert_eq!(
