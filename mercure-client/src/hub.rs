@@ -387,3 +387,66 @@ impl From<&Hub> for HubInfo {
         hub.info().clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::SigningKey;
+
+    fn factory(version: ProtocolVersion) -> TokenFactory {
+        let builder =
+            TokenFactory::builder(SigningKey::hs256(b"secret").unwrap()).protocol(version);
+        match version {
+            ProtocolVersion::V0 => builder,
+            ProtocolVersion::V1 => builder
+                .issuer("https://app.example.com")
+                .audience("https://example.com/.well-known/mercure"),
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_dialect_does_not_depend_on_the_order_of_the_calls() {
+        const URL: &str = "https://example.com/.well-known/mercure";
+        let v1 = factory(ProtocolVersion::V1);
+        // The factory alone decides.
+        let hub = Hub::builder(URL)
+            .token_factory(v1.clone(), Grants::publish_all())
+            .build()
+            .unwrap();
+        assert_eq!(hub.protocol(), ProtocolVersion::V1);
+        // Agreeing, in either order.
+        for hub in [
+            Hub::builder(URL)
+                .protocol(ProtocolVersion::V1)
+                .token_factory(v1.clone(), Grants::publish_all()),
+            Hub::builder(URL)
+                .token_factory(v1.clone(), Grants::publish_all())
+                .protocol(ProtocolVersion::V1),
+        ] {
+            assert_eq!(hub.build().unwrap().protocol(), ProtocolVersion::V1);
+        }
+        // Disagreeing, in either order: an error, never a silent override.
+        for hub in [
+            Hub::builder(URL)
+                .protocol(ProtocolVersion::V0)
+                .token_factory(v1.clone(), Grants::publish_all()),
+            Hub::builder(URL)
+                .token_factory(v1.clone(), Grants::publish_all())
+                .protocol(ProtocolVersion::V0),
+        ] {
+            let error = hub.build().unwrap_err();
+            assert!(matches!(error, Error::Config(_)), "{error:?}");
+            assert_eq!(
+                error.to_string(),
+                "invalid configuration: the token factory mints 1.0 tokens for a 0.x hub"
+            );
+        }
+        // Neither: 0.x.
+        assert_eq!(
+            Hub::builder(URL).build().unwrap().protocol(),
+            ProtocolVersion::V0
+        );
+    }
+}
