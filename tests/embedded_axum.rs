@@ -162,7 +162,7 @@ async fn permission_changed_closes_a_cookie_subscribers_stream() {
         Path(user): Path<String>,
         mut cookies: MercureCookies,
     ) -> mercure_axum::Result<MercureCookies> {
-        cookies.authorize(&Grants::new().subject(user).subscribe([INBOX]))?;
+        cookies.authorize(&Grants::new().with_subject(user).subscribe([INBOX]))?;
         Ok(cookies)
     }
 

@@ -36,7 +36,7 @@ fn subscriber_token(topics: &[&str]) -> Token {
         .mint(
             &Grants::new()
                 .subscribe(topics.iter().map(|t| TopicSelector::exact(*t)))
-                .payload(serde_json::json!({"user": "peer-test"})),
+                .with_payload(serde_json::json!({"user": "peer-test"})),
         )
         .expect("subscriber token")
 }

@@ -256,7 +256,7 @@ async fn the_subscriptions_api_and_subscription_events() {
             version,
             Grants::new()
                 .subscribe([topic])
-                .payload(serde_json::json!({"user": {"id": 42, "name": "Ann"}})),
+                .with_payload(serde_json::json!({"user": {"id": 42, "name": "Ann"}})),
         );
         let mut user = Subscriber::for_hub(&user_hub).topic(topic).build().unwrap();
         let user_task = tokio::spawn(async move {

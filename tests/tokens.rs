@@ -71,7 +71,7 @@ fn grants() -> Grants {
             TopicSelector::exact("https://example.com/users/42"),
             TopicSelector::all(),
         ])
-        .payload(json!({"user": "https://example.com/users/42"}))
+        .with_payload(json!({"user": "https://example.com/users/42"}))
 }
 
 fn factory(key: SigningKey, version: ProtocolVersion) -> TokenFactory {
@@ -207,7 +207,7 @@ fn subject_and_key_id() {
         .build()
         .unwrap();
     let token = factory
-        .mint(&Grants::subscribe_all().subject("user-42"))
+        .mint(&Grants::subscribe_all().with_subject("user-42"))
         .unwrap();
     let header = jsonwebtoken::decode_header(token.expose()).unwrap();
     assert_eq!(header.kid.as_deref(), Some("k1"));

@@ -1,11 +1,13 @@
 //! Several hubs by name.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A default hub plus named ones, for applications that talk to several.
 ///
 /// Generic over what a hub is: the client's registry holds its `Hub`s, the
-/// web helpers' registry [`HubInfo`](crate::HubInfo)s.
+/// web helpers' registry [`HubInfo`](crate::HubInfo)s. Cheap to clone: the
+/// named hubs are shared until one clone registers another.
 ///
 /// ```
 /// use mercure_core::{HubInfo, HubRegistry};
@@ -19,7 +21,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct HubRegistry<H> {
     default: H,
-    named: BTreeMap<String, H>,
+    named: Arc<BTreeMap<String, H>>,
 }
 
 /// No hub of this name is registered.
@@ -35,21 +37,10 @@ impl<H> HubRegistry<H> {
     pub fn new(default: H) -> Self {
         Self {
             default,
-            named: BTreeMap::new(),
+            named: Arc::new(BTreeMap::new()),
         }
     }
 
-    /// Registers `hub` under `name` (replacing any hub of that name).
-    #[must_use]
-    pub fn with(mut self, name: impl Into<String>, hub: H) -> Self {
-        self.insert(name, hub);
-        self
-    }
-
-    /// Registers `hub` under `name`, returning the hub it replaced.
-    pub fn insert(&mut self, name: impl Into<String>, hub: H) -> Option<H> {
-        self.named.insert(name.into(), hub)
-    }
 
     /// The default hub.
     pub fn hub(&self) -> &H {
@@ -84,11 +75,26 @@ impl<H> HubRegistry<H> {
     pub fn map<T>(&self, mut f: impl FnMut(&H) -> T) -> HubRegistry<T> {
         HubRegistry {
             default: f(&self.default),
-            named: self
-                .named
-                .iter()
-                .map(|(name, hub)| (name.clone(), f(hub)))
-                .collect(),
+            named: Arc::new(
+                self.named
+                    .iter()
+                    .map(|(name, hub)| (name.clone(), f(hub)))
+                    .collect(),
+            ),
         }
+    }
+}
+
+impl<H: Clone> HubRegistry<H> {
+    /// Registers `hub` under `name` (replacing any hub of that name).
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, hub: H) -> Self {
+        self.insert(name, hub);
+        self
+    }
+
+    /// Registers `hub` under `name`, returning the hub it replaced.
+    pub fn insert(&mut self, name: impl Into<String>, hub: H) -> Option<H> {
+        Arc::make_mut(&mut self.named).insert(name.into(), hub)
     }
 }
