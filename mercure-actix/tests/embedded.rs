@@ -1,6 +1,5 @@
 //! Server-selected streams and `permission_changed` on the embedded hub,
 //! driven with `actix_web::test`.
-#![cfg(feature = "embedded-hub")]
 
 use std::pin::Pin;
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! Server-selected streams and `permission_changed` on the embedded hub,
 //! driven with `tower::ServiceExt::oneshot`.
-#![cfg(feature = "embedded-hub")]
 
 use std::time::Duration;
 

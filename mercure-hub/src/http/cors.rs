@@ -10,8 +10,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Methods a preflight allows.
+/// Methods a preflight allows on a hub speaking 1.0 (`QUERY` subscribes).
 const ALLOW_METHODS: &str = "GET,POST,QUERY";
+/// Methods a preflight allows on a hub speaking 0.x only.
+const ALLOW_METHODS_V0: &str = "GET,POST";
 /// Request headers a preflight allows.
 const ALLOW_HEADERS: &str = "authorization,cache-control,content-type,last-event-id";
 /// Response headers scripts may read.
@@ -22,11 +24,13 @@ const EXPOSE_HEADERS: &str = "last-event-id,mercure-last-event-id,link,www-authe
 pub(super) struct Cors {
     any: bool,
     origins: Arc<[String]>,
+    methods: &'static str,
 }
 
 impl Cors {
     /// The policy for `origins`; `None` when the list is empty (no CORS).
-    pub(super) fn new(origins: &[String]) -> Option<Self> {
+    /// Preflights offer `QUERY` only when `query` (the hub speaks 1.0).
+    pub(super) fn new(origins: &[String], query: bool) -> Option<Self> {
         if origins.is_empty() {
             return None;
         }
@@ -36,6 +40,11 @@ impl Cors {
                 .iter()
                 .map(|o| o.trim_end_matches('/').to_owned())
                 .collect(),
+            methods: if query {
+                ALLOW_METHODS
+            } else {
+                ALLOW_METHODS_V0
+            },
         })
     }
 
@@ -99,7 +108,7 @@ impl Cors {
             headers.extend(allow);
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static(ALLOW_METHODS),
+                HeaderValue::from_static(self.methods),
             );
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -148,7 +157,7 @@ mod tests {
 
     #[test]
     fn listed_origins_get_credentials_and_others_nothing() {
-        let cors = Cors::new(&["https://app.example.com/".to_owned()]).unwrap();
+        let cors = Cors::new(&["https://app.example.com/".to_owned()], true).unwrap();
         let allowed = cors.response_headers(Some(b"https://app.example.com"));
         assert_eq!(
             names(&allowed),
@@ -168,12 +177,12 @@ mod tests {
         ] {
             assert_eq!(names(&cors.response_headers(origin)), ["vary"]);
         }
-        assert!(Cors::new(&[]).is_none());
+        assert!(Cors::new(&[], true).is_none());
     }
 
     #[test]
     fn a_wildcard_never_allows_credentials() {
-        let cors = Cors::new(&["*".to_owned()]).unwrap();
+        let cors = Cors::new(&["*".to_owned()], true).unwrap();
         let headers = cors.response_headers(Some(b"https://anywhere.example.org"));
         assert_eq!(headers[1].1, "*");
         assert!(!names(&headers).contains(&"access-control-allow-credentials"));
@@ -192,7 +201,7 @@ mod tests {
 
     #[test]
     fn preflights_list_methods_and_headers_for_allowed_origins_only() {
-        let cors = Cors::new(&["https://app.example.com".to_owned()]).unwrap();
+        let cors = Cors::new(&["https://app.example.com".to_owned()], true).unwrap();
         let allowed = cors.preflight(Some(b"https://app.example.com"));
         assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
         assert_eq!(

@@ -19,7 +19,16 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
         Error::InvalidConfig(_) | Error::InvalidKey(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         _ => (StatusCode::BAD_REQUEST, None),
     };
-    let mut response = (status, format!("{error}\n")).into_response();
+    // Why a token was refused stays in the log: telling the client would
+    // help whoever forges tokens (draft-08, "Error Responses").
+    let public = match error {
+        Error::InvalidToken(reason) => {
+            tracing::debug!(%reason, "token refused");
+            "the token is invalid".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut response = (status, format!("{public}\n")).into_response();
     if let Some(code) = challenge
         && hub.config().support.accepts(ProtocolVersion::V1)
     {
@@ -28,7 +37,7 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
             value.push_str(", error=\"");
             value.push_str(code);
             value.push_str("\", error_description=\"");
-            for c in error.to_string().chars() {
+            for c in public.chars() {
                 if c == '"' || c == '\\' {
                     value.push('\\');
                 }

@@ -66,7 +66,13 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let admission = Admission::new(Limits::of(hub.config()));
-    let cors = Cors::new(&hub.config().cors_origins).map(Arc::new);
+    let cors = Cors::new(
+        &hub.config().cors_origins,
+        hub.config()
+            .support
+            .accepts(mercure_core::ProtocolVersion::V1),
+    )
+    .map(Arc::new);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, permit) = tokio::select! {
@@ -587,7 +593,7 @@ mod tests {
 
     #[test]
     fn cors_headers_follow_the_shared_policy() {
-        let cors = Cors::new(&["https://app.example.com".to_owned()]).unwrap();
+        let cors = Cors::new(&["https://app.example.com".to_owned()], true).unwrap();
         let allowed = cors_headers(
             Some(&cors),
             b"GET / HTTP/1.1\r\norigin: https://app.example.com\r\n\r\n",

@@ -78,7 +78,10 @@ impl EmbeddedHub {
             router = router.route(&metadata::metadata_path(&path), get(metadata::metadata));
         }
         let router = router.with_state(self.clone());
-        match cors::Cors::new(&config.cors_origins) {
+        match cors::Cors::new(
+            &config.cors_origins,
+            config.support.accepts(ProtocolVersion::V1),
+        ) {
             Some(cors) => {
                 router.layer(axum::middleware::from_fn_with_state(cors, cors::middleware))
             }
