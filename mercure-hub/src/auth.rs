@@ -161,6 +161,7 @@ impl Verifier {
                             .into(),
                     ));
                 }
+                self.check_legacy_token(&claims)?;
             }
         }
         if !self.accept_short_detail_type {
@@ -191,6 +192,29 @@ impl Verifier {
             subject: grants.subject().map(str::to_owned),
             expires_at,
         })
+    }
+
+    /// What a 0.x token must not be: an RFC 9068 access token without
+    /// Mercure 1.0 grants (`typ: at+jwt`), or a token naming an audience
+    /// other than this hub's. A key shared with an identity provider then
+    /// cannot turn its other tokens (ID tokens, tokens for other APIs) into
+    /// subscribers of this hub. 0.x tokens without `aud` stay valid, as the
+    /// 0.x protocol defines none.
+    fn check_legacy_token(&self, claims: &Claims) -> Result<(), Error> {
+        if claims.has_access_token_type() {
+            return Err(Error::InvalidToken(
+                "an access token (typ at+jwt) without Mercure 1.0 authorization details".into(),
+            ));
+        }
+        if let Some(audience) = &self.audience
+            && !claims.audience().is_empty()
+            && !claims.has_audience(audience)
+        {
+            return Err(Error::InvalidToken(
+                "the token's audience (aud) is not this hub".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The rules of RFC 9068 access tokens and of this hub's configuration
@@ -375,6 +399,62 @@ mod tests {
                 }
             }
             server.abort();
+        }
+    }
+
+    #[test]
+    fn tokens_of_other_kinds_do_not_pass_for_0_x_tokens() {
+        let config = HubConfig::builder()
+            .url("https://hub.example.com/.well-known/mercure")
+            .audience("https://hub.example.com/.well-known/mercure")
+            .build()
+            .unwrap();
+        let verifier = Verifier::new(vec![VerificationKey::hs256(SECRET).unwrap()], &config);
+        let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
+        // `sign` writes `typ: JWT` for a 0.x factory, `at+jwt` for a 1.0 one.
+        let sign = |claims: serde_json::Value, typ: &str| {
+            let version = if typ == "at+jwt" {
+                ProtocolVersion::V1
+            } else {
+                ProtocolVersion::V0
+            };
+            factory(version, "https://hub.example.com/.well-known/mercure")
+                .sign(&claims)
+                .unwrap()
+                .expose()
+                .to_owned()
+        };
+        let exp = json!(4_000_000_000_u64);
+        // A plain 0.x token, with or without this hub as its audience.
+        for claims in [
+            json!({"exp": exp, "mercure": {"subscribe": ["*"]}}),
+            json!({"exp": exp, "aud": "https://hub.example.com/.well-known/mercure", "mercure": {"subscribe": ["*"]}}),
+        ] {
+            assert!(verifier.verify(&sign(claims, "JWT"), &matchers).is_ok());
+        }
+        // An ID token of an identity provider sharing the key, a token for
+        // another API, an access token without Mercure 1.0 grants.
+        for (claims, typ) in [
+            (
+                json!({"exp": exp, "aud": "my-client-id", "sub": "alice"}),
+                "JWT",
+            ),
+            (
+                json!({"exp": exp, "aud": "https://api.example.com", "mercure": {"subscribe": ["*"]}}),
+                "JWT",
+            ),
+            (
+                json!({"exp": exp, "authorization_details": null, "sub": "alice"}),
+                "at+jwt",
+            ),
+        ] {
+            assert!(
+                matches!(
+                    verifier.verify(&sign(claims.clone(), typ), &matchers),
+                    Err(Error::InvalidToken(_))
+                ),
+                "{claims}"
+            );
         }
     }
 }

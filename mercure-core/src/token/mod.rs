@@ -19,7 +19,7 @@ pub use factory::{DEFAULT_TOKEN_LIFETIME, TokenFactory, TokenFactoryBuilder};
 pub use grants::{AUTHORIZATION_DETAIL_TYPE, Grants};
 pub use key::{SigningKey, VerificationKey};
 pub use secret::Token;
-pub use verifier::Verifier;
+pub use verifier::{MAX_TOKEN_LEN, Verifier};
 
 pub use jsonwebtoken::Algorithm;
 

@@ -96,6 +96,9 @@ impl Verifier {
 
     /// Verifies the signature and reads the claims, leaving times unchecked.
     fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(malformed("the token is longer than 64 KiB"));
+        }
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -105,8 +108,14 @@ impl Verifier {
         let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
         let header: RawHeader = serde_json::from_slice(&base64(header, "header")?)
             .map_err(|e| malformed(&format!("unreadable header: {e}")))?;
-        if header.crit.is_some() {
+        if header.crit {
             return Err(malformed("critical header extensions are not supported"));
+        }
+        // Exactly as registered: no surrounding space, no other case.
+        if header.alg.trim() != header.alg {
+            return Err(TokenError::UnknownAlgorithm {
+                name: header.alg.trim().chars().take(32).collect(),
+            });
         }
         let algorithm = parse_algorithm(&header.alg)?;
         let signature = base64(signature, "signature")?;
@@ -132,13 +141,23 @@ impl Verifier {
 
 /// The JOSE header fields read; the others are ignored, except `crit`,
 /// which names extensions a verifier must understand (RFC 7515 §4.1.11):
-/// this one understands none, so a token with `crit` is refused.
+/// this one understands none, so a token with `crit` is refused, whatever
+/// its value (`null` included).
 #[derive(Deserialize)]
 struct RawHeader {
     alg: String,
     typ: Option<String>,
-    crit: Option<serde::de::IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
 }
+
+/// `true` for a field that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// The longest token read; anything longer is refused before decoding.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
 fn malformed(reason: &str) -> TokenError {
     TokenError::MalformedToken {
@@ -472,6 +491,30 @@ mod tests {
         let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
         assert!(matches!(
             verifier.verify(&token),
+            Err(TokenError::MalformedToken { .. })
+        ));
+    }
+
+    #[test]
+    fn header_oddities_and_oversized_tokens_are_refused() {
+        let payload = b64(&json!({"mercure": {"subscribe": ["*"]}}));
+        let verifier = Verifier::new([VerificationKey::hs256(SECRET).unwrap()]);
+        // `crit` present, even null.
+        let header = b64(&json!({"alg": "HS256", "crit": null}));
+        assert!(matches!(
+            verifier.verify(&format!("{header}.{payload}.c2ln")),
+            Err(TokenError::MalformedToken { .. })
+        ));
+        // An algorithm name with spaces around it.
+        let header = b64(&json!({"alg": " HS256\n"}));
+        assert!(matches!(
+            verifier.verify(&format!("{header}.{payload}.c2ln")),
+            Err(TokenError::UnknownAlgorithm { .. })
+        ));
+        // Longer than the limit: refused before any decoding.
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert!(matches!(
+            verifier.verify(&long),
             Err(TokenError::MalformedToken { .. })
         ));
     }
