@@ -41,7 +41,6 @@ impl<H> HubRegistry<H> {
         }
     }
 
-
     /// The default hub.
     pub fn hub(&self) -> &H {
         &self.default
