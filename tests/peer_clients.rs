@@ -84,13 +84,14 @@ impl Peer {
     }
 }
 
-async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> serde_json::Value {
+/// The next JSON line the peer prints: `what` it should report.
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>, what: &str) -> serde_json::Value {
     let line = tokio::time::timeout(PATIENCE, lines.next_line())
         .await
-        .expect("the peer printed in time")
-        .expect("read")
-        .expect("a line");
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
+        .unwrap_or_else(|_| panic!("the peer did not print {what} within {PATIENCE:?}"))
+        .unwrap_or_else(|e| panic!("reading the peer's output ({what}): {e}"))
+        .unwrap_or_else(|| panic!("the peer exited before printing {what}"));
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{what}: {line}: {e}"))
 }
 
 async fn peer_receives_what_we_publish(peer: Peer, version: ProtocolVersion) {
@@ -115,7 +116,11 @@ async fn peer_receives_what_we_publish(peer: Peer, version: ProtocolVersion) {
         .spawn()
         .expect("start the peer");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    assert_eq!(next_line(&mut lines).await["kind"], "open", "{peer:?}");
+    assert_eq!(
+        next_line(&mut lines, "that it is open").await["kind"],
+        "open",
+        "{peer:?}"
+    );
 
     let hub = Hub::builder(&served.url)
         .token_factory(factory, Grants::publish_all())
@@ -144,26 +149,26 @@ async fn peer_receives_what_we_publish(peer: Peer, version: ProtocolVersion) {
         hub.publish(update).await.expect("publish");
     }
 
-    let first = next_line(&mut lines).await;
+    let first = next_line(&mut lines, "the first update").await;
     assert_eq!(first["kind"], "message", "{peer:?} {version}: {first}");
     assert_eq!(first["id"], "book-1");
     assert_eq!(first["data"], "{\"title\": \"Dune\"}\nline two\nline three");
     assert_eq!(first["type"], "message");
 
-    let second = next_line(&mut lines).await;
+    let second = next_line(&mut lines, "the second update").await;
     assert_eq!(second["id"], "book-2", "{peer:?} {version}: {second}");
     assert_eq!(second["type"], "book.updated");
     assert_eq!(second["data"], "private ☃");
 
     // An update with an empty payload is still delivered (one `data:` line).
-    let third = next_line(&mut lines).await;
+    let third = next_line(&mut lines, "the third update").await;
     assert_eq!(third["id"], "book-3", "{peer:?} {version}: {third}");
     assert_eq!(third["data"], "");
 
     let status = tokio::time::timeout(PATIENCE, child.wait())
         .await
-        .expect("the peer exits after its count")
-        .expect("wait");
+        .unwrap_or_else(|_| panic!("{peer:?} did not exit within {PATIENCE:?} after its count"))
+        .expect("the peer's exit status");
     assert!(status.success(), "{peer:?} exited with {status}");
 }
 

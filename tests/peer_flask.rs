@@ -59,16 +59,26 @@ fn subscribe(
             last_event_id.as_deref(),
         )
         .await
-        .expect("subscribe");
+        .unwrap_or_else(|e| panic!("subscribe to {url}: {e}"));
         let mut received = Vec::new();
         while received.len() < events {
-            match stream.next_event(WAIT).await {
-                Some(event) => received.push(event),
-                None => break,
-            }
+            let what = format!("event {} of {events} on {url}", received.len() + 1);
+            received.push(stream.expect_event(WAIT, &what).await);
         }
         received
     })
+}
+
+/// What a [`subscribe`] task received. It ends by itself, at the latest
+/// when a wait of its own runs out (the response head within
+/// `STREAM_READ_TIMEOUT`, then each event within [`WAIT`]); this bounds
+/// the join in case it does not.
+async fn received(task: JoinHandle<Vec<RawEvent>>, who: &str) -> Vec<RawEvent> {
+    let bound = mercure_integration_tests::STREAM_READ_TIMEOUT + 3 * WAIT;
+    tokio::time::timeout(bound, task)
+        .await
+        .unwrap_or_else(|_| panic!("the {who} subscriber did not finish in time"))
+        .unwrap_or_else(|e| panic!("the {who} subscriber: {e}"))
 }
 
 /// Waits until the hub lists `count` subscriptions to `topic` (through its
@@ -77,7 +87,7 @@ fn subscribe(
 /// before matching, so the topic is percent-encoded twice.
 async fn wait_for_subscribers(flask: &FlaskHub, topic: &str, count: usize) {
     let token = subscriber_token(&["*"]);
-    let client = reqwest::Client::new();
+    let client = mercure_integration_tests::http_client();
     let url = format!(
         "{}/subscriptions/{}",
         flask.url(),
@@ -112,7 +122,7 @@ async fn wait_for_subscribers(flask: &FlaskHub, topic: &str, count: usize) {
 async fn our_publisher_reaches_a_flask_subscriber() {
     let flask = FlaskHub::start().await;
     let topic = "https://example.com/books/1";
-    let received = subscribe(&flask, topic, None, None, 1);
+    let task = subscribe(&flask, topic, None, None, 1);
     wait_for_subscribers(&flask, topic, 1).await;
 
     let update = Update::builder(topic)
@@ -124,7 +134,7 @@ async fn our_publisher_reaches_a_flask_subscriber() {
     let id = publisher(&flask).publish(&update).await.expect("publish");
     assert_eq!(id, "book-1-v1", "the hub honours our id");
 
-    let events = received.await.expect("join");
+    let events = received(task, "flask").await;
     assert_eq!(
         events,
         vec![RawEvent {
@@ -143,7 +153,9 @@ async fn the_hub_assigns_ids_and_refuses_bad_credentials_with_typed_errors() {
         .publish(&Update::new("https://example.com/a", "x").expect("update"))
         .await
         .expect("publish");
+    // An id of its own: a UUID URN.
     assert!(id.as_str().starts_with("urn:uuid:"), "{id}");
+    assert_eq!(id.as_str().len(), "urn:uuid:".len() + 36, "{id}");
 
     // Signed with the wrong secret: this hub answers 403.
     let forged = Hub::builder(flask.url())
@@ -209,9 +221,12 @@ async fn private_updates_reach_only_authorized_subscribers() {
     hub.publish(&public).await.expect("public");
 
     let data = |events: Vec<RawEvent>| events.into_iter().map(|e| e.data).collect::<Vec<_>>();
-    assert_eq!(data(authorized.await.expect("join")), ["secret", "public"]);
-    assert_eq!(data(anonymous.await.expect("join")), ["public"]);
-    assert_eq!(data(other_user.await.expect("join")), ["public"]);
+    assert_eq!(
+        data(received(authorized, "authorized").await),
+        ["secret", "public"]
+    );
+    assert_eq!(data(received(anonymous, "anonymous").await), ["public"]);
+    assert_eq!(data(received(other_user, "other user's").await), ["public"]);
 }
 
 #[tokio::test]
@@ -227,9 +242,11 @@ async fn reconciliation_replays_what_followed_the_last_event_id() {
             .expect("update");
         hub.publish(&update).await.expect("publish");
     }
-    let events = subscribe(&flask, topic, None, Some("feed-1".into()), 2)
-        .await
-        .expect("join");
+    let events = received(
+        subscribe(&flask, topic, None, Some("feed-1".into()), 2),
+        "reconciling",
+    )
+    .await;
     let ids: Vec<_> = events.iter().filter_map(|e| e.id.clone()).collect();
     assert_eq!(ids, ["feed-2", "feed-3"]);
 }
@@ -276,7 +293,10 @@ async fn our_subscriber_authorizes_by_header_cookie_and_query() {
         .expect("update");
     publisher(&flask).publish(&update).await.expect("publish");
     for task in tasks {
-        let (method, data) = task.await.expect("join");
+        let (method, data) = tokio::time::timeout(2 * WAIT, task)
+            .await
+            .expect("each subscriber task ends within its own wait")
+            .expect("join");
         assert_eq!(data, "for user 42 only", "{method:?}");
     }
 }

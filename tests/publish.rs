@@ -6,11 +6,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mercure_client::clock::ManualClock;
-use mercure_client::token::{FnTokenProvider, Grants, SigningKey, Token, TokenFactory};
+use mercure_client::token::{FnTokenProvider, Grants, SigningKey, Token, TokenError, TokenFactory};
 use mercure_client::{Error, Hub, ProtocolVersion, Update, UpdateError};
+use mercure_core::token::{VerificationKey, Verifier};
 use mercure_integration_tests::{Scripted, TestServer};
 
 const ID: &str = "urn:uuid:6c0f5a3e-3c3d-4b5e-9a39-8d9c2f6e1f10";
+/// A publish time-out no exchange with a server on 127.0.0.1 comes near,
+/// where time-outs are not what is tested.
+const GENEROUS: Duration = Duration::from_secs(30);
+/// Bounds a whole test step that should end at once.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 async fn ok_server() -> TestServer {
     TestServer::start(|_, _| Scripted::new(200, ID).header("content-type", "text/plain")).await
@@ -20,9 +26,25 @@ fn hub(server: &TestServer, path: &str, version: ProtocolVersion) -> Hub {
     Hub::builder(server.url(path))
         .protocol(version)
         .token(Token::new("publisher.jwt.value"))
-        .timeout(Some(Duration::from_millis(500)))
+        .timeout(Some(GENEROUS))
         .build()
         .expect("hub")
+}
+
+/// A server on 127.0.0.1 that accepts connections and never answers
+/// (nor closes them) until the task is aborted.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let url = format!("http://{}/hub", listener.local_addr().expect("address"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (url, task)
 }
 
 #[tokio::test]
@@ -98,6 +120,8 @@ async fn dialect_rules_are_checked_before_sending() {
     v0.publish(&wildcard)
         .await
         .expect("0.x allows * as a topic");
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests()[0].text(), "topic=*&data=x");
 }
 
 #[tokio::test]
@@ -120,7 +144,6 @@ async fn every_refusal_has_its_typed_error() {
             "/429" => Scripted::new(429, "slow down"),
             "/empty" => Scripted::new(200, ""),
             "/blank" => Scripted::new(200, " \n"),
-            "/slow" => Scripted::new(200, ID).delay(Duration::from_secs(3)),
             _ => Scripted::new(404, "not found"),
         }
     })
@@ -174,10 +197,38 @@ async fn every_refusal_has_its_typed_error() {
         publish("/blank").await,
         Error::EmptyEventId { status: 200 }
     ));
+    // One request per path, and nothing retried.
+    assert_eq!(server.requests().len(), 10);
+}
 
-    let error = publish("/slow").await;
+/// A hub that never answers: the publish gives up at its time-out, with a
+/// retryable time-out error. The server never answering, the outcome does
+/// not depend on how fast anything runs.
+#[tokio::test]
+async fn a_hub_that_never_answers_times_out() {
+    let (url, server) = silent_server().await;
+    let timeout = Duration::from_millis(200);
+    let hub = Hub::builder(&url)
+        .token(Token::new("publisher.jwt.value"))
+        .timeout(Some(timeout))
+        .build()
+        .expect("hub");
+    let started = tokio::time::Instant::now();
+    let error = tokio::time::timeout(
+        PATIENCE,
+        hub.publish(&Update::new("https://example.com/books/1", "x").unwrap()),
+    )
+    .await
+    .expect("the publish gives up within its time-out, far below 10 s")
+    .expect_err("nothing answers");
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_retryable());
+    assert!(
+        started.elapsed() >= timeout,
+        "gave up after {:?}, before its time-out",
+        started.elapsed()
+    );
+    server.abort();
 }
 
 #[tokio::test]
@@ -189,6 +240,7 @@ async fn tokens_never_appear_in_errors_or_debug_output() {
     let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LWNsYWltcw.c2lnbmF0dXJl";
     let hub = Hub::builder(server.url("/hub"))
         .token(Token::new(secret))
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap();
     let error = hub
@@ -224,6 +276,7 @@ async fn a_401_refreshes_the_token_once() {
     });
     let hub = Hub::builder(server.url("/hub"))
         .token_provider(provider)
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap();
     let id = hub
@@ -246,15 +299,18 @@ async fn a_401_refreshes_the_token_once() {
 fn hub_with_static(server: &TestServer, token: &str) -> Hub {
     Hub::builder(server.url("/hub"))
         .token(Token::new(token))
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap()
 }
 
 #[tokio::test]
 async fn a_factory_backed_hub_presents_a_verifiable_cached_token() {
+    const NOW: u64 = 1_800_000_000;
+    const SECRET: &[u8] = b"publisher-secret";
     let server = ok_server().await;
-    let clock = ManualClock::at_unix(1_800_000_000);
-    let factory = TokenFactory::builder(SigningKey::hs256(b"publisher-secret").unwrap())
+    let clock = ManualClock::at_unix(NOW);
+    let factory = TokenFactory::builder(SigningKey::hs256(SECRET).unwrap())
         .protocol(ProtocolVersion::V1)
         .issuer("https://app.example.com")
         .audience(server.url("/hub"))
@@ -263,6 +319,7 @@ async fn a_factory_backed_hub_presents_a_verifiable_cached_token() {
         .unwrap();
     let hub = Hub::builder(server.url("/hub"))
         .token_factory(factory, Grants::publish_all())
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap();
     assert_eq!(hub.protocol(), ProtocolVersion::V1);
@@ -270,6 +327,7 @@ async fn a_factory_backed_hub_presents_a_verifiable_cached_token() {
     hub.publish(&update).await.unwrap();
     hub.publish(&update).await.unwrap();
     let requests = server.requests();
+    assert_eq!(requests.len(), 2);
     let first = requests[0].header("authorization").unwrap();
     assert_eq!(
         first,
@@ -277,27 +335,57 @@ async fn a_factory_backed_hub_presents_a_verifiable_cached_token() {
         "cached"
     );
     let token = first.strip_prefix("Bearer ").unwrap();
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+
+    // Its signature verifies with the publisher's key, and its claims are
+    // those configured, valid for the default hour from the clock's time.
+    let verifier = |now: u64, secret: &[u8]| {
+        Verifier::new([VerificationKey::hs256(secret).unwrap()])
+            .with_clock(Arc::new(ManualClock::at_unix(now)))
+    };
+    let claims = verifier(NOW, SECRET).verify(token).unwrap();
+    assert_eq!(claims.dialect(), ProtocolVersion::V1);
+    assert_eq!(claims.token_type(), Some("at+jwt"));
+    assert_eq!(claims.issuer(), Some("https://app.example.com"));
+    assert_eq!(claims.audience(), [server.url("/hub")]);
+    assert_eq!(claims.issued_at(), Some(NOW));
+    assert_eq!(claims.expires_at(), Some(NOW + 3600));
+    // Without a subject of its own, a 1.0 token's `sub` is its issuer.
+    assert_eq!(
+        claims.grants(),
+        &Grants::publish_all().with_subject("https://app.example.com")
+    );
+    // Signed with that key only, and valid until `exp` excluded.
+    assert_eq!(
+        verifier(NOW, b"another-secret").verify(token).unwrap_err(),
+        TokenError::InvalidSignature
+    );
+    assert!(verifier(NOW + 3599, SECRET).verify(token).is_ok());
+    assert_eq!(
+        verifier(NOW + 3600, SECRET).verify(token).unwrap_err(),
+        TokenError::Expired
+    );
 }
 
+/// Nothing listens on the hub's port: the publish fails at once with a
+/// retryable transport error.
 #[tokio::test]
 async fn unreachable_hub_is_a_transport_error() {
-    // Bind then drop to get a port nothing listens on.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A socket bound but not listening: its port refuses connections, and
+    // no other process can take it while the test holds it.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
     let hub = Hub::builder(format!("http://127.0.0.1:{port}/hub"))
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap();
-    let error = hub
-        .publish(&Update::new("a", "b").unwrap())
+    let error = tokio::time::timeout(PATIENCE, hub.publish(&Update::new("a", "b").unwrap()))
         .await
+        .expect("a refused connection fails at once")
         .unwrap_err();
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
     assert!(error.is_retryable());
+    drop(socket);
 }
 
 #[test]
@@ -385,6 +473,7 @@ async fn a_provider_may_fetch_its_token_over_the_network() {
     assert!(provider.token().await.is_ok());
     let client = Hub::builder(&hub.url)
         .token_provider(provider)
+        .timeout(Some(GENEROUS))
         .build()
         .unwrap();
     for n in 0..3 {
@@ -392,7 +481,8 @@ async fn a_provider_may_fetch_its_token_over_the_network() {
             .publish(&Update::new("https://example.com/books/1", format!("{n}")).unwrap())
             .await
             .expect("published with a fetched token");
-        assert!(id.as_str().starts_with("urn:uuid:"), "{id}");
+        // The id the hub gave this update: the newest in its history.
+        assert_eq!(Some(id), hub.hub.last_event_id(), "update {n}");
     }
     // Once for the check above, once per publish.
     assert_eq!(issued.load(Ordering::SeqCst), 4);

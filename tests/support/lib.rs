@@ -18,6 +18,43 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 
+/// How long connecting to a server on 127.0.0.1 may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take, answer read in full, with
+/// [`http_client`].
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest silence between two reads of an event stream, with
+/// [`stream_client`] (the hubs under test send heartbeats well within it).
+pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client for requests whose answer ends: connecting and the whole
+/// exchange are bounded, so that a server that never answers fails the
+/// test instead of hanging it.
+///
+/// # Panics
+/// When the client cannot be built.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A client for event streams, which do not end: connecting and every
+/// read (the response head's included) are bounded instead of the whole
+/// exchange.
+///
+/// # Panics
+/// When the client cannot be built.
+pub fn stream_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(STREAM_READ_TIMEOUT)
+        .build()
+        .expect("HTTP client")
+}
+
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {

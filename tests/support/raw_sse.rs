@@ -24,23 +24,34 @@ pub struct RawStream {
 }
 
 impl RawStream {
-    /// Opens `url` with optional `Authorization: Bearer` and `Last-Event-ID` headers.
+    /// Opens `url` with optional `Authorization: Bearer` and `Last-Event-ID`
+    /// headers, with [`crate::stream_client`] (connection and every read
+    /// bounded); the response head must arrive within
+    /// [`crate::STREAM_READ_TIMEOUT`].
     ///
     /// # Errors
-    /// The transport error, or the status when not 200.
+    /// The transport error, the status when not 200, or the time-out.
     pub async fn open(
         url: &str,
         bearer: Option<&str>,
         last_event_id: Option<&str>,
     ) -> Result<Self, String> {
-        let mut request = reqwest::Client::new().get(url);
+        let mut request = crate::stream_client().get(url);
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(crate::STREAM_READ_TIMEOUT, request.send())
+            .await
+            .map_err(|_| {
+                format!(
+                    "no response head from {url} within {:?}",
+                    crate::STREAM_READ_TIMEOUT
+                )
+            })?
+            .map_err(|e| e.to_string())?;
         if response.status() != 200 {
             return Err(format!("status {}", response.status()));
         }
@@ -53,11 +64,25 @@ impl RawStream {
 
     /// The next event with data (comments and empty events skipped), or
     /// `None` when the stream ends or nothing arrives within `timeout`.
+    /// [`RawStream::expect_event`] tells the two apart.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<RawEvent> {
         tokio::time::timeout(timeout, self.next_event_inner())
             .await
             .ok()
             .flatten()
+    }
+
+    /// The next event with data, which must arrive within `timeout`.
+    ///
+    /// # Panics
+    /// When nothing arrives in time or the stream ends (or fails) first;
+    /// the message names what was awaited, `what`.
+    pub async fn expect_event(&mut self, timeout: Duration, what: &str) -> RawEvent {
+        match tokio::time::timeout(timeout, self.next_event_inner()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the stream ended or failed before {what}"),
+            Err(_) => panic!("{what} did not arrive within {timeout:?}"),
+        }
     }
 
     async fn next_event_inner(&mut self) -> Option<RawEvent> {
