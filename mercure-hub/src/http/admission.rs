@@ -1,7 +1,10 @@
 //! Admission of connections: how many are served at once, in total and per
 //! source address, and the answer given beyond that. A connection holds its
 //! [`Permit`] for its whole life (a subscription's too), so a crowd of
-//! slow or idle clients fills its own address's share, not the hub.
+//! slow or idle clients fills its own address's share, not the hub. The
+//! streams of an HTTP/2 connection count as connections: the connection's
+//! permit covers one stream at a time, each other stream takes one more
+//! ([`Permit::another`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -80,6 +83,29 @@ impl Refused {
     }
 }
 
+impl Refused {
+    /// The answer to an HTTP/2 stream refused for the same reason as a
+    /// connection would be: 429 or 503, with `Retry-After`.
+    pub(super) fn into_response(self) -> axum::response::Response {
+        use axum::http::{StatusCode, header};
+        use axum::response::IntoResponse;
+        match self {
+            Refused::Address => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                "too many requests at once from this address\n",
+            )
+                .into_response(),
+            Refused::Total => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "the hub is at its connection limit\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
 /// Refused connections being answered at once; more are dropped unanswered.
 const MAX_REFUSING: usize = 256;
 /// How long a refused connection is given to take its answer.
@@ -129,7 +155,12 @@ impl Admission {
 
     /// Admits a connection from `peer`, if there is room for it.
     pub(super) fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Permit, Refused> {
-        let address = source(peer);
+        self.admit_source(source(peer))
+    }
+
+    /// Admits one more connection (or HTTP/2 stream) from the source
+    /// `address` (already reduced by [`source`]).
+    fn admit_source(self: &Arc<Self>, address: IpAddr) -> Result<Permit, Refused> {
         let mut held = self.held();
         if self.limits.max_connections != 0 && held.total >= self.limits.max_connections {
             return Err(Refused::Total);
@@ -164,6 +195,16 @@ impl Admission {
     #[cfg(test)]
     fn total(&self) -> usize {
         self.held().total
+    }
+}
+
+impl Permit {
+    /// Another permit for the same source, if there is room for it: what
+    /// each HTTP/2 stream beyond a connection's first takes, so that the
+    /// streams multiplexed on one connection count against their source's
+    /// share like as many connections.
+    pub(super) fn another(&self) -> Result<Permit, Refused> {
+        self.admission.admit_source(self.address)
     }
 }
 

@@ -10,6 +10,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 
+/// Most bytes reserved for a body before they arrive, whatever its declared
+/// `Content-Length`: the buffer grows as bytes come, so that a declared
+/// length costs nothing until it is sent.
+const MAX_RESERVED: usize = 16 * 1024;
+
 /// Why a body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum BodyError {
@@ -58,9 +63,10 @@ pub(super) async fn read(
     }
     let collect = async {
         let mut stream = body.into_data_stream();
-        let mut buffer = BytesMut::with_capacity(
-            declared.map_or(0, |length| usize::try_from(length).unwrap_or(limit)),
-        );
+        let reserved = declared.map_or(0, |length| {
+            usize::try_from(length).map_or(MAX_RESERVED, |length| length.min(MAX_RESERVED))
+        });
+        let mut buffer = BytesMut::with_capacity(reserved);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
             if chunk.len() > limit - buffer.len() {

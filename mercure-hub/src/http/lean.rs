@@ -7,26 +7,26 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::admission::{Admission, Limits, Permit};
+use super::admission::{Admission, Limits};
+use super::connection::{Connection, Protocol, WRITE_TIMEOUT};
 use super::cors::Cors;
 use crate::subscription::Direct;
 use crate::{EmbeddedHub, Subscription};
 
 /// Largest request head read; a longer one is answered 431.
 const MAX_HEAD: usize = 64 * 1024;
-/// How long a write may block before the subscriber is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The HTTP/2 connection preface (RFC 9113, section 3.4): read whole
+/// within the head timeout before hyper sees the connection.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Serves `app` (which should include [`EmbeddedHub::router`]) on
 /// `listener` until `shutdown` completes, answering plain HTTP/1.1
@@ -49,6 +49,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// from one IPv4 address or IPv6 /64 network: beyond, a connection is
 /// answered 503 or 429 with `Retry-After` and closed. Bodies are bounded by
 /// the hub's handlers ([`body_timeout`](crate::HubConfigBuilder::body_timeout)).
+/// HTTP/2 connections (prior knowledge) are held to the same bounds: the
+/// preface, settings and first request within the head timeout, closed
+/// once they have had no open stream for as long, at most 16 streams at
+/// once, each beyond the first counted as a connection of its address
+/// (429 or 503 beyond), and pinged to detect a peer gone silent. On every
+/// path a client that stops reading for 60 s is disconnected.
 ///
 /// For many clients, create the listener with a long accept queue
 /// (`tokio::net::TcpSocket::listen(4096)`, as the `mercure-hub` binary
@@ -75,13 +81,12 @@ where
     .map(Arc::new);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, permit) = tokio::select! {
+        let accepted = tokio::select! {
             accepted = super::accept(&listener, &admission) => accepted,
             () = &mut shutdown => return Ok(()),
         };
         tokio::spawn(connection(
-            stream,
-            permit,
+            accepted,
             Arc::clone(&admission),
             hub.clone(),
             app.clone(),
@@ -92,10 +97,11 @@ where
 
 /// What reading a request head gave.
 #[derive(Debug, PartialEq, Eq)]
-enum Head {
+pub(super) enum Head {
     /// A complete HTTP/1 head (and maybe more bytes after it).
     Complete,
-    /// The HTTP/2 connection preface: for hyper.
+    /// The whole HTTP/2 connection preface (and maybe more bytes after
+    /// it): for hyper.
     Http2,
     /// Longer than [`MAX_HEAD`].
     TooLarge,
@@ -107,7 +113,7 @@ enum Head {
 
 /// Reads from `stream` into `head` until a request head is complete, within
 /// `timeout` in all.
-async fn read_head<S: AsyncRead + Unpin>(
+pub(super) async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     head: &mut Vec<u8>,
     timeout: Duration,
@@ -127,8 +133,12 @@ async fn read_head<S: AsyncRead + Unpin>(
                 Ok(n) => n,
             };
             head.extend_from_slice(&chunk[..n]);
-            if head.starts_with(b"PRI ") {
+            if head.starts_with(PREFACE) {
                 return Head::Http2;
+            }
+            if PREFACE.starts_with(head) {
+                // Maybe the preface, not whole yet.
+                continue;
             }
             if find(&head[searched..], b"\r\n\r\n").is_some() {
                 return Head::Complete;
@@ -142,8 +152,7 @@ async fn read_head<S: AsyncRead + Unpin>(
 }
 
 async fn connection(
-    mut stream: TcpStream,
-    permit: Permit,
+    mut connection: Connection,
     admission: Arc<Admission>,
     hub: EmbeddedHub,
     app: Router,
@@ -151,31 +160,50 @@ async fn connection(
 ) {
     let head_timeout = admission.limits().head_timeout;
     let mut head = Vec::with_capacity(1024);
-    match read_head(&mut stream, &mut head, head_timeout).await {
-        Head::Complete => {
-            if let Some(subscription) = lean_subscription(&hub, &head) {
-                let cors = cors_headers(cors.as_deref(), &head);
-                // Free the request buffer: the stream may stay open for hours.
-                drop(head);
-                drop(app);
-                stream_subscription(stream, subscription, cors).await;
-                drop(permit);
-                return;
-            }
-        }
-        Head::Http2 => {}
+    let read = read_head(&mut connection.stream, &mut head, head_timeout).await;
+    if read == Head::Complete
+        && let Some(subscription) = lean_subscription(&hub, &head)
+    {
+        let cors = cors_headers(cors.as_deref(), &head);
+        // Free the request buffer: the stream may stay open for hours.
+        drop(head);
+        drop(app);
+        let Connection { stream, permit, .. } = connection;
+        stream_subscription(stream, subscription, cors).await;
+        drop(permit);
+        return;
+    }
+    let Some(protocol) = protocol_of(read, &mut connection.stream).await else {
+        return;
+    };
+    super::connection::serve(
+        connection,
+        Bytes::from(head),
+        protocol,
+        app,
+        head_timeout,
+        None,
+    )
+    .await;
+}
+
+/// The protocol hyper serves a connection with, from what reading its
+/// first head gave; `None` once the connection is answered (431, 408) or
+/// gone, to be closed.
+pub(super) async fn protocol_of(read: Head, stream: &mut TcpStream) -> Option<Protocol> {
+    match read {
+        Head::Complete => Some(Protocol::Http1),
+        Head::Http2 => Some(Protocol::Http2),
         Head::TooLarge => {
             answer_and_close(stream, REQUEST_HEAD_TOO_LARGE).await;
-            return;
+            None
         }
         Head::TimedOut => {
             answer_and_close(stream, REQUEST_TIMEOUT).await;
-            return;
+            None
         }
-        Head::Gone => return,
+        Head::Gone => None,
     }
-    hand_off(stream, Bytes::from(head), app, head_timeout).await;
-    drop(permit);
 }
 
 const REQUEST_HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
@@ -191,7 +219,7 @@ const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
     the request head was not received in time\n";
 
 /// Writes `response` if the socket takes it at once, and closes.
-async fn answer_and_close(mut stream: TcpStream, response: &[u8]) {
+async fn answer_and_close(stream: &mut TcpStream, response: &[u8]) {
     // A client that stalls its own reading gets nothing: the answer is a
     // courtesy, never a wait.
     let _ = stream.try_write(response);
@@ -356,72 +384,6 @@ async fn write_shared(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Serves the connection with hyper, replaying the bytes already read;
-/// each later request head must arrive within `head_timeout`.
-async fn hand_off(stream: TcpStream, prefix: Bytes, app: Router, head_timeout: Duration) {
-    let io = hyper_util::rt::TokioIo::new(Rewind {
-        prefix,
-        inner: stream,
-    });
-    let service = hyper_util::service::TowerToHyperService::new(app);
-    let builder = super::hyper_builder(head_timeout);
-    if let Err(error) = builder.serve_connection_with_upgrades(io, service).await {
-        tracing::debug!(%error, "connection ended with an error");
-    }
-}
-
-/// A stream that first yields bytes already read from it.
-struct Rewind {
-    prefix: Bytes,
-    inner: TcpStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            let chunk = self.prefix.split_to(n);
-            buf.put_slice(&chunk);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -485,16 +447,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_http2_preface_goes_to_hyper() {
-        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-        for split in [0, 2, 4, 10] {
+    async fn the_http2_preface_goes_to_hyper_once_whole() {
+        let mut preface = PREFACE.to_vec();
+        // The client's first SETTINGS frame (empty), read along.
+        preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        for split in [0, 2, 4, 10, 17, 18, 23, 24] {
             let (result, head) = head_of(
                 &[&preface[..split], &preface[split..]],
                 Duration::from_secs(5),
             )
             .await;
             assert_eq!(result, Head::Http2, "split at {split}");
-            assert!(preface.starts_with(&head));
+            assert!(head.starts_with(PREFACE), "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = PREFACE.chunks(1).collect();
+        let (result, head) = head_of(&bytes, Duration::from_secs(5)).await;
+        assert_eq!((result, head.as_slice()), (Head::Http2, PREFACE));
+        // A method that only starts like the preface is HTTP/1.
+        let (result, _) = head_of(&[b"PRIX / HTTP/1.1\r\n\r\n"], Duration::from_secs(5)).await;
+        assert_eq!(result, Head::Complete);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_preface_times_out() {
+        // The preface up to its blank line (which would end an HTTP/1
+        // head), then nothing.
+        for part in [&b"PRI "[..], &PREFACE[..18], &PREFACE[..23]] {
+            let started = tokio::time::Instant::now();
+            let (result, _) = head_of(&[part], Duration::from_secs(10)).await;
+            assert_eq!(result, Head::TimedOut, "{part:?}");
+            assert_eq!(started.elapsed(), Duration::from_secs(10));
         }
     }
 

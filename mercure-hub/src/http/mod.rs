@@ -2,6 +2,7 @@
 
 mod admission;
 mod body;
+mod connection;
 mod cors;
 mod errors;
 mod lean;
@@ -20,12 +21,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use bytes::Bytes;
 use mercure_core::ProtocolVersion;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use self::admission::{Admission, Limits, Permit};
+use self::admission::{Admission, Limits};
+use self::connection::Connection;
 use crate::EmbeddedHub;
 
 pub use lean::serve_hub;
@@ -102,14 +104,20 @@ impl EmbeddedHub {
 
 /// Serves `router` on `listener` with `TCP_NODELAY` set on every accepted
 /// connection (so small responses are never held back by Nagle's
-/// algorithm and the peer's delayed ACK).
+/// algorithm and the peer's delayed ACK), over HTTP/1.1 or HTTP/2 with
+/// prior knowledge (h2c).
 ///
 /// Connections are bounded by the defaults of [`HubConfig`](crate::HubConfig)
 /// (request heads within [`DEFAULT_HEAD_TIMEOUT`](crate::DEFAULT_HEAD_TIMEOUT),
 /// [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS) at once, of
 /// which [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`](crate::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
 /// per address, answered 503 or 429 beyond); [`serve_hub`] applies a hub's
-/// own configuration.
+/// own configuration. An HTTP/2 connection is held to the same bounds: its
+/// preface, settings and first request within the head timeout, closed
+/// once it has had no open stream for as long, at most 16 streams at once,
+/// each beyond the first counted against its address's connections (429
+/// or 503 beyond), and pinged to detect a peer gone silent. On both
+/// protocols a client that stops reading for 60 s is disconnected.
 ///
 /// # Errors
 /// An I/O error of the listener.
@@ -132,35 +140,49 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let admission = Admission::new(Limits::default());
-    let builder = hyper_builder(admission.limits().head_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let head_timeout = admission.limits().head_timeout;
+    // Every connection holds a receiver: closed once all have ended.
+    let (closing, _) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, permit) = tokio::select! {
+        let connection = tokio::select! {
             accepted = accept(&listener, &admission) => accepted,
             () = &mut shutdown => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned(),
-        );
+        let app = router.clone();
+        let mut signal = closing.subscribe();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-            drop(permit);
+            let mut connection = connection;
+            let mut head = Vec::with_capacity(1024);
+            // The first head is read here, to tell HTTP/2 from HTTP/1 with
+            // the same bounds as on the lean path.
+            let read = tokio::select! {
+                read = lean::read_head(&mut connection.stream, &mut head, head_timeout) => read,
+                _ = signal.changed() => return,
+            };
+            let Some(protocol) = lean::protocol_of(read, &mut connection.stream).await else {
+                return;
+            };
+            connection::serve(
+                connection,
+                Bytes::from(head),
+                protocol,
+                app,
+                head_timeout,
+                Some(signal),
+            )
+            .await;
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = closing.send(());
+    closing.closed().await;
     Ok(())
 }
 
 /// The next connection admitted by `admission`, with `TCP_NODELAY` set;
 /// connections beyond its limits are answered and closed meanwhile.
-async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> (TcpStream, Permit) {
+async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> Connection {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -177,7 +199,11 @@ async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> (TcpStrea
                 if let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
-                return (stream, permit);
+                return Connection {
+                    stream,
+                    permit,
+                    started: tokio::time::Instant::now(),
+                };
             }
             Err(why) => {
                 tracing::debug!(peer = %peer.ip(), ?why, "connection refused");
@@ -185,16 +211,4 @@ async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> (TcpStrea
             }
         }
     }
-}
-
-/// hyper's server for the connections it serves: HTTP/1.1 (each request
-/// head within `head_timeout`, an idle keep-alive connection closed after
-/// it) and HTTP/2.
-fn hyper_builder(head_timeout: Duration) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(head_timeout);
-    builder
 }

@@ -1,5 +1,6 @@
 //! `POST` on the hub: publishing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -10,11 +11,17 @@ use mercure_core::{ProtocolVersion, Update};
 
 use super::errors::respond;
 use super::token::{self, Source};
+use crate::auth::Authorization;
 use crate::form;
 use crate::matcher::TopicSet;
 use crate::metrics::Counters;
 use crate::{DialectSupport, EmbeddedHub, Error};
 
+/// Publishing: whatever can be decided before the body is (the token,
+/// found and verified, the right to publish at all, the content type), so
+/// that a client without a publisher's token never has its body read; then
+/// the body is read, within the hub's size and time limits, and the update
+/// checked against the token's topics.
 pub(super) async fn publish(
     State(hub): State<EmbeddedHub>,
     RawQuery(query): RawQuery,
@@ -22,6 +29,10 @@ pub(super) async fn publish(
     body: Body,
 ) -> Response {
     let config = hub.config();
+    let authorization = match admit(&hub, query.as_deref(), &headers) {
+        Ok(authorization) => authorization,
+        Err(error) => return refuse(&hub, &error),
+    };
     let body = match super::body::read(&headers, body, config.max_body, config.body_timeout).await {
         Ok(body) => body,
         Err(error) => {
@@ -30,27 +41,32 @@ pub(super) async fn publish(
             return error.into_response();
         }
     };
-    match handle(&hub, query.as_deref(), &headers, &body) {
+    match handle(&hub, &authorization, &body) {
         Ok(id) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             id,
         )
             .into_response(),
-        Err(error) => {
-            Counters::add(&hub.inner.counters.updates_rejected);
-            tracing::debug!(%error, "publish refused");
-            respond(&hub, &error)
-        }
+        Err(error) => refuse(&hub, &error),
     }
 }
 
-fn handle(
+/// The answer to a refused publish, counted.
+fn refuse(hub: &EmbeddedHub, error: &Error) -> Response {
+    Counters::add(&hub.inner.counters.updates_rejected);
+    tracing::debug!(%error, "publish refused");
+    respond(hub, error)
+}
+
+/// What can be decided of a publish request from its head alone: the
+/// token (`Authorization` header, 0.x `authorization` query parameter or
+/// cookie) verified, with some right to publish, and the content type.
+fn admit(
     hub: &EmbeddedHub,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<String, Error> {
+) -> Result<Arc<Authorization>, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let query_token = match query {
@@ -72,7 +88,11 @@ fn handle(
     if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
         return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
     }
-
+    if authorization.publish.is_empty() {
+        return Err(Error::Forbidden(
+            "the token does not allow publishing".into(),
+        ));
+    }
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -87,9 +107,16 @@ fn handle(
             ));
         }
     }
+    Ok(authorization)
+}
+
+/// Publishes the update of `body`, if `authorization` allows every topic.
+fn handle(hub: &EmbeddedHub, authorization: &Authorization, body: &[u8]) -> Result<String, Error> {
+    let config = hub.config();
+    let inner = &hub.inner;
     let update = parse_form(body, config.max_topics)?;
     inner.validate(&update)?;
-    let topics = TopicSet::new(std::sync::Arc::from(update.topics()), config.url.clone());
+    let topics = TopicSet::new(Arc::from(update.topics()), config.url.clone());
     if !authorization.may_publish_all(&topics) {
         return Err(Error::Forbidden(
             "the token does not allow publishing to every topic of this update".into(),

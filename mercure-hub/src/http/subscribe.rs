@@ -1,5 +1,7 @@
 //! `GET` on the hub: subscribing.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -9,6 +11,7 @@ use mercure_core::{ProtocolVersion, TopicSelector};
 use super::errors::respond;
 use super::publish::{QUERY_TOKEN_IS_V0, cookie_dialects};
 use super::token::{self, Source};
+use crate::auth::Authorization;
 use crate::form;
 use crate::subscriber::Access;
 use crate::{EmbeddedHub, Error, SubscribeRequest, Subscription};
@@ -27,10 +30,16 @@ pub(super) async fn subscribe(
     }
 }
 
+/// Largest body of a `QUERY` request (or the hub's
+/// [`max_body`](crate::HubConfigBuilder::max_body), if smaller): it carries
+/// selectors and a cursor only; larger is answered 413.
+pub(super) const MAX_QUERY_BODY: usize = 64 * 1024;
+
 /// Subscribing with the `QUERY` method (1.0): the selectors and cursor
 /// travel in a form-encoded body as well as in the query string; the
 /// selectors are the union of both (the query string's first), and for the
-/// cursor the body's value wins. Other methods get 405.
+/// cursor the body's value wins. The token is verified before the body,
+/// of at most [`MAX_QUERY_BODY`] bytes, is read. Other methods get 405.
 pub(super) async fn query_method(
     State(hub): State<EmbeddedHub>,
     method: axum::http::Method,
@@ -46,8 +55,18 @@ pub(super) async fn query_method(
         )
             .into_response();
     }
+    // The token is found and verified before the body is read: a client
+    // that may not subscribe never has its body read.
+    let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers) {
+        Ok(authorization) => authorization,
+        Err(error) => {
+            tracing::debug!(%error, "subscription refused");
+            return respond(&hub, &error);
+        }
+    };
     let config = hub.config();
-    let body = match super::body::read(&headers, body, config.max_body, config.body_timeout).await {
+    let limit = config.max_body.min(MAX_QUERY_BODY);
+    let body = match super::body::read(&headers, body, limit, config.body_timeout).await {
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };
@@ -57,7 +76,7 @@ pub(super) async fn query_method(
     union.extend_from_slice(&body);
     let result = parse_query(&hub, &union).and_then(|query| {
         if query.dialect == ProtocolVersion::V1 {
-            handle_query(&hub, query, &headers)
+            subscribe_with(&hub, query, authorization, &headers)
         } else {
             Err(Error::InvalidSubscribe(
                 "the QUERY method is a Mercure 1.0 feature: use match= parameters".into(),
@@ -66,7 +85,10 @@ pub(super) async fn query_method(
     });
     match result {
         Ok(subscription) => subscription.into_response(),
-        Err(error) => respond(&hub, &error),
+        Err(error) => {
+            tracing::debug!(%error, "subscription refused");
+            respond(&hub, &error)
+        }
     }
 }
 
@@ -191,38 +213,61 @@ pub(super) fn handle(
 
 fn handle_query(
     hub: &EmbeddedHub,
-    query: Query,
+    mut query: Query,
     headers: &HeaderMap,
 ) -> Result<Subscription, Error> {
+    // The `authorization` query parameter is a 0.x feature.
+    let query_token = match query.dialect {
+        ProtocolVersion::V0 => query.token.take(),
+        ProtocolVersion::V1 => None,
+    };
+    let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers)?;
+    subscribe_with(hub, query, authorization, headers)
+}
+
+/// The verified token of a subscription request in `dialect` (`None`:
+/// anonymous, when the hub allows it), from its head alone: the
+/// `Authorization` header, the 0.x `query_token`, or the dialect's cookie.
+fn authorize(
+    hub: &EmbeddedHub,
+    dialect: ProtocolVersion,
+    query_token: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Authorization>>, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let mut dialects = cookie_dialects(config.support);
-    if query.dialect == ProtocolVersion::V1 {
+    if dialect == ProtocolVersion::V1 {
         dialects.reverse();
     }
-    // The `authorization` query parameter is a 0.x feature.
-    let query_token = match query.dialect {
-        ProtocolVersion::V0 => query.token,
-        ProtocolVersion::V1 => None,
-    };
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or(query.last_event_id);
-    let found = token::find(headers, query_token.as_deref(), &dialects);
-    let authorization = match found {
+    match token::find(headers, query_token, &dialects) {
         Some((token, source)) => {
             let authorization = inner.subscribers.verify(&token, &inner.matchers)?;
             if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
                 return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
             }
-            check_token_dialect(hub, query.dialect, authorization.dialect)?;
-            Some(authorization)
+            check_token_dialect(hub, dialect, authorization.dialect)?;
+            Ok(Some(authorization))
         }
-        None if config.anonymous => None,
-        None => return Err(Error::MissingToken),
-    };
+        None if config.anonymous => Ok(None),
+        None => Err(Error::MissingToken),
+    }
+}
+
+/// Subscribes as `query` asks, with the rights of `authorization`.
+fn subscribe_with(
+    hub: &EmbeddedHub,
+    query: Query,
+    authorization: Option<Arc<Authorization>>,
+    headers: &HeaderMap,
+) -> Result<Subscription, Error> {
+    let config = hub.config();
+    let inner = &hub.inner;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id);
     let mut request = SubscribeRequest::new(query.selectors).dialect(query.dialect);
     if let Some(id) = last_event_id {
         request = request.last_event_id(id);
