@@ -140,10 +140,13 @@ pub(super) async fn read_head<S: AsyncRead + Unpin>(
                 // Maybe the preface, not whole yet.
                 continue;
             }
-            if find(&head[searched..], b"\r\n\r\n").is_some() {
+            // The blank line ending a head: CRLF CRLF, or bare LF line
+            // ends, which httparse (and hyper) accept too.
+            let rest = &head[searched..];
+            if find(rest, b"\n\r\n").is_some() || find(rest, b"\n\n").is_some() {
                 return Head::Complete;
             }
-            searched = head.len().saturating_sub(3);
+            searched = head.len().saturating_sub(2);
         }
     };
     tokio::time::timeout(timeout, read)
@@ -243,6 +246,10 @@ fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
         return None;
     }
     let target = request.path?;
+    // What hyper would refuse (httparse accepts more bytes in a target than
+    // `http::Uri`, such as `<`, `>` and `"`) goes to the router, which
+    // refuses it the same way.
+    axum::http::Uri::try_from(target).ok()?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let hub_path = hub.config().path().trim_end_matches('/');
     if path != hub_path && !(hub_path.is_empty() && path == "/") {
@@ -444,6 +451,17 @@ mod tests {
         let post = b"POST /x HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc";
         let (result, head) = head_of(&[post], Duration::from_secs(5)).await;
         assert_eq!((result, head.as_slice()), (Head::Complete, &post[..]));
+        // Bare LF line ends, which hyper accepts too, end a head as well.
+        let bare = b"GET /.well-known/mercure?topic=t HTTP/1.1\nhost: x\n\n";
+        for split in 1..bare.len() {
+            let (result, head) =
+                head_of(&[&bare[..split], &bare[split..]], Duration::from_secs(5)).await;
+            assert_eq!(
+                (result, head.as_slice()),
+                (Head::Complete, &bare[..]),
+                "{split}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -558,6 +576,9 @@ mod tests {
             b"GET /.well-known/mercure?topic=t HTTP/1.1\r\nupgrade: websocket\r\n\r\n",
             b"GET /.well-known/mercure?topic=t HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
             b"GET /.well-known/mercure?topic=t HTTP/1.1\r\ncontent-length: 3\r\n\r\n",
+            // Bytes hyper refuses in a target: the router answers them.
+            b"GET /.well-known/mercure?topic=a>b HTTP/1.1\r\n\r\n",
+            b"GET /.well-known/mercure?topic=a\"b HTTP/1.1\r\n\r\n",
             // Bytes after the head: a pipelined request, for hyper.
             b"GET /.well-known/mercure?topic=t HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
             // Refused subscriptions are answered by the router.
