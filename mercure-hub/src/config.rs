@@ -9,6 +9,7 @@ use mercure_core::ProtocolVersion;
 use mercure_core::clock::{Clock, SystemClock};
 use url::Url;
 
+use crate::matcher::MatcherLimits;
 use crate::{Error, MemoryTransport, Transport, VerificationKey};
 
 /// Which dialects the hub speaks, like the official hub's
@@ -95,7 +96,9 @@ pub struct HubConfig {
     pub(crate) publish_origins: Vec<String>,
     pub(crate) subscriptions: bool,
     pub(crate) metrics: bool,
-    pub(crate) matcher_cache_size: usize,
+    /// The limits of the matcher cache and of pattern selectors (the field
+    /// keeps the name the hub reads it by).
+    pub(crate) matcher_cache_size: MatcherLimits,
     pub(crate) max_selectors: usize,
     pub(crate) max_selector_length: usize,
     pub(crate) max_topics: usize,
@@ -127,6 +130,9 @@ impl fmt::Debug for HubConfig {
             .field("publish_origins", &self.publish_origins)
             .field("subscriptions", &self.subscriptions)
             .field("metrics", &self.metrics)
+            .field("matcher_limits", &self.matcher_cache_size)
+            .field("max_selectors", &self.max_selectors)
+            .field("max_selector_length", &self.max_selector_length)
             .field("max_topics", &self.max_topics)
             .field("head_timeout", &self.head_timeout)
             .field("body_timeout", &self.body_timeout)
@@ -143,11 +149,30 @@ impl fmt::Debug for HubConfig {
 }
 
 impl HubConfig {
+    /// Default number of compiled topic matchers kept in the cache.
+    pub const DEFAULT_MATCHER_CACHE_SIZE: usize = MatcherLimits::CACHE_ENTRIES;
+    /// Default estimated bytes the cached topic matchers may take together
+    /// (64 MiB).
+    pub const DEFAULT_MATCHER_CACHE_BYTES: usize = MatcherLimits::CACHE_BYTES;
+    /// Default number of selectors of one subscription.
+    pub const DEFAULT_MAX_SELECTORS: usize = 256;
+    /// Default length of one selector, in bytes.
+    pub const DEFAULT_MAX_SELECTOR_LENGTH: usize = 4096;
+    /// Default number of pattern selectors (0.x URI templates, 1.0 URL
+    /// patterns) of one subscription.
+    pub const DEFAULT_MAX_PATTERN_SELECTORS: usize = MatcherLimits::MAX_PATTERNS;
+    /// Default length of one pattern selector, in bytes.
+    pub const DEFAULT_MAX_PATTERN_LENGTH: usize = MatcherLimits::MAX_PATTERN_LENGTH;
+    /// Default compiled size of one pattern selector, in bytes (32 KiB).
+    pub const DEFAULT_MAX_PATTERN_SIZE: usize = MatcherLimits::MAX_PATTERN_SIZE;
+
     /// Starts a configuration with the defaults: both dialects, no keys,
     /// anonymous subscribers refused, 1000 events of history, queues of
     /// 1000 events, heartbeats every 40 s, 1 MiB publish bodies of at most
     /// 100 topics, request heads within 10 s and bodies within 30 s,
-    /// 20,000 connections of which 512 per IP address, no CORS, no
+    /// 20,000 connections of which 512 per IP address, the selector and
+    /// pattern limits of [`HubConfigBuilder::selector_limits`] and
+    /// [`HubConfigBuilder::pattern_limits`], no CORS, no
     /// subscriptions API, no metrics, and the strict token rules (see
     /// [`HubConfigBuilder::accept_v0_tokens_for_v1`],
     /// [`HubConfigBuilder::allow_missing_issuer`],
@@ -171,9 +196,13 @@ impl HubConfig {
             publish_origins: Vec::new(),
             subscriptions: false,
             metrics: false,
-            matcher_cache_size: 10_000,
-            max_selectors: 256,
-            max_selector_length: 4096,
+            matcher_cache_size: Self::DEFAULT_MATCHER_CACHE_SIZE,
+            matcher_cache_bytes: Self::DEFAULT_MATCHER_CACHE_BYTES,
+            max_selectors: Self::DEFAULT_MAX_SELECTORS,
+            max_selector_length: Self::DEFAULT_MAX_SELECTOR_LENGTH,
+            max_pattern_selectors: Self::DEFAULT_MAX_PATTERN_SELECTORS,
+            max_pattern_length: Self::DEFAULT_MAX_PATTERN_LENGTH,
+            max_pattern_size: Self::DEFAULT_MAX_PATTERN_SIZE,
             max_topics: DEFAULT_MAX_TOPICS,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -235,8 +264,12 @@ pub struct HubConfigBuilder {
     subscriptions: bool,
     metrics: bool,
     matcher_cache_size: usize,
+    matcher_cache_bytes: usize,
     max_selectors: usize,
     max_selector_length: usize,
+    max_pattern_selectors: usize,
+    max_pattern_length: usize,
+    max_pattern_size: usize,
     max_topics: usize,
     head_timeout: Duration,
     body_timeout: Duration,
@@ -379,17 +412,58 @@ impl HubConfigBuilder {
         self
     }
 
-    /// Compiled topic matchers kept in the cache (default 10,000).
+    /// Compiled topic matchers kept in the cache (default
+    /// [`HubConfig::DEFAULT_MATCHER_CACHE_SIZE`]); the least recently used
+    /// are evicted past it or past [`HubConfigBuilder::matcher_cache_bytes`].
     pub fn matcher_cache_size(mut self, size: usize) -> Self {
         self.matcher_cache_size = size;
         self
     }
 
-    /// Limits on one subscribe request: number of selectors (default 256)
-    /// and length of each (default 4096 bytes).
+    /// Estimated bytes the cached topic matchers may take together (default
+    /// [`HubConfig::DEFAULT_MATCHER_CACHE_BYTES`]); the least recently used
+    /// are evicted past it. Matchers of active subscriptions stay in memory
+    /// as long as their subscribers, cached or not. 0 caches nothing.
+    pub fn matcher_cache_bytes(mut self, bytes: usize) -> Self {
+        self.matcher_cache_bytes = bytes;
+        self
+    }
+
+    /// Limits on one subscribe request: number of selectors (default
+    /// [`HubConfig::DEFAULT_MAX_SELECTORS`]) and length of each (default
+    /// [`HubConfig::DEFAULT_MAX_SELECTOR_LENGTH`] bytes); beyond them, 400.
     pub fn selector_limits(mut self, max_selectors: usize, max_length: usize) -> Self {
         self.max_selectors = max_selectors;
         self.max_selector_length = max_length;
+        self
+    }
+
+    /// Limits on pattern selectors (0.x URI templates, 1.0 URL patterns),
+    /// which compile to regular expressions, bounding what one costs to
+    /// compile and to keep:
+    ///
+    /// - `max_patterns`: pattern selectors of one subscription (default
+    ///   [`HubConfig::DEFAULT_MAX_PATTERN_SELECTORS`]);
+    /// - `max_length`: bytes of one pattern selector (default
+    ///   [`HubConfig::DEFAULT_MAX_PATTERN_LENGTH`]);
+    /// - `max_size`: estimated bytes one pattern selector may compile to,
+    ///   which also limits every automaton built for it, so compiling stops
+    ///   as soon as it is exceeded (default
+    ///   [`HubConfig::DEFAULT_MAX_PATTERN_SIZE`]).
+    ///
+    /// A selector beyond them is refused with 400 (`InvalidSelector`, or
+    /// `InvalidSubscribe` for too many), a token granting one with 401;
+    /// `*` and exact selectors are not patterns. 0 refuses every pattern
+    /// selector.
+    pub fn pattern_limits(
+        mut self,
+        max_patterns: usize,
+        max_length: usize,
+        max_size: usize,
+    ) -> Self {
+        self.max_pattern_selectors = max_patterns;
+        self.max_pattern_length = max_length;
+        self.max_pattern_size = max_size;
         self
     }
 
@@ -541,7 +615,13 @@ impl HubConfigBuilder {
             publish_origins: self.publish_origins,
             subscriptions: self.subscriptions,
             metrics: self.metrics,
-            matcher_cache_size: self.matcher_cache_size,
+            matcher_cache_size: MatcherLimits {
+                cache_entries: self.matcher_cache_size,
+                cache_bytes: self.matcher_cache_bytes,
+                max_patterns: self.max_pattern_selectors,
+                max_pattern_length: self.max_pattern_length,
+                max_pattern_size: self.max_pattern_size,
+            },
             max_selectors: self.max_selectors,
             max_selector_length: self.max_selector_length,
             max_topics: self.max_topics,

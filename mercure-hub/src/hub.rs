@@ -358,6 +358,8 @@ impl Inner {
             ));
         }
         let dialect = request.dialect;
+        self.matchers
+            .check_subscription(&request.selectors, dialect)?;
         let selectors = request
             .selectors
             .into_iter()

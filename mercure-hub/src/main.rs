@@ -82,6 +82,29 @@ struct Args {
     /// Most topics of one update (canonical and alternates); more: 400.
     #[arg(long, env = "MERCURE_MAX_TOPICS", default_value_t = mercure_hub::DEFAULT_MAX_TOPICS)]
     max_topics: usize,
+    /// Most topic selectors of one subscription; more: 400.
+    #[arg(long, env = "MERCURE_MAX_SELECTORS", default_value_t = HubConfig::DEFAULT_MAX_SELECTORS)]
+    max_selectors: usize,
+    /// Longest topic selector, in bytes; longer: 400.
+    #[arg(long, env = "MERCURE_MAX_SELECTOR_LENGTH", default_value_t = HubConfig::DEFAULT_MAX_SELECTOR_LENGTH)]
+    max_selector_length: usize,
+    /// Most pattern selectors (0.x URI templates, 1.0 URL patterns) of one
+    /// subscription; more: 400 (0: patterns refused).
+    #[arg(long, env = "MERCURE_MAX_PATTERN_SELECTORS", default_value_t = HubConfig::DEFAULT_MAX_PATTERN_SELECTORS)]
+    max_pattern_selectors: usize,
+    /// Longest pattern selector, in bytes; longer: 400.
+    #[arg(long, env = "MERCURE_MAX_PATTERN_LENGTH", default_value_t = HubConfig::DEFAULT_MAX_PATTERN_LENGTH)]
+    max_pattern_length: usize,
+    /// Most bytes one pattern selector may compile to (estimated; compiling
+    /// stops past it); more: 400.
+    #[arg(long, env = "MERCURE_MAX_PATTERN_SIZE", default_value_t = HubConfig::DEFAULT_MAX_PATTERN_SIZE)]
+    max_pattern_size: usize,
+    /// Most compiled topic matchers kept in the cache.
+    #[arg(long, env = "MERCURE_MATCHER_CACHE_SIZE", default_value_t = HubConfig::DEFAULT_MATCHER_CACHE_SIZE)]
+    matcher_cache_size: usize,
+    /// Most bytes (estimated) the cached topic matchers take together.
+    #[arg(long, env = "MERCURE_MATCHER_CACHE_BYTES", default_value_t = HubConfig::DEFAULT_MATCHER_CACHE_BYTES)]
+    matcher_cache_bytes: usize,
     /// Seconds a client has to send a request head (then 408 and closed;
     /// idle keep-alive connections are closed after it too).
     #[arg(long, env = "MERCURE_HEAD_TIMEOUT", default_value_t = mercure_hub::DEFAULT_HEAD_TIMEOUT.as_secs())]
@@ -191,6 +214,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .heartbeat((args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)))
         .max_body(args.max_body)
         .max_topics(args.max_topics)
+        .selector_limits(args.max_selectors, args.max_selector_length)
+        .pattern_limits(
+            args.max_pattern_selectors,
+            args.max_pattern_length,
+            args.max_pattern_size,
+        )
+        .matcher_cache_size(args.matcher_cache_size)
+        .matcher_cache_bytes(args.matcher_cache_bytes)
         .head_timeout(Duration::from_secs(args.head_timeout))
         .body_timeout(Duration::from_secs(args.body_timeout))
         .max_connections(args.max_connections)
