@@ -123,7 +123,7 @@ async fn restarting_hub(
                 .data(format!("tick {tick}"))
                 .private(tick.is_multiple_of(2))
                 .build()?;
-            hub.publish(&update)?;
+            hub.publish(&update).await?;
         }
         // Let the last tick reach the subscribers: closing a subscriber
         // ends its stream at once.

@@ -358,6 +358,7 @@ async fn template_hub_urls_keep_every_topic_and_the_last_event_id_in_a_browser()
     );
     let before = hub
         .publish(&Update::new("https://example.com/a", "before").unwrap())
+        .await
         .expect("publish");
 
     let mut env = minijinja::Environment::new();
@@ -425,8 +426,10 @@ async fn template_hub_urls_keep_every_topic_and_the_last_event_id_in_a_browser()
         json!(expected)
     );
     hub.publish(&Update::new("https://example.com/b", "on b").unwrap())
+        .await
         .expect("publish");
     hub.publish(&Update::new("https://example.com/a", "on a").unwrap())
+        .await
         .expect("publish");
     browser
         .wait_until(

@@ -500,6 +500,7 @@ async fn the_subscriptions_api_example() {
     let published = served
         .hub
         .publish(&Update::new("https://example.com/books/1", "x").expect("update"))
+        .await
         .expect("publish");
 
     let observer = format!(

@@ -433,6 +433,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
         let first = running
             .hub
             .publish(&Update::new("https://example.com/r/0", "0").unwrap())
+            .await
             .unwrap();
         let mut subscriber = Subscriber::builder(&running.url)
             .protocol(version)
@@ -468,6 +469,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
         let missed = running
             .hub
             .publish(&Update::new("https://example.com/r/1", "1").unwrap())
+            .await
             .unwrap();
         let SubscriberEvent::Connected(connected) = next_event(&mut subscriber).await else {
             panic!("{version}: not reconnected at once with a fresh token")
@@ -480,6 +482,7 @@ async fn streams_closed_at_token_expiry_resume_with_a_fresh_token() {
         let live = running
             .hub
             .publish(&Update::new("https://example.com/r/2", "2").unwrap())
+            .await
             .unwrap();
         match next_event(&mut subscriber).await {
             SubscriberEvent::Update(update) => assert_eq!(update.id(), Some(&live)),

@@ -56,6 +56,7 @@ async fn a_cookie_token_ends_the_stream_at_its_expiry_and_is_refused_after() {
                 .build()
                 .expect("update"),
         )
+        .await
         .expect("publish");
     stream.read_until(b"data: for the cookie holder\n\n").await;
 
@@ -177,6 +178,7 @@ async fn query_on_a_hub_speaking_both_serves_1_0_and_explains_0x() {
     served
         .hub
         .publish(&Update::new(TOPIC, "by QUERY").expect("update"))
+        .await
         .expect("publish");
     stream.read_until(b"data: by QUERY\n\n").await;
 }

@@ -48,8 +48,8 @@ fn subscribe_target(served: &ServedHub, query: &str) -> String {
     format!("{}?{query}", path_of(&served.url))
 }
 
-fn publish(served: &ServedHub, update: Update) {
-    served.hub.publish(&update).expect("publish");
+async fn publish(served: &ServedHub, update: Update) {
+    served.hub.publish(&update).await.expect("publish");
 }
 
 #[tokio::test]

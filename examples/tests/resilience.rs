@@ -197,6 +197,7 @@ async fn orders_are_accepted_while_the_hub_is_down_and_published_once_it_is_back
         .subscribe(SubscribeRequest::new([TopicSelector::exact(
             accepted.topic.clone(),
         )]))
+        .await
         .expect("subscribe");
     let (hub_listener, failed_attempts) = down.stop().await;
     let running = RunningHub::serve(hub_listener, hub);
@@ -312,7 +313,7 @@ async fn the_daemon_survives_a_hub_restart() {
         .private(true)
         .build()
         .expect("update");
-    let id = first.hub.publish(&update).expect("publish");
+    let id = first.hub.publish(&update).await.expect("publish");
     let line = next_line("update").await;
     assert!(
         line.contains(id.as_str()) && line.ends_with("first"),
@@ -333,7 +334,7 @@ async fn the_daemon_survives_a_hub_restart() {
     let line = next_line("the hub could not replay").await;
     assert!(line.contains(id.as_str()), "{line}");
     let update = Update::new(topic, "second").expect("update");
-    second.hub.publish(&update).expect("publish");
+    second.hub.publish(&update).await.expect("publish");
     let line = next_line("update").await;
     assert!(line.ends_with("second"), "{line}");
 

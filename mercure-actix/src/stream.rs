@@ -55,7 +55,7 @@ impl ServerStream {
     /// # Errors
     /// See [`MercureState::open_stream`] (`403` for a topic the topic
     /// authorizer refuses).
-    pub fn open(
+    pub async fn open(
         &self,
         subscriber: Option<&str>,
         topics: impl IntoIterator<Item: Into<TopicSelector>>,
@@ -63,7 +63,7 @@ impl ServerStream {
         let topics = topics.into_iter().map(Into::into).collect();
         let after = self.last_event_id.as_ref();
         Ok(event_stream(
-            self.state.open_stream(subscriber, topics, after)?,
+            self.state.open_stream(subscriber, topics, after).await?,
         ))
     }
 
@@ -71,8 +71,8 @@ impl ServerStream {
     ///
     /// # Errors
     /// See [`MercureState::subscribe`].
-    pub fn subscribe(&self, request: SubscribeRequest) -> Result<HttpResponse, Error> {
-        Ok(event_stream(self.state.subscribe(request)?))
+    pub async fn subscribe(&self, request: SubscribeRequest) -> Result<HttpResponse, Error> {
+        Ok(event_stream(self.state.subscribe(request).await?))
     }
 
     /// The `Last-Event-ID` the client sent, if any (to resume a request

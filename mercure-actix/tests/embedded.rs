@@ -44,7 +44,9 @@ async fn object_events(
         .headers()
         .get("x-user")
         .and_then(|v| v.to_str().ok());
-    stream.open(user, [format!("https://example.com/objects/{id}")])
+    stream
+        .open(user, [format!("https://example.com/objects/{id}")])
+        .await
 }
 
 macro_rules! app {
@@ -109,6 +111,7 @@ async fn a_handler_streams_the_topics_it_chooses_private_updates_included() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/1")
@@ -117,6 +120,7 @@ async fn a_handler_streams_the_topics_it_chooses_private_updates_included() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     let seen = read_until(&mut body, "data: secret").await;
     assert!(!seen.contains("data: other"), "{seen}");
@@ -132,6 +136,7 @@ async fn a_reconnecting_client_resumes_after_its_last_event_id() {
                 .build()
                 .expect("update"),
         )
+        .await
         .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/1")
@@ -139,6 +144,7 @@ async fn a_reconnecting_client_resumes_after_its_last_event_id() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     let app = app!(mercure(&hub));
     let response = test::call_service(
@@ -215,6 +221,7 @@ async fn permission_changed_closes_the_affected_subscriptions() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/2")
@@ -222,6 +229,7 @@ async fn permission_changed_closes_the_affected_subscriptions() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     read_until(&mut bob, "data: still").await;
     read_until(&mut ada_elsewhere, "data: also").await;

@@ -65,7 +65,9 @@ async fn book_events(
     id: web::Path<u32>,
     stream: ServerStream,
 ) -> mercure_actix::Result<HttpResponse> {
-    stream.open(None, [format!("https://example.com/books/{id}")])
+    stream
+        .open(None, [format!("https://example.com/books/{id}")])
+        .await
 }
 
 fn set_cookies<B>(response: &ServiceResponse<B>) -> Vec<String> {
@@ -175,8 +177,10 @@ async fn the_handlers_cookie_carries_a_1_0_token_that_the_embedded_hub_honours()
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     hub.publish(&Update::new(TOPIC, "public").expect("update"))
+        .await
         .expect("publish");
     let seen = String::from_utf8(holder.read_until(b"data: public\n\n").await).expect("UTF-8");
     assert!(seen.contains("data: private\n"), "{seen:?}");
@@ -189,8 +193,10 @@ async fn a_server_selected_stream_resumes_with_the_1_0_header() {
     let hub = embedded();
     let first = hub
         .publish(&Update::new(TOPIC, "one").expect("update"))
+        .await
         .expect("publish");
     hub.publish(&Update::new(TOPIC, "two").expect("update"))
+        .await
         .expect("publish");
     let app = test::init_service(
         App::new()

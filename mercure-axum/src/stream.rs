@@ -61,7 +61,7 @@ impl ServerStream {
     /// # Errors
     /// See [`MercureState::open_stream`]: `403` when the topic authorizer
     /// refuses a topic.
-    pub fn open(
+    pub async fn open(
         &self,
         subscriber: Option<&str>,
         topics: impl IntoIterator<Item: Into<TopicSelector>>,
@@ -69,15 +69,16 @@ impl ServerStream {
         let topics = topics.into_iter().map(Into::into).collect();
         Ok(self
             .state
-            .open_stream(subscriber, topics, self.last_event_id.as_ref())?)
+            .open_stream(subscriber, topics, self.last_event_id.as_ref())
+            .await?)
     }
 
     /// A stream for a request built by hand.
     ///
     /// # Errors
     /// See [`MercureState::subscribe`].
-    pub fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
-        Ok(self.state.subscribe(request)?)
+    pub async fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
+        Ok(self.state.subscribe(request).await?)
     }
 
     /// The `Last-Event-ID` the client sent, if any (to resume a request

@@ -44,7 +44,9 @@ async fn object_events(
     stream: ServerStream,
 ) -> mercure_axum::Result<Subscription> {
     let user = headers.get("x-user").and_then(|v| v.to_str().ok());
-    stream.open(user, [format!("https://example.com/objects/{id}")])
+    stream
+        .open(user, [format!("https://example.com/objects/{id}")])
+        .await
 }
 
 fn app(mercure: Mercure) -> Router {
@@ -105,6 +107,7 @@ async fn a_handler_streams_the_topics_it_chooses_private_updates_included() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/1")
@@ -113,6 +116,7 @@ async fn a_handler_streams_the_topics_it_chooses_private_updates_included() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     let seen = read_until(&mut body, "data: secret").await;
     assert!(!seen.contains("data: other"), "{seen}");
@@ -128,6 +132,7 @@ async fn a_reconnecting_client_resumes_after_its_last_event_id() {
                 .build()
                 .expect("update"),
         )
+        .await
         .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/1")
@@ -135,6 +140,7 @@ async fn a_reconnecting_client_resumes_after_its_last_event_id() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     let mut request = request("/objects/1/events", None);
     request
@@ -214,6 +220,7 @@ async fn permission_changed_closes_the_affected_subscriptions() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     hub.publish(
         &Update::builder("https://example.com/objects/2")
@@ -221,6 +228,7 @@ async fn permission_changed_closes_the_affected_subscriptions() {
             .build()
             .expect("update"),
     )
+    .await
     .expect("publish");
     read_until(&mut bob, "data: still").await;
     read_until(&mut ada_elsewhere, "data: also").await;

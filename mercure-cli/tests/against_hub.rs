@@ -78,8 +78,9 @@ async fn subscribe_prints_updates_as_json_in_both_dialects() {
             .event_type("note")
             .build()
             .expect("update");
-        hub.publish(&private).expect("publish");
+        hub.publish(&private).await.expect("publish");
         hub.publish(&Update::new(&topic, "public").expect("update"))
+            .await
             .expect("publish");
 
         let first = next_json(&mut lines).await;
@@ -114,8 +115,9 @@ async fn anonymous_subscribers_miss_private_updates() {
         .private(true)
         .build()
         .expect("update");
-    hub.publish(&private).expect("publish");
+    hub.publish(&private).await.expect("publish");
     hub.publish(&Update::new(topic, "public").expect("update"))
+        .await
         .expect("publish");
     assert_eq!(next_json(&mut lines).await["data"], "public");
 }

@@ -25,10 +25,16 @@ impl Publisher for EmbeddedHub {
     /// # }).unwrap();
     /// ```
     fn publish<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<EventId>> {
-        let result = EmbeddedHub::publish(self, update).map_err(|error| match error {
-            mercure_hub::Error::InvalidUpdate(error) => Error::InvalidUpdate(error),
-            other => Error::BadRequest(HubRejection::new(400, &other.to_string(), None)),
-        });
-        Box::pin(std::future::ready(result))
+        Box::pin(async move {
+            EmbeddedHub::publish(self, update)
+                .await
+                .map_err(|error| match error {
+                    mercure_hub::Error::InvalidUpdate(error) => Error::InvalidUpdate(error),
+                    error @ mercure_hub::Error::Unavailable(_) => {
+                        Error::ServerError(HubRejection::new(503, &error.to_string(), None))
+                    }
+                    other => Error::BadRequest(HubRejection::new(400, &other.to_string(), None)),
+                })
+        })
     }
 }

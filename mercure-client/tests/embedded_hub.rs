@@ -17,7 +17,10 @@ async fn next_text(subscription: &mut Subscription) -> Option<String> {
 #[tokio::test]
 async fn the_hub_is_a_publisher_for_application_code() {
     let embedded = EmbeddedHub::new(HubConfig::builder().build().unwrap());
-    let mut stream = embedded.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    let mut stream = embedded
+        .subscribe(SubscribeRequest::new(["t"]))
+        .await
+        .unwrap();
     assert!(next_text(&mut stream).await.is_some());
     let publisher: std::sync::Arc<dyn Publisher> = std::sync::Arc::new(embedded.clone());
     let id = publisher

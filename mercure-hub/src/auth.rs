@@ -46,8 +46,7 @@ pub(crate) struct Authorization {
 
 impl Authorization {
     /// Whether every topic may be published.
-    pub(crate) fn may_publish_all(&self, topics: &TopicSet) -> bool {
-        let base = topics.base();
+    pub(crate) fn may_publish_all(&self, topics: &TopicSet, base: &Url) -> bool {
         topics
             .topics()
             .iter()

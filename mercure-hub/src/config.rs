@@ -58,6 +58,9 @@ pub const DEFAULT_HUB_URL: &str = "http://localhost/.well-known/mercure";
 pub const DEFAULT_HISTORY_SIZE: usize = 1000;
 /// Default number of events queued for one subscriber before it is dropped.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
+/// Default bytes of events queued for one subscriber before it is dropped
+/// (4 MiB; an event larger than that is queued when nothing else is).
+pub const DEFAULT_QUEUE_BYTES: usize = 4 << 20;
 /// Default interval of heartbeat comments.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(40);
 /// Default maximum publish body size (1 MiB).
@@ -90,6 +93,7 @@ pub struct HubConfig {
     pub(crate) authorization_servers: Vec<String>,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes: usize,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) max_body: usize,
     pub(crate) cors_origins: Vec<String>,
@@ -124,6 +128,7 @@ impl fmt::Debug for HubConfig {
             .field("audience", &self.audience)
             .field("transport", &self.transport)
             .field("queue_capacity", &self.queue_capacity)
+            .field("queue_bytes", &self.queue_bytes)
             .field("heartbeat", &self.heartbeat)
             .field("max_body", &self.max_body)
             .field("cors_origins", &self.cors_origins)
@@ -190,6 +195,7 @@ impl HubConfig {
             transport: None,
             history_size: DEFAULT_HISTORY_SIZE,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             heartbeat: Some(DEFAULT_HEARTBEAT),
             max_body: DEFAULT_MAX_BODY,
             cors_origins: Vec::new(),
@@ -257,6 +263,7 @@ pub struct HubConfigBuilder {
     transport: Option<Arc<dyn Transport>>,
     history_size: usize,
     queue_capacity: usize,
+    queue_bytes: usize,
     heartbeat: Option<Duration>,
     max_body: usize,
     cors_origins: Vec<String>,
@@ -371,6 +378,14 @@ impl HubConfigBuilder {
     /// behind is disconnected (it resumes from history). Default 1000.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
+        self
+    }
+
+    /// Bytes of events ([`Event::size`](crate::Event::size)) queued for one
+    /// subscriber; a subscriber that falls this far behind is disconnected
+    /// (it resumes from history). Default [`DEFAULT_QUEUE_BYTES`].
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
         self
     }
 
@@ -609,6 +624,7 @@ impl HubConfigBuilder {
             audience,
             authorization_servers: self.authorization_servers,
             queue_capacity: self.queue_capacity,
+            queue_bytes: self.queue_bytes,
             heartbeat: self.heartbeat.map(crate::time::clamp),
             max_body: self.max_body,
             cors_origins: self.cors_origins,

@@ -53,6 +53,10 @@ pub enum Error {
     /// The hub is shutting down.
     #[error("the hub is closed")]
     Closed,
+    /// The transport failed: nothing was published, or the history
+    /// cannot be read now (HTTP 503).
+    #[error("the hub's history is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The result type of this crate.

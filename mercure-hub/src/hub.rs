@@ -1,19 +1,22 @@
-//! The hub itself: publishing, dispatching, subscribing.
+//! The hub itself: publishing, subscribing, and the application's
+//! operations on subscribers.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{BufMut, BytesMut};
 use mercure_core::{EventId, ProtocolVersion, TopicSelector, Update};
 
 use crate::auth::Verifier;
+use crate::dispatch::{Dispatcher, Feed};
 use crate::documents::{subscription_document, subscription_topic, with_context};
-use crate::matcher::{MatchMemo, MatcherCache, MatcherKind, TopicSet};
+use crate::event::Cursor;
+use crate::matcher::{MatcherCache, MatcherKind};
 use crate::metrics::Counters;
-use crate::outbox::{Outbox, Pushed};
+use crate::outbox::Outbox;
 use crate::subscriber::{Access, CloseReason, SubscriberEntry};
+use crate::subscription::Replay;
 use crate::{
     Error, Event, HubConfig, Metrics, PrivateAccess, SubscribeRequest, Subscription,
     SubscriptionInfo,
@@ -30,14 +33,17 @@ use crate::{
 /// use mercure_hub::{EmbeddedHub, HubConfig, VerificationKey};
 /// use mercure_core::Update;
 ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let hub = EmbeddedHub::new(
 ///     HubConfig::builder()
 ///         .key(VerificationKey::hs256(b"!ChangeThisMercureHubJWTSecretKey!").unwrap())
 ///         .build()
 ///         .unwrap(),
 /// );
-/// let id = hub.publish(&Update::new("https://example.com/books/1", "{}").unwrap()).unwrap();
+/// let update = Update::new("https://example.com/books/1", "{}").unwrap();
+/// let id = hub.publish(&update).await.unwrap();
 /// assert!(id.as_str().starts_with("urn:uuid:"));
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct EmbeddedHub {
@@ -58,67 +64,41 @@ pub(crate) struct Inner {
     pub(crate) matchers: MatcherCache,
     pub(crate) publishers: Verifier,
     pub(crate) subscribers: Verifier,
-    pub(crate) counters: Counters,
-    state: Mutex<State>,
+    pub(crate) counters: Arc<Counters>,
+    dispatcher: Arc<Dispatcher>,
+    next_key: AtomicU64,
 }
 
-#[derive(Default)]
-struct State {
-    slots: HashMap<u64, Slot>,
-    next_key: u64,
-}
-
-struct Slot {
-    entry: Arc<SubscriberEntry>,
-    outbox: Arc<Outbox>,
-}
-
-impl Slot {
-    fn close(&self, reason: CloseReason) {
-        self.entry.close(reason);
-        self.outbox.close();
-    }
-}
-
-/// Subscribers written to by one task after a dispatch (the first batch
-/// by the publishing thread itself): both cores share a large fan-out.
-const FLUSH_BATCH: usize = 32;
-
-/// Writes the events just queued to the subscribers on the lean path, in
-/// batches spread over the workers of the runtime serving them (the first
-/// batch on the publishing thread).
-fn flush(mut outboxes: Vec<Arc<Outbox>>) {
-    if outboxes.len() > FLUSH_BATCH
-        && let Some(runtime) = outboxes[FLUSH_BATCH].runtime()
-    {
-        while outboxes.len() > FLUSH_BATCH {
-            let batch = outboxes.split_off(outboxes.len() - FLUSH_BATCH);
-            runtime.spawn(async move {
-                for outbox in batch {
-                    outbox.flush();
-                }
-            });
-        }
-    }
-    for outbox in outboxes {
-        outbox.flush();
-    }
+/// Where a subscriber's history starts.
+enum Start {
+    /// No history: live events only.
+    Live,
+    /// Every event held.
+    Earliest,
+    /// The events after this one (the requested `Last-Event-ID`).
+    After(Cursor, String),
 }
 
 impl EmbeddedHub {
-    /// Starts a hub with `config`.
+    /// Starts a hub with `config`: its delivery joins the configured
+    /// [`Transport`](crate::Transport), after the newest event it holds.
     pub fn new(config: HubConfig) -> Self {
         mercure_core::crypto::install_default_provider();
         let matchers = MatcherCache::new(config.matcher_cache_size, config.url.clone());
         let publishers = Verifier::new(config.publisher_keys.clone(), &config);
         let subscribers = Verifier::new(config.subscriber_keys.clone(), &config);
+        let counters = Arc::new(Counters::default());
+        let dispatcher = Arc::new(Dispatcher::new(config.url.clone(), Arc::clone(&counters)));
+        let head = config.transport.start(Feed::new(Arc::clone(&dispatcher)));
+        dispatcher.start_after(head.as_ref());
         Self {
             inner: Arc::new(Inner {
                 matchers,
                 publishers,
                 subscribers,
-                counters: Counters::default(),
-                state: Mutex::new(State::default()),
+                counters,
+                dispatcher,
+                next_key: AtomicU64::new(0),
                 config,
             }),
         }
@@ -131,29 +111,38 @@ impl EmbeddedHub {
 
     /// Publishes `update` without HTTP and without a token (the embedding
     /// application is trusted), through the same validation and delivery
-    /// path as the publish endpoint. Validation follows 1.0 rules unless
+    /// path as the publish endpoint; resolves once the transport stored it
+    /// (on disk, for a durable one). Validation follows 1.0 rules unless
     /// the hub speaks 0.x only ([`HubConfig::publish_rules`]), and the
-    /// topic limit ([`HubConfigBuilder::max_topics`]) applies. Publishing an
-    /// id already in history returns it without delivering the update
-    /// again.
+    /// topic limit ([`HubConfigBuilder::max_topics`]) applies.
+    ///
+    /// An update reusing the id of an update in history is delivered like
+    /// any other (a subscriber resuming from that id gets every update
+    /// after the earliest of them), except an exact retry (same id,
+    /// topics, visibility, type, retry and data as the earliest), which
+    /// is acknowledged without being delivered twice.
     ///
     /// # Errors
     /// [`Error::InvalidUpdate`], [`Error::ReservedTopic`], or
-    /// [`Error::InvalidPublish`] beyond the topic limit.
+    /// [`Error::InvalidPublish`] beyond the topic limit;
+    /// [`Error::Unavailable`] when the transport failed (nothing was
+    /// published).
     ///
     /// [`HubConfigBuilder::max_topics`]: crate::HubConfigBuilder::max_topics
-    pub fn publish(&self, update: &Update) -> Result<EventId, Error> {
+    pub async fn publish(&self, update: &Update) -> Result<EventId, Error> {
         self.inner.validate(update)?;
-        Ok(self.inner.dispatch(update))
+        self.inner.dispatch(update).await
     }
 
     /// Subscribes in-process, e.g. to serve a stream whose topics the
     /// server chose. The returned [`Subscription`] is the response body.
     ///
     /// # Errors
-    /// [`Error::InvalidSubscribe`] without selectors, or
-    /// [`Error::InvalidSelector`] for a selector that does not compile.
-    pub fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
+    /// [`Error::InvalidSubscribe`] without selectors,
+    /// [`Error::InvalidSelector`] for a selector that does not compile, or
+    /// [`Error::Unavailable`] when the transport cannot resolve the last
+    /// event id.
+    pub async fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, Error> {
         let dialect = request.dialect;
         let access = match &request.access {
             PrivateAccess::None => Access::None,
@@ -169,13 +158,13 @@ impl EmbeddedHub {
                     .collect::<Result<_, _>>()?,
             ),
         };
-        self.inner.subscribe(request, access)
+        self.inner.subscribe(request, access).await
     }
 
     /// The active subscriptions (one per selector of each subscriber).
     pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
-        // Copied out of the hub's lock, which only lends the entries.
         self.inner
+            .dispatcher
             .snapshot()
             .iter()
             .flat_map(|entry| entry.infos())
@@ -187,25 +176,23 @@ impl EmbeddedHub {
     /// subscriber's stream ends at once (a client then reconnects with a
     /// fresh token).
     pub fn close_subscribers(&self, mut select: impl FnMut(&SubscriptionInfo) -> bool) -> usize {
-        // `select` runs without the hub's lock held, so it may call the hub.
+        // `select` runs with no lock of the hub held, so it may call the hub.
         let chosen: Vec<u64> = self
             .inner
+            .dispatcher
             .snapshot()
             .iter()
             .filter(|entry| entry.infos().any(|info| select(&info)))
             .map(|entry| entry.key)
             .collect();
-        let closed: Vec<Slot> = {
-            let mut state = self.inner.lock();
-            chosen
-                .iter()
-                .filter_map(|key| state.slots.remove(key))
-                .collect()
-        };
-        for slot in &closed {
-            slot.close(CloseReason::Closed);
+        let mut closed = 0;
+        for key in chosen {
+            if let Some(slot) = self.inner.dispatcher.unregister(key) {
+                slot.close(CloseReason::Closed);
+                closed += 1;
+            }
         }
-        closed.len()
+        closed
     }
 
     /// Closes the subscriptions of `subject` (a token's `sub`) that select
@@ -230,22 +217,17 @@ impl EmbeddedHub {
         self.inner.counters.snapshot()
     }
 
-    /// The id of the newest event in history.
+    /// The id of the newest event in history delivered by this hub (or
+    /// held by its transport when it started).
     pub fn last_event_id(&self) -> Option<EventId> {
-        let _state = self.inner.lock();
         self.inner
-            .config
-            .transport
-            .last_id()
+            .dispatcher
+            .newest()
             .map(|id| EventId::new(id.to_string()))
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The rules of what the hub serves on top of those [`Update`]
     /// enforces: the dialect rules of [`HubConfig::publish_rules`] (a hub
     /// that speaks 1.0 applies them to every publisher, whatever its
@@ -294,8 +276,8 @@ impl Inner {
         })
     }
 
-    /// Stores and delivers a validated update; returns its id.
-    pub(crate) fn dispatch(&self, update: &Update) -> EventId {
+    /// The event of a validated update, encoded once.
+    fn event_of(update: &Update) -> Event {
         let id: Arc<str> = match update.id() {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().urn().to_string()),
@@ -306,48 +288,31 @@ impl Inner {
             update.retry(),
             update.data(),
         );
-        let topics = TopicSet::new(Arc::from(update.topics()), self.config.url.clone());
-        let event = Arc::new(Event::new(
-            Arc::clone(&id),
-            topics,
-            update.is_private(),
-            frame,
-        ));
-        let transport = &self.config.transport;
-        let mut state = self.lock();
-        if update.id().is_some() && transport.get(&id).is_some() {
-            drop(state);
-            Counters::add(&self.counters.updates_deduplicated);
-            return EventId::new(id.to_string());
-        }
-        transport.store(Arc::clone(&event));
-        let mut overflowed = Vec::new();
-        let mut to_flush = Vec::new();
-        let mut memo = MatchMemo::default();
-        for (key, slot) in &state.slots {
-            if slot.entry.wants(&event, &mut memo) {
-                match slot.outbox.push(Arc::clone(&event)) {
-                    Pushed::Queued | Pushed::Ended => {}
-                    Pushed::Flush => to_flush.push(Arc::clone(&slot.outbox)),
-                    Pushed::Full => overflowed.push(*key),
-                }
-            }
-        }
-        for key in overflowed {
-            if let Some(slot) = state.slots.remove(&key) {
-                slot.close(CloseReason::Overflow);
-                Counters::add(&self.counters.subscribers_dropped);
-                tracing::info!(subscriber = %slot.entry.id, "subscriber fell too far behind, closing its stream");
-            }
-        }
-        drop(state);
-        flush(to_flush);
-        Counters::add(&self.counters.updates_published);
-        tracing::debug!(id = %id, topics = update.topics().len(), private = update.is_private(), "update published");
-        EventId::new(id.to_string())
+        Event::new(id, Arc::from(update.topics()), update.is_private(), frame)
     }
 
-    pub(crate) fn subscribe(
+    /// Stores and delivers a validated update; returns its id.
+    pub(crate) async fn dispatch(&self, update: &Update) -> Result<EventId, Error> {
+        let event = Self::event_of(update);
+        let transport = &self.config.transport;
+        if update.id().is_some()
+            && let Some(held) = transport.find(event.id()).await?
+            && held.topics() == event.topics()
+            && held.is_private() == event.is_private()
+            && held.frame() == event.frame()
+        {
+            // An exact retry of an update already stored: acknowledged,
+            // not delivered twice.
+            Counters::add(&self.counters.updates_deduplicated);
+            return Ok(EventId::new(event.id().to_owned()));
+        }
+        let event = transport.append(event).await?;
+        Counters::add(&self.counters.updates_published);
+        tracing::debug!(id = %event.id(), cursor = %event.cursor(), topics = update.topics().len(), private = update.is_private(), "update published");
+        Ok(EventId::new(event.id().to_owned()))
+    }
+
+    pub(crate) async fn subscribe(
         self: &Arc<Self>,
         request: SubscribeRequest,
         access: Access,
@@ -381,107 +346,117 @@ impl Inner {
         } else {
             request.selector_payloads
         };
+        let start = match request.last_event_id.as_ref().map(EventId::as_str) {
+            None => Start::Live,
+            Some(mercure_core::EventId::EARLIEST) => Start::Earliest,
+            Some(last) => match self.config.transport.find(last).await? {
+                Some(event) => Start::After(event.cursor(), last.to_owned()),
+                None => Start::Earliest,
+            },
+        };
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().urn().to_string());
-        let outbox = Arc::new(Outbox::new(self.config.queue_capacity));
-        let transport = &self.config.transport;
-
-        let mut initial = BytesMut::new();
-        initial.put_slice(crate::chunk::OPENING);
-        let (entry, resumed_from) = {
-            let mut state = self.lock();
-            let key = state.next_key;
-            state.next_key = state.next_key.wrapping_add(1);
-            let entry = Arc::new(SubscriberEntry::new(
-                key,
-                Arc::clone(&id),
-                request.subject,
-                dialect,
-                selectors,
-                access,
-                payloads,
-            ));
-            let (replay, resumed_from) = match request.last_event_id.as_ref().map(EventId::as_str) {
-                Some(mercure_core::EventId::EARLIEST) => (transport.all(), "earliest".to_owned()),
-                Some(last) => match transport.after(last) {
-                    Some(events) => (events, last.to_owned()),
-                    None => (transport.all(), "earliest".to_owned()),
-                },
-                None => (
-                    Vec::new(),
-                    transport
-                        .last_id()
-                        .map_or_else(|| "earliest".to_owned(), |id| id.to_string()),
-                ),
-            };
-            for event in replay.iter() {
-                if !entry.wants(event, &mut MatchMemo::default()) {
-                    continue;
-                }
-                initial.put_slice(event.frame());
-            }
-            state.slots.insert(
-                key,
-                Slot {
-                    entry: Arc::clone(&entry),
-                    outbox: Arc::clone(&outbox),
-                },
-            );
-            (entry, resumed_from)
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(SubscriberEntry::new(
+            key,
+            Arc::clone(&id),
+            request.subject,
+            dialect,
+            selectors,
+            access,
+            payloads,
+        ));
+        let outbox = Arc::new(Outbox::new(
+            self.config.queue_capacity,
+            self.config.queue_bytes,
+        ));
+        let after = match &start {
+            Start::After(cursor, _) => Some(*cursor),
+            Start::Live | Start::Earliest => None,
+        };
+        let registered = self
+            .dispatcher
+            .register(Arc::clone(&entry), Arc::clone(&outbox), after);
+        let (replay, resumed_from) = match start {
+            Start::Live => (
+                None,
+                registered
+                    .newest
+                    .map_or_else(|| "earliest".to_owned(), |id| id.to_string()),
+            ),
+            Start::Earliest => (Replay::new(None, registered.up_to), "earliest".to_owned()),
+            Start::After(cursor, last) => (Replay::new(Some(cursor), registered.up_to), last),
         };
         self.counters
             .subscribers_connected
             .fetch_add(1, Ordering::Relaxed);
         Counters::add(&self.counters.subscribers_total);
         tracing::debug!(subscriber = %id, dialect = %dialect, resumed_from = %resumed_from, "subscriber connected");
-        self.announce(&entry, true);
-        Ok(Subscription {
-            hub: Arc::clone(self),
-            entry,
+        let subscription = Subscription::new(
+            Arc::clone(self),
+            Arc::clone(&entry),
             outbox,
-            initial: Some(initial.freeze()),
+            replay,
             resumed_from,
-            heartbeat_every: self.config.heartbeat,
-            heartbeat: None,
             expires_in,
-            expiry: None,
-            started: false,
-            done: false,
-        })
+        );
+        self.announce(&entry, true).await;
+        Ok(subscription)
+    }
+
+    /// The registered subscribers.
+    pub(crate) fn snapshot(&self) -> Vec<Arc<SubscriberEntry>> {
+        self.dispatcher.snapshot()
     }
 
     /// Forgets a subscriber whose stream was dropped.
-    pub(crate) fn unregister(&self, entry: &Arc<SubscriberEntry>) {
-        self.lock().slots.remove(&entry.key);
+    pub(crate) fn unregister(self: &Arc<Self>, entry: &Arc<SubscriberEntry>) {
+        self.dispatcher.unregister(entry.key);
         self.counters
             .subscribers_connected
             .fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(subscriber = %entry.id, "subscriber disconnected");
-        if !entry.announced_inactive.swap(true, Ordering::AcqRel) {
-            self.announce(entry, false);
+        if self.config.subscriptions && !entry.announced_inactive.swap(true, Ordering::AcqRel) {
+            let hub = Arc::clone(self);
+            let entry = Arc::clone(entry);
+            run_detached(async move { hub.announce(&entry, false).await });
         }
     }
 
-    /// Publishes the subscription events of `entry`, when enabled.
-    fn announce(&self, entry: &SubscriberEntry, active: bool) {
+    /// Publishes the subscription events of `entry`, when enabled: to the
+    /// subscribers connected now, never kept in history (see
+    /// docs/decisions.md).
+    async fn announce(&self, entry: &SubscriberEntry, active: bool) {
         if !self.config.subscriptions {
             return;
         }
         let hub_path = self.config.url.path();
         for (index, (selector, _, _)) in entry.selectors.iter().enumerate() {
             let payload = entry.payloads.get(index).and_then(Option::as_ref);
-            if let Some(update) = subscription_update(hub_path, entry, selector, payload, active) {
-                self.dispatch(&update);
+            let Some(update) = subscription_update(hub_path, entry, selector, payload, active)
+            else {
+                continue;
+            };
+            let event = Self::event_of(&update).ephemeral();
+            if let Err(error) = self.config.transport.append(event).await {
+                tracing::warn!(%error, "a subscription event could not be published");
             }
         }
     }
+}
 
-    /// The subscriptions of the active subscribers, with each subscriber's dialect.
-    pub(crate) fn snapshot(&self) -> Vec<Arc<SubscriberEntry>> {
-        self.lock()
-            .slots
-            .values()
-            .map(|s| Arc::clone(&s.entry))
-            .collect()
+/// Runs `task` to completion: on the current runtime, or at once when it
+/// needs no waiting (outside any runtime, a task that would wait is
+/// dropped with a warning).
+fn run_detached(task: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(task);
+        }
+        Err(_) => {
+            if futures_util::FutureExt::now_or_never(task).is_none() {
+                tracing::warn!("a subscription event was dropped: no runtime to publish it on");
+            }
+        }
     }
 }
 

@@ -30,6 +30,7 @@ struct ReadmeDoctests;
 mod auth;
 mod chunk;
 mod config;
+mod dispatch;
 mod documents;
 mod error;
 mod event;
@@ -49,11 +50,11 @@ mod transport;
 pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE,
     DEFAULT_HUB_URL, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_TOPICS, DEFAULT_QUEUE_CAPACITY,
-    DialectSupport, HubConfig, HubConfigBuilder,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_TOPICS, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_CAPACITY, DialectSupport, HubConfig, HubConfigBuilder,
 };
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Cursor, Event};
 pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
 pub use key::VerificationKey;
@@ -61,7 +62,9 @@ pub use mercure_core::token::Algorithm;
 pub use metrics::Metrics;
 pub use subscriber::{PrivateAccess, SubscribeRequest, SubscriptionInfo};
 pub use subscription::Subscription;
-pub use transport::{MemoryTransport, Transport};
+#[cfg(feature = "durable")]
+pub use transport::{DurableOptions, DurableTransport};
+pub use transport::{Feed, MemoryTransport, Page, Transport, TransportError, TransportFuture};
 
 #[cfg(test)]
 mod send_sync {

@@ -105,8 +105,9 @@ pub(crate) enum Matcher {
 }
 
 impl Matcher {
-    /// Whether `topics` holds a topic this matcher selects.
-    pub(crate) fn matches_any(&self, topics: &TopicSet) -> bool {
+    /// Whether `topics` holds a topic this matcher selects (relative
+    /// topics resolved against `base`, the hub URL).
+    pub(crate) fn matches_any(&self, topics: &TopicSet, base: &Url) -> bool {
         match self {
             Matcher::Any => true,
             Matcher::Exact(expression) => topics.topics.iter().any(|t| **t == **expression),
@@ -118,7 +119,7 @@ impl Matcher {
                 .iter()
                 .any(|t| **t == **expression || template.is_match(t)),
             Matcher::UrlPattern(pattern) => topics
-                .urls()
+                .urls(base)
                 .iter()
                 .flatten()
                 .any(|url| pattern.matches(url)),
@@ -484,38 +485,49 @@ pub(crate) fn too_large(limit: usize) -> String {
 /// compiled [`Matcher`] (through [`MatcherCache`]), so it is evaluated once
 /// per update instead of once per subscriber. Exact matchers are cheaper
 /// to compare than to look up and are not memoized.
-#[derive(Debug, Default)]
-pub(crate) struct MatchMemo {
+#[derive(Debug)]
+pub(crate) struct MatchMemo<'a> {
+    base: &'a Url,
     results: std::collections::HashMap<usize, bool>,
 }
 
-impl MatchMemo {
+impl<'a> MatchMemo<'a> {
+    /// An empty memo for matching one update's topics, relative ones
+    /// resolved against `base` (the hub URL).
+    pub(crate) fn new(base: &'a Url) -> Self {
+        Self {
+            base,
+            results: std::collections::HashMap::new(),
+        }
+    }
+
     /// Whether `matcher` selects one of `topics`, remembered per matcher.
     pub(crate) fn matches_any(&mut self, matcher: &Arc<Matcher>, topics: &TopicSet) -> bool {
         match **matcher {
-            Matcher::Any | Matcher::Exact(_) => matcher.matches_any(topics),
+            Matcher::Any | Matcher::Exact(_) => matcher.matches_any(topics, self.base),
             Matcher::Template { .. } | Matcher::UrlPattern(_) => *self
                 .results
                 .entry(Arc::as_ptr(matcher) as usize)
-                .or_insert_with(|| matcher.matches_any(topics)),
+                .or_insert_with(|| matcher.matches_any(topics, self.base)),
         }
     }
 }
 
 /// The topics of one update, with their URL forms parsed on first need
 /// (URL patterns match URLs) and then shared by every matcher.
+///
+/// A hub resolves every topic against its one URL, so the forms parsed
+/// for the first matcher hold for all the others.
 #[derive(Debug)]
 pub(crate) struct TopicSet {
     topics: Arc<[String]>,
-    base: Url,
     urls: OnceLock<Box<[Option<Url>]>>,
 }
 
 impl TopicSet {
-    pub(crate) fn new(topics: Arc<[String]>, base: Url) -> Self {
+    pub(crate) fn new(topics: Arc<[String]>) -> Self {
         Self {
             topics,
-            base,
             urls: OnceLock::new(),
         }
     }
@@ -524,15 +536,11 @@ impl TopicSet {
         &self.topics
     }
 
-    pub(crate) fn base(&self) -> &Url {
-        &self.base
-    }
-
-    fn urls(&self) -> &[Option<Url>] {
+    fn urls(&self, base: &Url) -> &[Option<Url>] {
         self.urls.get_or_init(|| {
             self.topics
                 .iter()
-                .map(|topic| self.base.join(topic).ok())
+                .map(|topic| base.join(topic).ok())
                 .collect()
         })
     }
@@ -1193,21 +1201,18 @@ mod tests {
     fn any_topic_of_an_update() {
         let cache = cache();
         let matcher = cache.get(MatcherKind::Exact, "b").unwrap();
-        let topics = TopicSet::new(
-            Arc::from(["a".to_owned(), "b".to_owned()]),
-            cache.base().clone(),
-        );
-        assert!(matcher.matches_any(&topics));
+        let topics = TopicSet::new(Arc::from(["a".to_owned(), "b".to_owned()]));
+        assert!(matcher.matches_any(&topics, cache.base()));
     }
 
     #[test]
     fn memoized_results_equal_direct_ones() {
         let cache = cache();
-        let topics = TopicSet::new(
-            Arc::from(["https://example.com/books/1".to_owned(), "/x".to_owned()]),
-            cache.base().clone(),
-        );
-        let mut memo = MatchMemo::default();
+        let topics = TopicSet::new(Arc::from([
+            "https://example.com/books/1".to_owned(),
+            "/x".to_owned(),
+        ]));
+        let mut memo = MatchMemo::new(cache.base());
         for (kind, expression) in [
             (MatcherKind::UrlPattern, "https://example.com/books/:id"),
             (MatcherKind::UrlPattern, "/y"),
@@ -1217,7 +1222,7 @@ mod tests {
             (MatcherKind::Exact, "*"),
         ] {
             let matcher = cache.get(kind, expression).unwrap();
-            let direct = matcher.matches_any(&topics);
+            let direct = matcher.matches_any(&topics, cache.base());
             assert_eq!(memo.matches_any(&matcher, &topics), direct, "{expression}");
             assert_eq!(
                 memo.matches_any(&matcher, &topics),
@@ -1530,8 +1535,8 @@ mod tests {
     /// Through the hub: 256 subscriptions of hostile patterns from as many
     /// clients, each gone at once, leave no more in the hub's matcher cache
     /// than its byte budget.
-    #[test]
-    fn the_hubs_matcher_cache_stays_within_its_byte_budget() {
+    #[tokio::test]
+    async fn the_hubs_matcher_cache_stays_within_its_byte_budget() {
         use crate::{EmbeddedHub, HubConfig, SubscribeRequest};
         let budget = 2 << 20;
         let hub = EmbeddedHub::new(
@@ -1549,7 +1554,7 @@ mod tests {
                 .chain([TopicSelector::pattern(format!("/q{i}/:a(\\w{{50}})"))]);
             for selector in selectors {
                 let request = SubscribeRequest::new([selector]).dialect(ProtocolVersion::V1);
-                match hub.subscribe(request) {
+                match hub.subscribe(request).await {
                     Ok(subscription) => drop(subscription),
                     Err(Error::InvalidSelector { .. }) => refused += 1,
                     Err(other) => panic!("{other}"),

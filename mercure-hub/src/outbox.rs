@@ -78,6 +78,7 @@ pub(crate) enum Wake {
 pub(crate) struct Outbox {
     state: Mutex<State>,
     capacity: usize,
+    max_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +86,8 @@ struct State {
     queue: VecDeque<Item>,
     /// Events in `queue` (heartbeats are not counted against the capacity).
     events: usize,
+    /// Their [`Event::size`] in total.
+    bytes: usize,
     /// Bytes of the front item already written (direct mode).
     written: usize,
     waker: Option<Waker>,
@@ -101,10 +104,13 @@ struct State {
 }
 
 impl Outbox {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An outbox of at most `capacity` events and `max_bytes` of them (an
+    /// event larger than `max_bytes` is taken when the queue is empty).
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -118,11 +124,15 @@ impl Outbox {
         if state.closed || state.broken {
             return Pushed::Ended;
         }
-        if state.events >= self.capacity {
+        let size = event.size();
+        if state.events >= self.capacity
+            || (state.events > 0 && state.bytes.saturating_add(size) > self.max_bytes)
+        {
             return Pushed::Full;
         }
         state.queue.push_back(Item::Event(event));
         state.events += 1;
+        state.bytes += size;
         if state.sink.is_some() {
             if std::mem::replace(&mut state.flush_pending, true) {
                 return Pushed::Queued;
@@ -189,6 +199,7 @@ impl Outbox {
                 Some(Item::Event(event)) => {
                     bytes += event.frame().len();
                     state.events -= 1;
+                    state.bytes -= event.size();
                     taken.push(event);
                 }
                 Some(Item::Heartbeat) => {}
@@ -346,8 +357,9 @@ impl State {
             }
             n -= left;
             self.written = 0;
-            if let Some(Item::Event(_)) = self.queue.pop_front() {
+            if let Some(Item::Event(event)) = self.queue.pop_front() {
                 self.events -= 1;
+                self.bytes -= event.size();
             }
         }
     }
@@ -365,7 +377,6 @@ mod tests {
 
     use super::{Outbox, Pushed, Wake};
     use crate::Event;
-    use crate::matcher::TopicSet;
 
     fn chunk_of(frame: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -375,11 +386,12 @@ mod tests {
 
     fn event(id: &str, data: &str) -> Arc<Event> {
         let frame = mercure_core::sse::encode_event(id, None, None, data);
-        let topics = TopicSet::new(
+        Arc::new(Event::new(
+            Arc::from(id),
             Arc::from(vec!["t".to_owned()]),
-            url::Url::parse("http://127.0.0.1/.well-known/mercure").unwrap(),
-        );
-        Arc::new(Event::new(Arc::from(id), topics, false, frame))
+            false,
+            frame,
+        ))
     }
 
     /// A loopback connection whose writing side has small buffers.
@@ -403,7 +415,7 @@ mod tests {
     #[tokio::test]
     async fn publishers_write_in_order_and_a_full_socket_stalls_until_resumed() {
         let (writer, mut reader) = pair().await;
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, usize::MAX);
         // Queued before the socket is attached, written when it is.
         assert_eq!(outbox.push(event("a", "before")), Pushed::Queued);
         outbox.attach(Arc::clone(&writer));
@@ -453,7 +465,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_refuses_and_finish_returns_the_rest_of_a_torn_event() {
         let (writer, _reader) = pair().await;
-        let outbox = Outbox::new(3);
+        let outbox = Outbox::new(3, usize::MAX);
         outbox.attach(writer);
         let data = "y".repeat(1024 * 1024);
         // The first event is larger than the socket buffers: it is torn.
@@ -478,7 +490,7 @@ mod tests {
     async fn an_ended_outbox_takes_nothing_more() {
         // Closed by the hub: pushes are refused, a resume writes nothing.
         let (writer, _reader) = pair().await;
-        let outbox = Outbox::new(10);
+        let outbox = Outbox::new(10, usize::MAX);
         outbox.attach(writer);
         outbox.close();
         assert_eq!(outbox.push(event("a", "x")), Pushed::Ended);
@@ -488,7 +500,7 @@ mod tests {
 
         // The client went away: a write fails, the task is told, pushes stop.
         let (writer, reader) = pair().await;
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, usize::MAX);
         outbox.attach(writer);
         drop(reader);
         let mut pushes = 0;
@@ -512,7 +524,7 @@ mod tests {
     #[tokio::test]
     async fn a_pending_flush_is_asked_for_once() {
         let (writer, mut reader) = pair().await;
-        let outbox = Outbox::new(10);
+        let outbox = Outbox::new(10, usize::MAX);
         outbox.attach(writer);
         // Until a flush runs, later pushes ride on the one already due.
         assert_eq!(outbox.push(event("a", "1")), Pushed::Flush);

@@ -7,19 +7,51 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::Stream;
+use sync_wrapper::SyncWrapper;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
+use crate::event::{Cursor, Event};
 use crate::hub::Inner;
+use crate::matcher::MatchMemo;
 use crate::outbox::{Outbox, Wake};
 use crate::subscriber::SubscriberEntry;
+use crate::transport::{Page, TransportFuture};
 
 /// Largest number of queued events written in one chunk.
 const BATCH_EVENTS: usize = 64;
 /// Size beyond which no more events are appended to a chunk.
 const BATCH_BYTES: usize = 64 * 1024;
+/// Events of history read at a time.
+const PAGE_EVENTS: usize = 256;
+/// Bytes of history read at a time (one event may be larger).
+const PAGE_BYTES: usize = 256 * 1024;
+/// Pages read in a row without finding an event for the subscriber before
+/// its task yields to others.
+const PAGES_PER_TURN: usize = 16;
+
+/// The part of history a subscriber reads before its live events: after
+/// a cursor (or from the oldest event held) up to where its live delivery
+/// starts, one page at a time.
+pub(crate) struct Replay {
+    after: Option<Cursor>,
+    up_to: Cursor,
+    reading: Option<SyncWrapper<TransportFuture<'static, Vec<Arc<Event>>>>>,
+}
+
+impl Replay {
+    /// The history after `after` up to `up_to`; `None` when empty.
+    pub(crate) fn new(after: Option<Cursor>, up_to: Cursor) -> Option<Self> {
+        let empty = up_to == Cursor::ZERO || after.is_some_and(|after| after >= up_to);
+        (!empty).then_some(Self {
+            after,
+            up_to,
+            reading: None,
+        })
+    }
+}
 
 /// The event stream of one subscriber, as bytes ready to write to an HTTP
 /// response body (`text/event-stream`).
@@ -37,17 +69,19 @@ const BATCH_BYTES: usize = 64 * 1024;
 ///
 /// [`EmbeddedHub::permission_changed`]: crate::EmbeddedHub::permission_changed
 pub struct Subscription {
-    pub(crate) hub: Arc<Inner>,
-    pub(crate) entry: Arc<SubscriberEntry>,
-    pub(crate) outbox: Arc<Outbox>,
-    pub(crate) initial: Option<Bytes>,
-    pub(crate) resumed_from: String,
-    pub(crate) heartbeat_every: Option<Duration>,
-    pub(crate) heartbeat: Option<Interval>,
-    pub(crate) expires_in: Option<Duration>,
-    pub(crate) expiry: Option<Pin<Box<Sleep>>>,
-    pub(crate) started: bool,
-    pub(crate) done: bool,
+    hub: Arc<Inner>,
+    entry: Arc<SubscriberEntry>,
+    outbox: Arc<Outbox>,
+    /// The opening comment is still to be sent.
+    opening: bool,
+    replay: Option<Replay>,
+    resumed_from: String,
+    heartbeat_every: Option<Duration>,
+    heartbeat: Option<Interval>,
+    expires_in: Option<Duration>,
+    expiry: Option<Pin<Box<Sleep>>>,
+    started: bool,
+    done: bool,
 }
 
 impl fmt::Debug for Subscription {
@@ -61,6 +95,31 @@ impl fmt::Debug for Subscription {
 }
 
 impl Subscription {
+    pub(crate) fn new(
+        hub: Arc<Inner>,
+        entry: Arc<SubscriberEntry>,
+        outbox: Arc<Outbox>,
+        replay: Option<Replay>,
+        resumed_from: String,
+        expires_in: Option<Duration>,
+    ) -> Self {
+        let heartbeat_every = hub.config.heartbeat;
+        Self {
+            hub,
+            entry,
+            outbox,
+            opening: true,
+            replay,
+            resumed_from,
+            heartbeat_every,
+            heartbeat: None,
+            expires_in,
+            expiry: None,
+            started: false,
+            done: false,
+        }
+    }
+
     /// The subscriber's identifier (`urn:uuid:...`).
     pub fn subscriber(&self) -> &str {
         &self.entry.id
@@ -87,11 +146,14 @@ impl Subscription {
     /// ```
     /// use mercure_hub::{EmbeddedHub, HubConfig, SubscribeRequest};
     ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let hub = EmbeddedHub::new(HubConfig::builder().build().unwrap());
-    /// let subscription = hub.subscribe(SubscribeRequest::new(["https://example.com/a"])).unwrap();
+    /// let request = SubscribeRequest::new(["https://example.com/a"]);
+    /// let subscription = hub.subscribe(request).await.unwrap();
     /// let headers = subscription.response_headers();
     /// assert!(headers.contains(&("content-type", "text/event-stream".to_owned())));
     /// assert!(headers.contains(&("last-event-id", "earliest".to_owned())));
+    /// # }
     /// ```
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
         let resume = if self.resume_header() == "Last-Event-ID" {
@@ -140,8 +202,10 @@ impl Stream for Subscription {
         if !this.started {
             this.start_timers();
         }
-        if let Some(initial) = this.initial.take() {
-            return Poll::Ready(Some(Ok(initial)));
+        match this.poll_opening(cx) {
+            Poll::Ready(Some(bytes)) => return Poll::Ready(Some(Ok(bytes))),
+            Poll::Ready(None) => {}
+            Poll::Pending => return Poll::Pending,
         }
         if this.entry.is_closed() {
             this.done = true;
@@ -197,13 +261,75 @@ pub(crate) enum Direct {
 }
 
 impl Subscription {
-    /// The opening bytes (opening comment and replayed events), once.
-    pub(crate) fn take_initial(&mut self) -> Option<Bytes> {
-        self.initial.take()
+    /// The bytes sent before live events, a piece at a time: the opening
+    /// comment, then the history the subscriber asked for, read one page
+    /// at a time (nothing more of it is held). `None` once all are sent,
+    /// or when history cannot be read (the stream then ends, and the
+    /// client resumes from the last event it received).
+    pub(crate) fn poll_opening(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut chunk = BytesMut::new();
+        if std::mem::take(&mut self.opening) {
+            chunk.put_slice(crate::chunk::OPENING);
+        }
+        let mut pages = 0;
+        // The opening comment goes with the first page when it is at hand.
+        let opening = chunk.len();
+        while let Some(replay) = &mut self.replay {
+            if chunk.len() > opening && replay.reading.is_none() {
+                break;
+            }
+            let reading = replay.reading.get_or_insert_with(|| {
+                let transport = Arc::clone(&self.hub.config.transport);
+                let page = Page::new(replay.after, replay.up_to, PAGE_EVENTS, PAGE_BYTES);
+                SyncWrapper::new(Box::pin(async move { transport.page(page).await }))
+            });
+            let events = match reading.get_mut().as_mut().poll(cx) {
+                Poll::Pending if chunk.is_empty() => return Poll::Pending,
+                Poll::Pending => break,
+                Poll::Ready(Ok(events)) => events,
+                Poll::Ready(Err(error)) => {
+                    tracing::warn!(subscriber = %self.entry.id, %error, "history could not be read, closing the stream");
+                    self.replay = None;
+                    self.done = true;
+                    self.entry.close(crate::subscriber::CloseReason::Closed);
+                    break;
+                }
+            };
+            replay.reading = None;
+            let Some(last) = events.last().map(|e| e.cursor()) else {
+                self.replay = None;
+                break;
+            };
+            replay.after = Some(last);
+            if last >= replay.up_to {
+                self.replay = None;
+            }
+            for event in &events {
+                if event.is_retained()
+                    && event.cursor() > Cursor::ZERO
+                    && self
+                        .entry
+                        .wants(event, &mut MatchMemo::new(self.hub.matchers.base()))
+                {
+                    chunk.put_slice(event.frame());
+                }
+            }
+            pages += 1;
+            if chunk.is_empty() && pages >= PAGES_PER_TURN {
+                // A long stretch of history for others: let other tasks run.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        if chunk.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Ready(Some(chunk.freeze()))
+        }
     }
 
     /// Direct mode: events are written to `sink` by their publishers from
-    /// now on (after [`Subscription::take_initial`] was written).
+    /// now on (after [`Subscription::poll_opening`] ended).
     pub(crate) fn attach(&mut self, sink: Arc<TcpStream>) {
         self.outbox.attach(sink);
     }

@@ -43,6 +43,7 @@ async fn server_selected_streams_receive_what_the_server_chose() {
                     "https://example.com/users/42/inbox",
                 )])),
         )
+        .await
         .unwrap();
     assert_eq!(stream.resume_header(), "Mercure-Last-Event-ID");
     assert_eq!(next_text(&mut stream).await.as_deref(), Some(":\n\n"));
@@ -57,10 +58,13 @@ async fn server_selected_streams_receive_what_the_server_chose() {
         "https://example.com/users/42/settings",
         "not granted",
     ))
+    .await
     .unwrap();
     hub.publish(&private("https://example.com/users/42/inbox", "granted"))
+        .await
         .unwrap();
     hub.publish(&Update::new("https://example.com/users/7/inbox", "other user").unwrap())
+        .await
         .unwrap();
     let text = next_text(&mut stream).await.unwrap();
     assert!(text.ends_with("data: granted\n\n"), "{text}");
@@ -73,8 +77,8 @@ async fn server_selected_streams_receive_what_the_server_chose() {
 #[tokio::test]
 async fn a_subscriber_that_falls_behind_is_closed_and_counted_without_slowing_publishers() {
     let hub = hub(HubConfig::builder().queue_capacity(4));
-    let mut slow = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
-    let mut fast = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    let mut slow = hub.subscribe(SubscribeRequest::new(["t"])).await.unwrap();
+    let mut fast = hub.subscribe(SubscribeRequest::new(["t"])).await.unwrap();
     assert!(next_text(&mut slow).await.is_some());
     assert!(next_text(&mut fast).await.is_some());
     let mut ids = Vec::new();
@@ -82,6 +86,7 @@ async fn a_subscriber_that_falls_behind_is_closed_and_counted_without_slowing_pu
         // Publishing never waits: five updates go out while `slow` reads nothing.
         ids.push(
             hub.publish(&Update::new("t", format!("u{i}")).unwrap())
+                .await
                 .unwrap(),
         );
         if i < 4 {
@@ -95,6 +100,7 @@ async fn a_subscriber_that_falls_behind_is_closed_and_counted_without_slowing_pu
     assert_eq!(next_text(&mut slow).await, None);
     let mut resumed = hub
         .subscribe(SubscribeRequest::new(["t"]).last_event_id(ids[0].as_str()))
+        .await
         .unwrap();
     let replay = next_text(&mut resumed).await.unwrap();
     for i in 1..5 {
@@ -113,6 +119,7 @@ async fn the_stream_ends_when_the_token_expires() {
         .subscribe(
             SubscribeRequest::new(["t"]).expires_at(SystemTime::now() + Duration::from_secs(30)),
         )
+        .await
         .unwrap();
     assert!(next_text(&mut stream).await.is_some());
     let started = tokio::time::Instant::now();
@@ -126,6 +133,7 @@ async fn the_stream_ends_when_the_token_expires() {
         hub.subscribe(
             SubscribeRequest::new(["t"]).expires_at(SystemTime::now() - Duration::from_secs(1))
         )
+        .await
         .is_err()
     );
 }
@@ -133,7 +141,7 @@ async fn the_stream_ends_when_the_token_expires() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_follow_the_configured_interval() {
     let hub = hub(HubConfig::builder().heartbeat(Some(Duration::from_secs(15))));
-    let mut stream = hub.subscribe(SubscribeRequest::new(["t"])).unwrap();
+    let mut stream = hub.subscribe(SubscribeRequest::new(["t"])).await.unwrap();
     assert!(next_text(&mut stream).await.is_some());
     let started = tokio::time::Instant::now();
     assert_eq!(
@@ -159,9 +167,10 @@ async fn far_future_times_never_overflow_a_timer() {
     for at in far {
         let mut stream = hub
             .subscribe(SubscribeRequest::new(["t"]).expires_at(at))
+            .await
             .unwrap();
         assert!(next_text(&mut stream).await.is_some());
-        hub.publish(&Update::new("t", "x").unwrap()).unwrap();
+        hub.publish(&Update::new("t", "x").unwrap()).await.unwrap();
         assert!(next_text(&mut stream).await.unwrap().contains("data: x"));
         // A year later (of virtual time): still open, nothing sent.
         assert!(
@@ -183,12 +192,15 @@ async fn permission_changes_close_the_affected_subscriptions() {
     let hub = hub(HubConfig::builder());
     let mut alice_books = hub
         .subscribe(SubscribeRequest::new(["https://example.com/books/{id}"]).subject("alice"))
+        .await
         .unwrap();
     let mut alice_users = hub
         .subscribe(SubscribeRequest::new(["https://example.com/users/alice"]).subject("alice"))
+        .await
         .unwrap();
     let mut bob_books = hub
         .subscribe(SubscribeRequest::new(["https://example.com/books/{id}"]).subject("bob"))
+        .await
         .unwrap();
     for stream in [&mut alice_books, &mut alice_users, &mut bob_books] {
         assert!(next_text(stream).await.is_some());
@@ -199,6 +211,7 @@ async fn permission_changes_close_the_affected_subscriptions() {
     );
     assert_eq!(next_text(&mut alice_books).await, None);
     hub.publish(&Update::new("https://example.com/books/1", "still here").unwrap())
+        .await
         .unwrap();
     assert!(
         next_text(&mut bob_books)
@@ -207,6 +220,7 @@ async fn permission_changes_close_the_affected_subscriptions() {
             .contains("still here")
     );
     hub.publish(&Update::new("https://example.com/users/alice", "also").unwrap())
+        .await
         .unwrap();
     assert!(next_text(&mut alice_users).await.unwrap().contains("also"));
     assert_eq!(hub.close_subscribers(|_| true), 2);
@@ -217,14 +231,16 @@ async fn permission_changes_close_the_affected_subscriptions() {
 async fn subscribing_needs_a_valid_selector() {
     let hub = hub(HubConfig::builder());
     assert!(matches!(
-        hub.subscribe(SubscribeRequest::new(Vec::<TopicSelector>::new())),
+        hub.subscribe(SubscribeRequest::new(Vec::<TopicSelector>::new()))
+            .await,
         Err(mercure_hub::Error::InvalidSubscribe(_))
     ));
     assert!(matches!(
         hub.subscribe(
             SubscribeRequest::new([TopicSelector::pattern("https://a/((")])
                 .dialect(ProtocolVersion::V1)
-        ),
+        )
+        .await,
         Err(mercure_hub::Error::InvalidSelector { .. })
     ));
 }
@@ -232,8 +248,8 @@ async fn subscribing_needs_a_valid_selector() {
 #[tokio::test]
 async fn the_selection_closure_may_call_the_hub() {
     let hub = hub(HubConfig::builder());
-    let _a = hub.subscribe(SubscribeRequest::new(["a"])).unwrap();
-    let _b = hub.subscribe(SubscribeRequest::new(["b"])).unwrap();
+    let _a = hub.subscribe(SubscribeRequest::new(["a"])).await.unwrap();
+    let _b = hub.subscribe(SubscribeRequest::new(["b"])).await.unwrap();
     let closed = hub.close_subscribers(|info| {
         // Reading the hub from inside the closure must not deadlock.
         hub.subscriptions().len() == 2 && info.selector.expression() == "a"

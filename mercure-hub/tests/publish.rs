@@ -43,28 +43,57 @@ async fn answers_the_id_as_text_plain_and_generates_urn_uuids() {
 }
 
 #[tokio::test]
-async fn honours_a_supplied_id_and_is_idempotent_on_retry() {
-    let hub = start(config()).await;
-    let mut reader = hub
-        .stream("topic=t", Some(&hub.token(V0, &Grants::subscribe_all())))
-        .await;
-    let form = [("topic", "t"), ("data", "first"), ("id", "my-id")];
-    assert_eq!(hub.publish_ok(V0, &form).await, "my-id");
-    // The retry is answered like the first publish and not delivered again.
-    assert_eq!(
-        hub.publish_ok(V0, &[("topic", "t"), ("data", "retry"), ("id", "my-id")])
-            .await,
-        "my-id"
-    );
-    hub.publish_ok(V0, &[("topic", "t"), ("data", "sentinel")])
-        .await;
-    let first = reader.next_event().await.unwrap();
-    assert_eq!(
-        (first.id.as_deref(), first.data().as_str()),
-        (Some("my-id"), "first")
-    );
-    assert_eq!(reader.next_event().await.unwrap().data(), "sentinel");
-    assert_eq!(hub.hub.metrics().updates_deduplicated, 1);
+async fn honours_a_supplied_id_an_exact_retry_is_idempotent_and_a_reuse_is_delivered() {
+    for dialect in [V0, V1] {
+        let hub = start(config()).await;
+        let (topic, id) = ("https://example.com/t", "urn:example:my-id");
+        let mut reader = hub
+            .stream(
+                &format!("{}={topic}", if dialect == V0 { "topic" } else { "match" }),
+                Some(&hub.token(dialect, &Grants::subscribe_all())),
+            )
+            .await;
+        let first = [("topic", topic), ("data", "first"), ("id", id)];
+        assert_eq!(hub.publish_ok(dialect, &first).await, id);
+        // The exact retry is answered like the first publish and not
+        // delivered again.
+        assert_eq!(hub.publish_ok(dialect, &first).await, id);
+        // Another update reusing the id is delivered, never dropped.
+        let reuse = [("topic", topic), ("data", "reuse"), ("id", id)];
+        assert_eq!(hub.publish_ok(dialect, &reuse).await, id);
+        hub.publish_ok(dialect, &[("topic", topic), ("data", "sentinel")])
+            .await;
+        let mut received = Vec::new();
+        for _ in 0..3 {
+            let event = reader.next_event().await.unwrap();
+            received.push((event.id.clone().unwrap_or_default(), event.data()));
+        }
+        assert_eq!(
+            received[0],
+            (id.to_owned(), "first".to_owned()),
+            "{dialect}"
+        );
+        assert_eq!(
+            received[1],
+            (id.to_owned(), "reuse".to_owned()),
+            "{dialect}"
+        );
+        assert_eq!(received[2].1, "sentinel", "{dialect}");
+        assert_eq!(hub.hub.metrics().updates_deduplicated, 1, "{dialect}");
+        // Resuming from the shared id starts after the earliest update that
+        // has it: the reuse is sent again, the first is not.
+        let mut resumed = hub
+            .stream(
+                &format!(
+                    "{}={topic}&lastEventID={id}",
+                    if dialect == V0 { "topic" } else { "match" }
+                ),
+                Some(&hub.token(dialect, &Grants::subscribe_all())),
+            )
+            .await;
+        assert_eq!(resumed.next_event().await.unwrap().data(), "reuse");
+        assert_eq!(resumed.next_event().await.unwrap().data(), "sentinel");
+    }
 }
 
 #[tokio::test]
@@ -278,7 +307,7 @@ async fn the_number_of_topics_of_an_update_is_limited() {
         .build()
         .unwrap();
     assert!(matches!(
-        small.hub.publish(&update),
+        small.hub.publish(&update).await,
         Err(mercure_hub::Error::InvalidPublish(_))
     ));
 }
@@ -454,7 +483,7 @@ async fn in_process_publishing_shares_the_delivery_path() {
         .id("p-1")
         .build()
         .unwrap();
-    assert_eq!(hub.hub.publish(&update).unwrap().as_str(), "p-1");
+    assert_eq!(hub.hub.publish(&update).await.unwrap().as_str(), "p-1");
     let event = reader.next_event().await.unwrap();
     assert_eq!(
         (event.id.as_deref(), event.data().as_str()),
@@ -463,7 +492,7 @@ async fn in_process_publishing_shares_the_delivery_path() {
     // The embedding application is held to the protocol's rules too.
     let reserved = mercure_core::Update::new("/.well-known/mercure/x", "").unwrap();
     assert!(matches!(
-        hub.hub.publish(&reserved),
+        hub.hub.publish(&reserved).await,
         Err(mercure_hub::Error::ReservedTopic { .. })
     ));
 }

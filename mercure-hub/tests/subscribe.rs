@@ -682,8 +682,8 @@ async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
             readers.push(hub.stream("topic=t", None).await);
         }
         hub.wait_subscribers(count).await;
-        // Four threads publish at once, in-process, with no runtime of
-        // their own; each update carries its own id.
+        // Four threads publish at once, in-process, each on a runtime of
+        // its own; each update carries its own id.
         let publishers = 4;
         let each = 50;
         let data = "d".repeat(2048);
@@ -692,13 +692,16 @@ async fn concurrent_publishers_reach_every_subscriber_in_history_order() {
                 let hub = hub.hub.clone();
                 let data = data.clone();
                 std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
                     for i in 0..each {
                         let update = mercure_core::Update::builder("t")
                             .data(data.as_str())
                             .id(format!("p{p}-{i}"))
                             .build()
                             .unwrap();
-                        hub.publish(&update).unwrap();
+                        runtime.block_on(hub.publish(&update)).unwrap();
                     }
                 })
             })

@@ -257,7 +257,7 @@ impl MercureState {
     /// # Errors
     /// [`WebError::TopicDenied`] (403), [`WebError::NoEmbeddedHub`],
     /// [`WebError::EmbeddedHub`] for a selector the hub cannot compile.
-    pub fn open_stream(
+    pub async fn open_stream(
         &self,
         subscriber: Option<&str>,
         topics: Vec<TopicSelector>,
@@ -277,19 +277,19 @@ impl MercureState {
         if let Some(id) = last_event_id {
             request = request.last_event_id(id.clone());
         }
-        self.subscribe(request)
+        self.subscribe(request).await
     }
 
     /// A stream on the embedded hub for a request built by hand.
     ///
     /// # Errors
     /// [`WebError::NoEmbeddedHub`], [`WebError::EmbeddedHub`].
-    pub fn subscribe(
+    pub async fn subscribe(
         &self,
         request: mercure_hub::SubscribeRequest,
     ) -> Result<mercure_hub::Subscription, WebError> {
         let hub = self.embedded_hub().ok_or(WebError::NoEmbeddedHub)?;
-        Ok(hub.subscribe(request)?)
+        Ok(hub.subscribe(request).await?)
     }
 }
 

@@ -15,7 +15,7 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
         Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, Some(Some("invalid_token"))),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, Some(Some("insufficient_scope"))),
         Error::NotFound => (StatusCode::NOT_FOUND, None),
-        Error::Closed => (StatusCode::SERVICE_UNAVAILABLE, None),
+        Error::Closed | Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
         Error::InvalidConfig(_) | Error::InvalidKey(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         _ => (StatusCode::BAD_REQUEST, None),
     };
@@ -25,6 +25,11 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
         Error::InvalidToken(reason) => {
             tracing::debug!(%reason, "token refused");
             "the token is invalid".to_owned()
+        }
+        Error::Unavailable(reason) => {
+            // The storage's own words (paths, addresses) stay in the log.
+            tracing::warn!(%reason, "transport failure");
+            "the hub is unavailable, try again later".to_owned()
         }
         other => other.to_string(),
     };

@@ -165,7 +165,7 @@ async fn connection(
     let mut head = Vec::with_capacity(1024);
     let read = read_head(&mut connection.stream, &mut head, head_timeout).await;
     if read == Head::Complete
-        && let Some(subscription) = lean_subscription(&hub, &head)
+        && let Some(subscription) = lean_subscription(&hub, &head).await
     {
         let cors = cors_headers(cors.as_deref(), &head);
         // Free the request buffer: the stream may stay open for hours.
@@ -236,7 +236,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The subscription a request head asks for, when it is a plain HTTP/1.1
 /// `GET` of the hub that the hub accepts; `None` sends it to hyper (which
 /// also writes the error responses).
-fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
+async fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(length) = request.parse(head).ok()? else {
@@ -266,7 +266,9 @@ fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
         }
         map.append(name, HeaderValue::from_bytes(h.value).ok()?);
     }
-    super::subscribe::handle(hub, query.as_bytes(), &map).ok()
+    super::subscribe::handle(hub, query.as_bytes(), &map)
+        .await
+        .ok()
 }
 
 /// The CORS header lines of the response to the request `head` (the
@@ -299,7 +301,8 @@ fn cors_headers(cors: Option<&Cors>, head: &[u8]) -> String {
     out
 }
 
-/// Writes the response head and the opening chunk, then hands the socket
+/// Writes the response head, the opening chunk and the history asked for,
+/// then hands the socket
 /// to the subscription's outbox (publishers write events to it directly)
 /// and watches it: waits for a full socket to drain, sends heartbeats,
 /// ends the stream when the hub closes it or the token expires, and
@@ -315,16 +318,24 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
     }
     head.push_str(&cors);
     head.push_str("transfer-encoding: chunked\r\n\r\n");
-    let mut opening = head.into_bytes();
-    if let Some(initial) = subscription.take_initial() {
-        crate::chunk::put_http_chunk(&mut opening, &initial);
-    }
+    let mut out = head.into_bytes();
     let mut stream = stream;
-    match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&opening)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) | Err(_) => return,
+    // The head with the opening comment, then history a page at a time
+    // (each written before the next is read).
+    while let Some(piece) = std::future::poll_fn(|cx| subscription.poll_opening(cx)).await {
+        crate::chunk::put_http_chunk(&mut out, &piece);
+        match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&out)).await {
+            Ok(Ok(())) => out.clear(),
+            Ok(Err(_)) | Err(_) => return,
+        }
     }
-    drop(opening);
+    if !out.is_empty() {
+        match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return,
+        }
+    }
+    drop(out);
     let stream = Arc::new(stream);
     subscription.attach(Arc::clone(&stream));
     let mut probe = [0u8; 64];
@@ -567,7 +578,7 @@ mod tests {
     #[tokio::test]
     async fn only_plain_http_1_1_subscriptions_take_the_lean_path() {
         let hub = hub();
-        assert!(lean_subscription(&hub, GET).is_some());
+        assert!(lean_subscription(&hub, GET).await.is_some());
         for head in [
             &b"GET /.well-known/mercure?topic=t HTTP/1.0\r\n\r\n"[..],
             b"POST /.well-known/mercure?topic=t HTTP/1.1\r\n\r\n",
@@ -587,7 +598,7 @@ mod tests {
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         ] {
             assert!(
-                lean_subscription(&hub, head).is_none(),
+                lean_subscription(&hub, head).await.is_none(),
                 "{}",
                 String::from_utf8_lossy(head)
             );

@@ -41,7 +41,7 @@ pub(super) async fn publish(
             return error.into_response();
         }
     };
-    match handle(&hub, &authorization, &body) {
+    match handle(&hub, &authorization, &body).await {
         Ok(id) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -111,18 +111,22 @@ fn admit(
 }
 
 /// Publishes the update of `body`, if `authorization` allows every topic.
-fn handle(hub: &EmbeddedHub, authorization: &Authorization, body: &[u8]) -> Result<String, Error> {
+async fn handle(
+    hub: &EmbeddedHub,
+    authorization: &Authorization,
+    body: &[u8],
+) -> Result<String, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let update = parse_form(body, config.max_topics)?;
     inner.validate(&update)?;
-    let topics = TopicSet::new(Arc::from(update.topics()), config.url.clone());
-    if !authorization.may_publish_all(&topics) {
+    let topics = TopicSet::new(Arc::from(update.topics()));
+    if !authorization.may_publish_all(&topics, &config.url) {
         return Err(Error::Forbidden(
             "the token does not allow publishing to every topic of this update".into(),
         ));
     }
-    Ok(inner.dispatch(&update).into_string())
+    Ok(inner.dispatch(&update).await?.into_string())
 }
 
 /// Why a 1.0 token is refused in the `authorization` query parameter: that

@@ -21,7 +21,7 @@ pub(super) async fn subscribe(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    match handle(&hub, query.as_deref().unwrap_or("").as_bytes(), &headers) {
+    match handle(&hub, query.as_deref().unwrap_or("").as_bytes(), &headers).await {
         Ok(subscription) => subscription.into_response(),
         Err(error) => {
             tracing::debug!(%error, "subscription refused");
@@ -74,15 +74,15 @@ pub(super) async fn query_method(
     union.extend_from_slice(query.as_deref().unwrap_or("").as_bytes());
     union.push(b'&');
     union.extend_from_slice(&body);
-    let result = parse_query(&hub, &union).and_then(|query| {
-        if query.dialect == ProtocolVersion::V1 {
-            subscribe_with(&hub, query, authorization, &headers)
-        } else {
-            Err(Error::InvalidSubscribe(
-                "the QUERY method is a Mercure 1.0 feature: use match= parameters".into(),
-            ))
+    let result = match parse_query(&hub, &union) {
+        Ok(query) if query.dialect == ProtocolVersion::V1 => {
+            subscribe_with(&hub, query, authorization, &headers).await
         }
-    });
+        Ok(_) => Err(Error::InvalidSubscribe(
+            "the QUERY method is a Mercure 1.0 feature: use match= parameters".into(),
+        )),
+        Err(error) => Err(error),
+    };
     match result {
         Ok(subscription) => subscription.into_response(),
         Err(error) => {
@@ -202,16 +202,16 @@ fn too_many_selectors(max: usize) -> Error {
 }
 
 /// Subscribes as the query string `query` asks.
-pub(super) fn handle(
+pub(super) async fn handle(
     hub: &EmbeddedHub,
     query: &[u8],
     headers: &HeaderMap,
 ) -> Result<Subscription, Error> {
     let query = parse_query(hub, query)?;
-    handle_query(hub, query, headers)
+    handle_query(hub, query, headers).await
 }
 
-fn handle_query(
+async fn handle_query(
     hub: &EmbeddedHub,
     mut query: Query,
     headers: &HeaderMap,
@@ -222,7 +222,7 @@ fn handle_query(
         ProtocolVersion::V1 => None,
     };
     let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers)?;
-    subscribe_with(hub, query, authorization, headers)
+    subscribe_with(hub, query, authorization, headers).await
 }
 
 /// The verified token of a subscription request in `dialect` (`None`:
@@ -255,7 +255,7 @@ fn authorize(
 }
 
 /// Subscribes as `query` asks, with the rights of `authorization`.
-fn subscribe_with(
+async fn subscribe_with(
     hub: &EmbeddedHub,
     query: Query,
     authorization: Option<Arc<Authorization>>,
@@ -290,7 +290,7 @@ fn subscribe_with(
         }
         None => Access::None,
     };
-    inner.subscribe(request, access)
+    inner.subscribe(request, access).await
 }
 
 /// A 1.0 request needs a 1.0 access token (held to the RFC 9068 checks a
