@@ -102,7 +102,8 @@ async fn updates_are_framed_as_the_official_hub_frames_them() {
             .data("hi")
             .build()
             .expect("update"),
-    );
+    )
+    .await;
     publish(
         &served,
         Update::builder(TOPIC)
@@ -110,7 +111,8 @@ async fn updates_are_framed_as_the_official_hub_frames_them() {
             .data("one\ntwo")
             .build()
             .expect("update"),
-    );
+    )
+    .await;
     publish(
         &served,
         Update::builder(TOPIC)
@@ -120,7 +122,8 @@ async fn updates_are_framed_as_the_official_hub_frames_them() {
             .retry(Duration::from_millis(5))
             .build()
             .expect("update"),
-    );
+    )
+    .await;
 
     let mut first = connection.read_until(b"id: a\n").await;
     // Anything before the first event is a comment block (the opening's
@@ -171,7 +174,8 @@ async fn the_resume_header_of_each_dialect() {
                 .data(id)
                 .build()
                 .expect("update"),
-        );
+        )
+        .await;
     }
     let exact = format!("match={}", encode_component(TOPIC));
     let legacy = format!("topic={}", encode_component(TOPIC));

@@ -20,7 +20,7 @@ use crate::{Error, Mercure};
 /// use mercure_actix::ServerStream;
 ///
 /// async fn object_events(id: web::Path<u32>, stream: ServerStream) -> mercure_actix::Result<HttpResponse> {
-///     stream.open(None, [format!("https://example.com/objects/{id}")])
+///     stream.open(None, [format!("https://example.com/objects/{id}")]).await
 /// }
 /// ```
 #[derive(Debug, Clone)]

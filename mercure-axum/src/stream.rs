@@ -20,7 +20,7 @@ use crate::{Error, Mercure};
 /// use mercure_axum::{Mercure, ServerStream, hub::Subscription};
 ///
 /// async fn object_events(Path(id): Path<u32>, stream: ServerStream) -> mercure_axum::Result<Subscription> {
-///     stream.open(None, [format!("https://example.com/objects/{id}")])
+///     stream.open(None, [format!("https://example.com/objects/{id}")]).await
 /// }
 ///
 /// # fn app(mercure: Mercure) -> Router {

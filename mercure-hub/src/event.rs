@@ -111,7 +111,8 @@ impl Event {
     }
 
     /// The same event, delivered to the subscribers connected now but
-    /// never kept in history (the hub's subscription events).
+    /// never kept in history.
+    #[cfg(test)]
     pub(crate) fn ephemeral(mut self) -> Self {
         self.retained = false;
         self

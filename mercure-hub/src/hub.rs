@@ -422,9 +422,9 @@ impl Inner {
         }
     }
 
-    /// Publishes the subscription events of `entry`, when enabled: to the
-    /// subscribers connected now, never kept in history (see
-    /// docs/decisions.md).
+    /// Publishes the subscription events of `entry`, when enabled. They are
+    /// kept in history like any update, so that a client resuming from the
+    /// subscriptions API's `lastEventID` misses none.
     async fn announce(&self, entry: &SubscriberEntry, active: bool) {
         if !self.config.subscriptions {
             return;
@@ -436,8 +436,7 @@ impl Inner {
             else {
                 continue;
             };
-            let event = Self::event_of(&update).ephemeral();
-            if let Err(error) = self.config.transport.append(event).await {
+            if let Err(error) = self.config.transport.append(Self::event_of(&update)).await {
                 tracing::warn!(%error, "a subscription event could not be published");
             }
         }

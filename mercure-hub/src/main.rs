@@ -8,12 +8,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use mercure_core::ProtocolVersion;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
-use mercure_hub::{DialectSupport, EmbeddedHub, HubConfig, VerificationKey};
+use mercure_hub::{
+    DialectSupport, DurableOptions, DurableTransport, EmbeddedHub, HubConfig, MemoryTransport,
+    Transport, VerificationKey,
+};
 use tracing_subscriber::EnvFilter;
 
 /// A Mercure hub: real-time updates pushed over server-sent events.
@@ -67,9 +71,18 @@ struct Args {
     /// Audience 1.0 tokens must name (default: the hub URL).
     #[arg(long, env = "MERCURE_AUDIENCE")]
     audience: Option<String>,
-    /// Events kept for reconnecting subscribers.
-    #[arg(long, env = "MERCURE_HISTORY_SIZE", default_value_t = mercure_hub::DEFAULT_HISTORY_SIZE)]
-    history_size: usize,
+    /// Where the history replayed to reconnecting subscribers is kept: a
+    /// file (created when missing; a file that is locked by another hub,
+    /// unreadable or corrupt stops the hub), or `memory` (lost on restart).
+    #[arg(long, env = "MERCURE_HISTORY", default_value = DEFAULT_HISTORY_FILE)]
+    history: String,
+    /// Most events kept in history (default: 1,000,000 in a file, 1000 in
+    /// memory).
+    #[arg(long, env = "MERCURE_HISTORY_SIZE")]
+    history_size: Option<usize>,
+    /// Seconds an event stays in a history file (default: 7 days).
+    #[arg(long, env = "MERCURE_HISTORY_MAX_AGE")]
+    history_max_age: Option<u64>,
     /// Events queued per subscriber before it is disconnected.
     #[arg(long, env = "MERCURE_QUEUE_CAPACITY", default_value_t = mercure_hub::DEFAULT_QUEUE_CAPACITY)]
     queue_capacity: usize,
@@ -209,7 +222,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .url(&url)
         .support(support)
         .anonymous(args.anonymous)
-        .history_size(args.history_size)
         .queue_capacity(args.queue_capacity)
         .heartbeat((args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)))
         .max_body(args.max_body)
@@ -273,6 +285,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for origin in &args.publish_origins {
         builder = builder.publish_origin(origin);
     }
+    builder = builder.transport(history(&args)?);
     let config = builder.build()?;
     let hub = EmbeddedHub::new(config);
     let app = hub.router().merge(hub.operations_router());
@@ -338,6 +351,43 @@ fn print_demo(
     }
     println!("{out}");
     Ok(())
+}
+
+/// The history file used when `--history` is not given, in the working
+/// directory.
+const DEFAULT_HISTORY_FILE: &str = "mercure-history.redb";
+
+/// The transport `--history` names.
+fn history(args: &Args) -> Result<Arc<dyn Transport>, Box<dyn std::error::Error>> {
+    if args.history == "memory" {
+        if args.history_max_age.is_some() {
+            return Err("--history-max-age applies to a history file, not to memory".into());
+        }
+        let size = args
+            .history_size
+            .unwrap_or(mercure_hub::DEFAULT_HISTORY_SIZE);
+        tracing::info!(
+            events = size,
+            "history kept in memory: it is lost on restart"
+        );
+        return Ok(Arc::new(MemoryTransport::new(size)));
+    }
+    let mut options = DurableOptions::new();
+    if let Some(size) = args.history_size {
+        options = options.with_max_events(u64::try_from(size)?);
+    }
+    if let Some(seconds) = args.history_max_age {
+        options = options.with_max_age(Duration::from_secs(seconds));
+    }
+    let started = std::time::Instant::now();
+    let transport = DurableTransport::open(&args.history, options)?;
+    tracing::info!(
+        path = %args.history,
+        events = transport.count().unwrap_or_default(),
+        opened_in_ms = started.elapsed().as_millis(),
+        "history file opened"
+    );
+    Ok(Arc::new(transport))
 }
 
 /// A key from the environment variable `variable` or from `file`, not both.

@@ -3,7 +3,9 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,8 @@ use mercure_core::token::Grants;
 struct Hub {
     child: Child,
     url: String,
+    /// Its working directory, where its history file is.
+    dir: Option<WorkDir>,
 }
 
 impl Drop for Hub {
@@ -20,6 +24,36 @@ impl Drop for Hub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A fresh working directory for one hub (its default history file is
+/// created there), removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mercure-hub-binary-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary, to run in `dir`.
+fn hub_command(dir: &WorkDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mercure-hub"));
+    command.current_dir(&dir.0);
+    command
 }
 
 /// How long the binary has to print a line we wait for.
@@ -57,7 +91,17 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Hub {
 
 /// As [`spawn`], also collecting the first `curl` lines it prints.
 fn spawn_reading(args: &[&str], env: &[(&str, &str)], curl_lines: usize) -> (Hub, Vec<String>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mercure-hub"));
+    spawn_in(WorkDir::new(), args, env, curl_lines)
+}
+
+/// As [`spawn_reading`], in `dir`.
+fn spawn_in(
+    dir: WorkDir,
+    args: &[&str],
+    env: &[(&str, &str)],
+    curl_lines: usize,
+) -> (Hub, Vec<String>) {
+    let mut command = hub_command(&dir);
     command
         .args([
             "--addr",
@@ -79,6 +123,7 @@ fn spawn_reading(args: &[&str], env: &[(&str, &str)], curl_lines: usize) -> (Hub
     let mut hub = Hub {
         child,
         url: String::new(),
+        dir: Some(dir),
     };
     let deadline = Instant::now() + STARTUP;
     let addr = loop {
@@ -210,7 +255,8 @@ async fn serves_publish_and_subscribe_configured_from_the_environment() {
 
 #[test]
 fn refuses_a_bad_configuration_with_a_message() {
-    let output = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+    let dir = WorkDir::new();
+    let output = hub_command(&dir)
         .args(["--addr", "127.0.0.1:0", "--protocol", "2.0"])
         .output()
         .unwrap();
@@ -220,7 +266,7 @@ fn refuses_a_bad_configuration_with_a_message() {
         stderr.contains("unknown Mercure protocol version"),
         "{stderr}"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+    let output = hub_command(&dir)
         .args(["--addr", "127.0.0.1:0", "--jwt-algorithm", "RS256"])
         .env("MERCURE_JWT_KEY", "not a pem")
         .output()
@@ -236,7 +282,8 @@ fn refuses_a_bad_configuration_with_a_message() {
 
 #[test]
 fn logs_as_json_lines_on_request() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mercure-hub"))
+    let dir = WorkDir::new();
+    let mut child = hub_command(&dir)
         .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
         .env("MERCURE_JWT_KEY", "k")
         .stdout(Stdio::piped())
@@ -247,6 +294,7 @@ fn logs_as_json_lines_on_request() {
     let hub = Hub {
         child,
         url: String::new(),
+        dir: Some(dir),
     };
     let deadline = Instant::now() + STARTUP;
     let line = loop {
@@ -361,5 +409,119 @@ async fn limits_and_token_rules_come_from_flags_and_the_environment() {
         answer.starts_with(b"HTTP/1.1 429"),
         "{:?}",
         String::from_utf8_lossy(&answer)
+    );
+}
+
+/// Stops `hub` (SIGKILL: nothing is flushed on the way out) and returns its
+/// working directory.
+fn kill(mut hub: Hub) -> WorkDir {
+    let _ = hub.child.kill();
+    let _ = hub.child.wait();
+    hub.dir.take().unwrap()
+}
+
+const HISTORY_ENV: [(&str, &str); 1] = [("MERCURE_JWT_KEY", "history-secret")];
+
+fn history_factory() -> mercure_core::token::TokenFactory {
+    mercure_core::token::TokenFactory::builder(
+        mercure_core::token::SigningKey::hmac(
+            mercure_core::token::Algorithm::HS256,
+            b"history-secret",
+        )
+        .unwrap(),
+    )
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn history_is_kept_in_a_file_by_default_and_survives_a_crash() {
+    let factory = history_factory();
+    let publisher = factory.mint(&Grants::publish_all()).unwrap();
+    let client = reqwest::Client::new();
+    let hub = spawn_in(WorkDir::new(), &["--anonymous"], &HISTORY_ENV, 0).0;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let response = client
+            .post(&hub.url)
+            .bearer_auth(publisher.expose())
+            .form(&[
+                ("topic", "https://example.com/t"),
+                ("data", &format!("u{i}")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        ids.push(response.text().await.unwrap());
+    }
+    let dir = kill(hub);
+    assert!(
+        dir.0.join("mercure-history.redb").is_file(),
+        "the default history file is in the working directory"
+    );
+    let hub = spawn_in(dir, &["--anonymous"], &HISTORY_ENV, 0).0;
+    // A subscriber that saw the first update gets the two after it.
+    let response = client
+        .get(format!("{}?topic=https://example.com/t", hub.url))
+        .header("Last-Event-ID", &ids[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["last-event-id"], ids[0].as_str());
+    let mut reader = support::SseReader::new(response).await;
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        let event = reader.next_event().await.unwrap();
+        assert_eq!(event.id.as_deref(), Some(id.as_str()));
+        assert_eq!(event.data(), format!("u{i}"));
+    }
+}
+
+#[test]
+fn a_history_file_in_use_or_damaged_stops_the_hub_with_a_message() {
+    let hub = spawn_in(WorkDir::new(), &["--anonymous"], &HISTORY_ENV, 0).0;
+    let dir = hub.dir.as_ref().unwrap();
+    let output = hub_command(dir)
+        .args(["--addr", "127.0.0.1:0", "--anonymous"])
+        .envs(HISTORY_ENV)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already in use"), "{stderr}");
+    let dir = kill(hub);
+
+    // Not a history: the hub does not start over on its own.
+    let path = dir.0.join("mercure-history.redb");
+    std::fs::write(&path, vec![0x5a; 64 * 1024]).unwrap();
+    let output = hub_command(&dir)
+        .args(["--addr", "127.0.0.1:0", "--anonymous"])
+        .envs(HISTORY_ENV)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("history file"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![0x5a; 64 * 1024],
+        "a damaged file is left as it was"
+    );
+
+    // `memory` keeps no file.
+    let memory = WorkDir::new();
+    let hub = spawn_in(
+        memory,
+        &["--anonymous", "--history", "memory"],
+        &HISTORY_ENV,
+        0,
+    )
+    .0;
+    assert!(
+        std::fs::read_dir(&hub.dir.as_ref().unwrap().0)
+            .unwrap()
+            .next()
+            .is_none()
     );
 }

@@ -30,7 +30,7 @@ use std::fs;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,8 +38,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use redb::{
     Database, DatabaseError, Durability, MultimapTable, MultimapTableDefinition,
-    MultimapTableHandle, ReadableTable, ReadableTableMetadata, StorageError, Table,
-    TableDefinition, TableHandle,
+    MultimapTableHandle, ReadableDatabase, ReadableTable, ReadableTableMetadata, StorageError,
+    Table, TableDefinition, TableHandle,
 };
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -181,8 +181,9 @@ impl DurableOptions {
     }
 }
 
-/// A history kept in a local file (a [redb] database): events survive a
-/// restart and a crash, bounded by count and age ([`DurableOptions`]).
+/// A history kept in a local file (a [redb](https://www.redb.org)
+/// database): events survive a restart and a crash, bounded by count and
+/// age ([`DurableOptions`]).
 ///
 /// One writer thread stores appended events in batches, one transaction
 /// and one `fsync` per batch: [`Transport::append`] resolves once the
@@ -266,8 +267,28 @@ impl DurableTransport {
             ));
         }
         check_path(&path)?;
-        let db = open_database(&path, &options)?;
-        let (last, newest) = read_head(&db, &path, &options)?;
+        let started = std::time::Instant::now();
+        create_private(&path)?;
+        // redb may panic on some damaged files: that is a damaged file too.
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            let db = open_database(&path, &options)?;
+            let head = read_head(&db, &path, &options)?;
+            Ok::<_, crate::Error>((db, head))
+        }))
+        .map_err(|_| {
+            invalid(format!(
+                "the history file {} is damaged (redb failed while reading it); move it away to \
+                 start a new history",
+                path.display()
+            ))
+        })?;
+        let (db, (last, newest)) = opened?;
+        tracing::info!(
+            path = %path.display(),
+            newest = newest.as_ref().map(|e| e.cursor().get()),
+            took_ms = started.elapsed().as_millis(),
+            "opened the history file"
+        );
         let db = Arc::new(db);
         let shared = Arc::new(Shared::default());
         shared.lock().newest = newest;
@@ -500,12 +521,31 @@ fn check_path(path: &Path) -> Result<(), crate::Error> {
     }
 }
 
+/// Creates a missing history file readable by its owner only: it holds
+/// private updates.
+fn create_private(path: &Path) -> Result<(), crate::Error> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(invalid(format!(
+            "cannot create the history file {}: permission denied",
+            path.display()
+        ))),
+        Err(e) => Err(invalid(format!(
+            "cannot create the history file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn open_database(path: &Path, options: &DurableOptions) -> Result<Database, crate::Error> {
     let shown = path.display().to_string();
     let mut builder = redb::Builder::new();
-    builder
-        .create_with_file_format_v3(true)
-        .set_cache_size(options.cache_size);
+    builder.set_cache_size(options.cache_size);
     {
         let shown = shown.clone();
         let warned = std::cell::Cell::new(false);
@@ -520,14 +560,7 @@ fn open_database(path: &Path, options: &DurableOptions) -> Result<Database, crat
             tracing::info!(path = %shown, progress = session.progress(), "repairing the history file");
         });
     }
-    // redb may panic on some damaged files: that is a damaged file too.
-    let opened = catch_unwind(AssertUnwindSafe(|| builder.create(path))).map_err(|_| {
-        invalid(format!(
-            "the history file {shown} is damaged (redb failed while reading it); move it away to \
-             start a new history"
-        ))
-    })?;
-    opened.map_err(|error| match error {
+    builder.create(path).map_err(|error| match error {
         DatabaseError::DatabaseAlreadyOpen => invalid(format!(
             "the history file {shown} is already in use (locked by another mercure-hub process, \
              or by another transport in this one)"
@@ -589,7 +622,7 @@ fn read_head(
     );
     if names.is_empty() {
         drop(tx);
-        initialize(db, options).map_err(damaged)?;
+        initialize(db, options).map_err(|e| damaged(*e.0))?;
         return Ok((Cursor::ZERO, None));
     }
     let expected = [META.name(), EVENTS.name(), IDS.name()];
@@ -633,7 +666,23 @@ fn read_head(
     Ok((Cursor::new(last), newest))
 }
 
-fn initialize(db: &Database, options: &DurableOptions) -> Result<(), redb::Error> {
+/// A redb error, boxed (redb's error type is large).
+#[derive(Debug)]
+struct StoreError(Box<redb::Error>);
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(error: E) -> Self {
+        Self(Box::new(error.into()))
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+fn initialize(db: &Database, options: &DurableOptions) -> Result<(), StoreError> {
     let mut tx = db.begin_write()?;
     tx.set_durability(Durability::Immediate);
     tx.set_quick_repair(options.quick_repair);
@@ -858,10 +907,7 @@ impl Writer {
                         batch.push(Pending { event, reply });
                     }
                 }
-                next = match self.receiver.try_recv() {
-                    Ok(command) => Some(command),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                };
+                next = self.receiver.try_recv().ok();
             }
             if !batch.is_empty() {
                 self.store(batch, runtime.as_ref());
@@ -952,7 +998,7 @@ impl Writer {
         now: u64,
         records: &[u8],
         ends: &[usize],
-    ) -> Result<(), redb::Error> {
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write()?;
         tx.set_durability(Durability::Immediate);
         tx.set_quick_repair(self.options.quick_repair);
@@ -980,7 +1026,7 @@ impl Writer {
     fn trim_idle(&mut self) {
         self.more_to_trim = false;
         let now = unix_ms();
-        let due = (|| -> Result<bool, redb::Error> {
+        let due = (|| -> Result<bool, StoreError> {
             let tx = self.db.begin_read()?;
             let table = tx.open_table(EVENTS)?;
             if table.len()? > self.options.max_events {
@@ -1033,7 +1079,7 @@ fn trim(
     options: &DurableOptions,
     now: u64,
     budget: usize,
-) -> Result<usize, redb::Error> {
+) -> Result<usize, StoreError> {
     let over = table.len()?.saturating_sub(options.max_events);
     let cutoff = now.saturating_sub(options.max_age_ms());
     let Some(newest) = table.last()?.map(|(cursor, _)| cursor.value()) else {
@@ -1483,6 +1529,16 @@ mod tests {
         let appended = runtime.block_on(history.append(event("x", "t"))).unwrap();
         let found = futures_util::FutureExt::now_or_never(history.find("x"));
         assert_eq!(found.unwrap().unwrap().unwrap().cursor(), appended.cursor());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = TempFile::new("mode");
+        open(&file, DurableOptions::new());
+        let mode = fs::metadata(&file.0).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
