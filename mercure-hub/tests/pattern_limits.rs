@@ -209,3 +209,73 @@ async fn pattern_selectors_per_subscription_are_limited() {
     let exact = query((0..200).map(|i| ("match", format!("/books/{i}"))));
     assert_eq!(hub.subscribe(&exact, None).await.status(), 200);
 }
+
+/// The shapes that made every publish wait seconds behind one anonymous
+/// subscriber are refused; while subscribers hold the costliest patterns
+/// the limits accept, each reading from the earliest event, a publish is
+/// answered within 10 ms (a generous bound for a debug build: the hub
+/// matches with bounded work per subscriber, and publishing never waits on
+/// one subscriber's matching).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pathological_selectors_are_refused_and_publishing_stays_prompt() {
+    let hub = start(config().anonymous(true).history_size(10_000)).await;
+    let stars = query([("match_urlpattern", format!("*://*/{}", "*".repeat(4000)))]);
+    refused(&hub, &stars, "").await;
+    let stars = query([("match_urlpattern", format!("*://*/{}", "*/".repeat(400)))]);
+    refused(&hub, &stars, "").await;
+    for i in 0..200 {
+        hub.publish_ok(
+            V1,
+            &[
+                ("topic", &format!("https://example.com/h/{i}")),
+                ("data", "x"),
+            ],
+        )
+        .await;
+    }
+    // The costliest accepted: 32 patterns near the size limit each.
+    let heavy = query(
+        (0..32)
+            .map(|i| {
+                (
+                    "match_urlpattern",
+                    format!("*://*/h{i}/:a(\\w{{40}})/*/:b(\\w{{40}})/*"),
+                )
+            })
+            .chain([("lastEventID", "earliest".to_owned())]),
+    );
+    let mut readers = Vec::new();
+    for _ in 0..8 {
+        let response = hub.subscribe(&heavy, None).await;
+        assert_eq!(response.status(), 200);
+        readers.push(response);
+    }
+    hub.wait_subscribers(8).await;
+    let mut slowest = std::time::Duration::ZERO;
+    let mut times = Vec::new();
+    for i in 0..50 {
+        let started = std::time::Instant::now();
+        hub.publish_ok(
+            V1,
+            &[
+                ("topic", &format!("https://example.com/h/x/{i}/y")),
+                ("data", "x"),
+            ],
+        )
+        .await;
+        let took = started.elapsed();
+        times.push(took);
+        slowest = slowest.max(took);
+    }
+    times.sort();
+    eprintln!(
+        "publish with 8 heavy subscribers: median {:?}, slowest {slowest:?}",
+        times[times.len() / 2]
+    );
+    assert!(
+        times[times.len() / 2] < std::time::Duration::from_millis(10),
+        "median {:?}",
+        times[times.len() / 2]
+    );
+    drop(readers);
+}
