@@ -198,8 +198,11 @@ impl Dispatcher {
                 }
                 self.fan_out(&batch);
                 delivered += batch.len();
+                // Handed to a task of a multi-threaded runtime only: one
+                // that a `block_on` drives may never run it again.
                 if delivered >= TURN
                     && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                    && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
                 {
                     // This thread has a publish to answer: a task goes on.
                     self.running.store(false, Ordering::Release);

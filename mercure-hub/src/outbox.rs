@@ -521,6 +521,27 @@ mod tests {
         assert_eq!(outbox.push(event("late", "x")), Pushed::Ended);
     }
 
+    #[test]
+    fn the_queue_is_bounded_in_bytes_and_a_large_event_fits_when_alone() {
+        let small = event("a", &"s".repeat(100));
+        let size = small.size();
+        let outbox = Outbox::new(1000, 3 * size);
+        for id in ["a", "b", "c"] {
+            assert_eq!(outbox.push(event(id, &"s".repeat(100))), Pushed::Queued);
+        }
+        assert_eq!(outbox.push(event("d", "s")), Pushed::Full);
+        // Popping frees room, counted in bytes.
+        let waker = futures_util::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(
+            matches!(outbox.poll_pop(&mut cx, 64, usize::MAX), std::task::Poll::Ready(Some(events)) if events.len() == 3)
+        );
+        // An event larger than the bound is taken when nothing is queued.
+        let huge = event("h", &"h".repeat(10 * size));
+        assert_eq!(outbox.push(huge), Pushed::Queued);
+        assert_eq!(outbox.push(event("e", "s")), Pushed::Full);
+    }
+
     #[tokio::test]
     async fn a_pending_flush_is_asked_for_once() {
         let (writer, mut reader) = pair().await;

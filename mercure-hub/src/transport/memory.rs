@@ -226,3 +226,134 @@ impl Transport for MemoryTransport {
         Box::pin(std::future::ready(Ok(taken)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, data: &str) -> Event {
+        Event::new(
+            Arc::from(id),
+            Arc::from(["t".to_owned()]),
+            false,
+            bytes::Bytes::from(mercure_core::sse::encode_event(id, None, None, data)),
+        )
+    }
+
+    fn ids(events: &[Arc<Event>]) -> Vec<&str> {
+        events.iter().map(|e| e.id()).collect()
+    }
+
+    async fn append(history: &MemoryTransport, id: &str) -> Arc<Event> {
+        history.append(event(id, id)).await.unwrap()
+    }
+
+    async fn page(history: &MemoryTransport, after: Option<u64>) -> Vec<Arc<Event>> {
+        history
+            .page(Page::new(
+                after.map(Cursor::new),
+                Cursor::new(u64::MAX),
+                100,
+                usize::MAX,
+            ))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn keeps_the_newest_events_and_feeds_every_one_in_order() {
+        let history = MemoryTransport::new(3);
+        let feed = Feed::detached();
+        assert!(history.start(feed.clone()).is_none());
+        for id in ["a", "b", "c", "d"] {
+            append(&history, id).await;
+        }
+        let pushed = feed.take_pushed();
+        assert_eq!(ids(&pushed), ["a", "b", "c", "d"]);
+        let cursors: Vec<u64> = pushed.iter().map(|e| e.cursor().get()).collect();
+        assert_eq!(cursors, [1, 2, 3, 4]);
+        assert_eq!(ids(&page(&history, None).await), ["b", "c", "d"]);
+        assert!(history.find("a").await.unwrap().is_none(), "evicted");
+        assert_eq!(ids(&page(&history, Some(2)).await), ["c", "d"]);
+        // After an evicted cursor: what is held after it.
+        assert_eq!(ids(&page(&history, Some(1)).await), ["b", "c", "d"]);
+        assert_eq!(ids(&page(&history, Some(4)).await), Vec::<&str>::new());
+        assert_eq!(history.len(), 3);
+        // A second hub joining starts after the newest event held.
+        assert_eq!(history.start(Feed::detached()).unwrap().id(), "d");
+    }
+
+    #[tokio::test]
+    async fn a_shared_id_resolves_to_its_earliest_held_event() {
+        let history = MemoryTransport::new(4);
+        history.start(Feed::detached());
+        let first = append(&history, "x").await;
+        append(&history, "y").await;
+        let second = append(&history, "x").await;
+        assert_eq!(
+            history.find("x").await.unwrap().unwrap().cursor(),
+            first.cursor()
+        );
+        // Once the earliest is evicted, the next one is found.
+        append(&history, "z").await;
+        append(&history, "w").await;
+        assert_eq!(
+            history.find("x").await.unwrap().unwrap().cursor(),
+            second.cursor()
+        );
+        append(&history, "v").await;
+        append(&history, "u").await;
+        assert!(history.find("x").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn pages_and_history_are_bounded_in_bytes() {
+        let one = event("a", &"d".repeat(100)).size();
+        let history = MemoryTransport::new(100).max_bytes(3 * one);
+        history.start(Feed::detached());
+        for id in ["a", "b", "c", "d", "e"] {
+            history.append(event(id, &"d".repeat(100))).await.unwrap();
+        }
+        assert_eq!(
+            history.len(),
+            3,
+            "the oldest are evicted past the byte bound"
+        );
+        let page = history
+            .page(Page::new(None, Cursor::new(u64::MAX), 100, one + 1))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), ["c", "d"], "a page stops once past its bytes");
+        let page = history
+            .page(Page::new(None, Cursor::new(4), 100, 0))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), ["c"], "one event even past the bytes");
+        let page = history
+            .page(Page::new(
+                Some(Cursor::new(3)),
+                Cursor::new(4),
+                100,
+                usize::MAX,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), ["d"], "up to is inclusive");
+        // The newest event is kept whatever its size.
+        history
+            .append(event("huge", &"h".repeat(10 * one)))
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn zero_capacity_keeps_nothing_but_still_delivers() {
+        let history = MemoryTransport::new(0);
+        let feed = Feed::detached();
+        history.start(feed.clone());
+        append(&history, "a").await;
+        assert!(history.is_empty());
+        assert_eq!(ids(&feed.take_pushed()), ["a"]);
+    }
+}
