@@ -61,6 +61,9 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
 /// Default bytes of events queued for one subscriber before it is dropped
 /// (4 MiB; an event larger than that is queued when nothing else is).
 pub const DEFAULT_QUEUE_BYTES: usize = 4 << 20;
+/// Default bytes of history the hub holds at once for all replays together
+/// (256 MiB): read and not yet written to the subscribers' sockets.
+pub const DEFAULT_REPLAY_BYTES: usize = 256 << 20;
 /// Default interval of heartbeat comments.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(40);
 /// Default maximum publish body size (1 MiB).
@@ -94,6 +97,7 @@ pub struct HubConfig {
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) queue_capacity: usize,
     pub(crate) queue_bytes: usize,
+    pub(crate) replay_bytes: usize,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) max_body: usize,
     pub(crate) cors_origins: Vec<String>,
@@ -129,6 +133,7 @@ impl fmt::Debug for HubConfig {
             .field("transport", &self.transport)
             .field("queue_capacity", &self.queue_capacity)
             .field("queue_bytes", &self.queue_bytes)
+            .field("replay_bytes", &self.replay_bytes)
             .field("heartbeat", &self.heartbeat)
             .field("max_body", &self.max_body)
             .field("cors_origins", &self.cors_origins)
@@ -196,6 +201,7 @@ impl HubConfig {
             history_size: DEFAULT_HISTORY_SIZE,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            replay_bytes: DEFAULT_REPLAY_BYTES,
             heartbeat: Some(DEFAULT_HEARTBEAT),
             max_body: DEFAULT_MAX_BODY,
             cors_origins: Vec::new(),
@@ -264,6 +270,7 @@ pub struct HubConfigBuilder {
     history_size: usize,
     queue_capacity: usize,
     queue_bytes: usize,
+    replay_bytes: usize,
     heartbeat: Option<Duration>,
     max_body: usize,
     cors_origins: Vec<String>,
@@ -386,6 +393,15 @@ impl HubConfigBuilder {
     /// (it resumes from history). Default [`DEFAULT_QUEUE_BYTES`].
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
+        self
+    }
+
+    /// Bytes of history held at once for every replay together: a
+    /// subscriber reads its next page of history only once it fits, and
+    /// the bytes are freed when written to its socket. Default
+    /// [`DEFAULT_REPLAY_BYTES`]; at least one page (512 KiB) is allowed.
+    pub fn replay_bytes(mut self, bytes: usize) -> Self {
+        self.replay_bytes = bytes;
         self
     }
 
@@ -625,6 +641,7 @@ impl HubConfigBuilder {
             authorization_servers: self.authorization_servers,
             queue_capacity: self.queue_capacity,
             queue_bytes: self.queue_bytes,
+            replay_bytes: self.replay_bytes,
             heartbeat: self.heartbeat.map(crate::time::clamp),
             max_body: self.max_body,
             cors_origins: self.cors_origins,

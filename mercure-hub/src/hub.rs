@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) publishers: Verifier,
     pub(crate) subscribers: Verifier,
     pub(crate) counters: Arc<Counters>,
+    /// The replay budget, in KiB (see [`crate::subscription::Replay`]).
+    pub(crate) replay_budget: Arc<tokio::sync::Semaphore>,
     dispatcher: Arc<Dispatcher>,
     next_key: AtomicU64,
 }
@@ -91,12 +93,16 @@ impl EmbeddedHub {
         let dispatcher = Arc::new(Dispatcher::new(config.url.clone(), Arc::clone(&counters)));
         let head = config.transport.start(Feed::new(Arc::clone(&dispatcher)));
         dispatcher.start_after(head.as_ref());
+        let replay_budget = Arc::new(tokio::sync::Semaphore::new(
+            crate::subscription::replay_budget_units(config.replay_bytes),
+        ));
         Self {
             inner: Arc::new(Inner {
                 matchers,
                 publishers,
                 subscribers,
                 counters,
+                replay_budget,
                 dispatcher,
                 next_key: AtomicU64::new(0),
                 config,

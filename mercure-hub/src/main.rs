@@ -86,6 +86,13 @@ struct Args {
     /// Events queued per subscriber before it is disconnected.
     #[arg(long, env = "MERCURE_QUEUE_CAPACITY", default_value_t = mercure_hub::DEFAULT_QUEUE_CAPACITY)]
     queue_capacity: usize,
+    /// Bytes of events queued per subscriber before it is disconnected.
+    #[arg(long, env = "MERCURE_QUEUE_BYTES", default_value_t = mercure_hub::DEFAULT_QUEUE_BYTES)]
+    queue_bytes: usize,
+    /// Bytes of history held at once for all replays together (pages read
+    /// and not yet written to subscribers).
+    #[arg(long, env = "MERCURE_REPLAY_BYTES", default_value_t = mercure_hub::DEFAULT_REPLAY_BYTES)]
+    replay_bytes: usize,
     /// Seconds between heartbeat comments (0: none).
     #[arg(long, env = "MERCURE_HEARTBEAT", default_value_t = 40)]
     heartbeat: u64,
@@ -223,6 +230,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .support(support)
         .anonymous(args.anonymous)
         .queue_capacity(args.queue_capacity)
+        .queue_bytes(args.queue_bytes)
+        .replay_bytes(args.replay_bytes)
         .heartbeat((args.heartbeat > 0).then(|| Duration::from_secs(args.heartbeat)))
         .max_body(args.max_body)
         .max_topics(args.max_topics)

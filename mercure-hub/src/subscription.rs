@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,6 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::Stream;
 use sync_wrapper::SyncWrapper;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use crate::event::{Cursor, Event};
@@ -32,12 +34,41 @@ const PAGE_BYTES: usize = 256 * 1024;
 /// its task yields to others.
 const PAGES_PER_TURN: usize = 16;
 
+/// The unit of the replay budget (the semaphore counts KiB).
+const BUDGET_UNIT: usize = 1024;
+/// What one page may take while read and encoded: the page, and the chunk
+/// made of it.
+const PAGE_UNITS: u32 = (2 * PAGE_BYTES / BUDGET_UNIT) as u32;
+
+/// The permits of a replay budget of `bytes` (at least one page's).
+pub(crate) fn replay_budget_units(bytes: usize) -> usize {
+    (bytes / BUDGET_UNIT).clamp(PAGE_UNITS as usize, tokio::sync::Semaphore::MAX_PERMITS)
+}
+
+type Acquiring = Pin<
+    Box<
+        dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>>
+            + Send
+            + 'static,
+    >,
+>;
+
 /// The part of history a subscriber reads before its live events: after
 /// a cursor (or from the oldest event held) up to where its live delivery
 /// starts, one page at a time.
+///
+/// Every replay draws on the hub's replay budget
+/// ([`HubConfigBuilder::replay_bytes`](crate::HubConfigBuilder::replay_bytes)):
+/// a page is read once the budget has room for it and what it encodes to,
+/// and the chunk sent keeps its share until it is written and dropped. So
+/// however many subscribers replay, and however slowly they read, the
+/// history they hold together stays within the budget (a single event
+/// larger than a page may exceed its share).
 pub(crate) struct Replay {
     after: Option<Cursor>,
     up_to: Cursor,
+    acquiring: Option<SyncWrapper<Acquiring>>,
+    permit: Option<OwnedSemaphorePermit>,
     reading: Option<SyncWrapper<TransportFuture<'static, Vec<Arc<Event>>>>>,
 }
 
@@ -48,8 +79,22 @@ impl Replay {
         (!empty).then_some(Self {
             after,
             up_to,
+            acquiring: None,
+            permit: None,
             reading: None,
         })
+    }
+}
+
+/// Replayed bytes holding their share of the replay budget until dropped.
+struct Budgeted {
+    bytes: Bytes,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -271,12 +316,28 @@ impl Subscription {
         if std::mem::take(&mut self.opening) {
             chunk.put_slice(crate::chunk::OPENING);
         }
-        let mut pages = 0;
         // The opening comment goes with the first page when it is at hand.
         let opening = chunk.len();
+        let mut permit = None;
+        let mut pages = 0;
         while let Some(replay) = &mut self.replay {
-            if chunk.len() > opening && replay.reading.is_none() {
+            if chunk.len() > opening {
                 break;
+            }
+            if replay.permit.is_none() {
+                let budget = &self.hub.replay_budget;
+                let acquiring = replay.acquiring.get_or_insert_with(|| {
+                    SyncWrapper::new(Box::pin(Arc::clone(budget).acquire_many_owned(PAGE_UNITS)))
+                });
+                match acquiring.get_mut().as_mut().poll(cx) {
+                    Poll::Pending if chunk.is_empty() => return Poll::Pending,
+                    Poll::Pending => break,
+                    Poll::Ready(acquired) => {
+                        replay.acquiring = None;
+                        // The semaphore is never closed.
+                        replay.permit = acquired.ok();
+                    }
+                }
             }
             let reading = replay.reading.get_or_insert_with(|| {
                 let transport = Arc::clone(&self.hub.config.transport);
@@ -290,7 +351,6 @@ impl Subscription {
                 Poll::Ready(Err(error)) => {
                     tracing::warn!(subscriber = %self.entry.id, %error, "history could not be read, closing the stream");
                     self.replay = None;
-                    self.done = true;
                     self.entry.close(crate::subscriber::CloseReason::Closed);
                     break;
                 }
@@ -301,9 +361,6 @@ impl Subscription {
                 break;
             };
             replay.after = Some(last);
-            if last >= replay.up_to {
-                self.replay = None;
-            }
             for event in &events {
                 if event.is_retained()
                     && event.cursor() > Cursor::ZERO
@@ -314,15 +371,39 @@ impl Subscription {
                     chunk.put_slice(event.frame());
                 }
             }
+            drop(events);
+            if chunk.len() > opening {
+                // The chunk keeps the share of the budget its size needs;
+                // the rest goes back now.
+                if let Some(mut held) = replay.permit.take() {
+                    let units = chunk.len().div_ceil(BUDGET_UNIT);
+                    let keep = u32::try_from(units)
+                        .unwrap_or(u32::MAX)
+                        .min(held.num_permits() as u32);
+                    permit = held.split(keep as usize);
+                }
+            }
+            if last >= replay.up_to {
+                self.replay = None;
+            }
             pages += 1;
-            if chunk.is_empty() && pages >= PAGES_PER_TURN {
+            if chunk.len() == opening && pages >= PAGES_PER_TURN {
                 // A long stretch of history for others: let other tasks run.
                 cx.waker().wake_by_ref();
-                return Poll::Pending;
+                return if chunk.is_empty() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(Some(chunk.freeze()))
+                };
             }
         }
         if chunk.is_empty() {
             Poll::Ready(None)
+        } else if permit.is_some() {
+            Poll::Ready(Some(Bytes::from_owner(Budgeted {
+                bytes: chunk.freeze(),
+                _permit: permit,
+            })))
         } else {
             Poll::Ready(Some(chunk.freeze()))
         }

@@ -257,3 +257,70 @@ async fn the_selection_closure_may_call_the_hub() {
     assert_eq!(closed, 1);
     assert_eq!(hub.subscriptions().len(), 1);
 }
+
+/// Replays share one budget of bytes: a page of history is read only when
+/// the budget has room, and a chunk sent holds its share until dropped
+/// (written to the client). Subscribers that never read hold a page each,
+/// at most the budget together; the others wait, holding nothing.
+#[tokio::test]
+async fn replays_wait_for_room_in_the_shared_budget() {
+    let hub = hub(HubConfig::builder()
+        .history_size(100)
+        .replay_bytes(1 << 20)
+        .queue_bytes(64 << 20));
+    let data = "r".repeat(200 * 1024);
+    for _ in 0..20 {
+        hub.publish(&Update::new("t", data.as_str()).unwrap())
+            .await
+            .unwrap();
+    }
+    let earliest = || SubscribeRequest::new(["t"]).last_event_id("earliest");
+    let mut first = hub.subscribe(earliest()).await.unwrap();
+    let mut second = hub.subscribe(earliest()).await.unwrap();
+    let mut third = hub.subscribe(earliest()).await.unwrap();
+    // Each chunk is one page (two events here) and keeps its share.
+    let held_first = tokio::time::timeout(PATIENCE, first.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(held_first.len() > 200 * 1024, "{}", held_first.len());
+    let held_second = tokio::time::timeout(PATIENCE, second.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // The budget (1 MiB) cannot fit a third page (512 KiB) now: the third
+    // stream opens (its opening comment goes out at once) and waits.
+    let opening = tokio::time::timeout(PATIENCE, third.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(opening.len() < 16, "{}", opening.len());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), third.next())
+            .await
+            .is_err(),
+        "a third page was read beyond the budget"
+    );
+    // Once the first chunk is written (dropped), the third goes on.
+    let mut received = held_first.len();
+    drop(held_first);
+    let third_chunk = tokio::time::timeout(PATIENCE, third.next())
+        .await
+        .expect("the budget was freed")
+        .unwrap()
+        .unwrap();
+    assert!(third_chunk.len() > 200 * 1024);
+    drop(held_second);
+    // Everyone still gets the whole history.
+    while received < 20 * data.len() {
+        let chunk = tokio::time::timeout(PATIENCE, first.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        received += chunk.len();
+    }
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -320,12 +320,16 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
     head.push_str("transfer-encoding: chunked\r\n\r\n");
     let mut out = head.into_bytes();
     let mut stream = stream;
-    // The head with the opening comment, then history a page at a time
-    // (each written before the next is read).
+    // The head with the opening comment, then history a page at a time,
+    // each written (from the page's own buffer, which holds its share of
+    // the replay budget until then) before the next is read.
     while let Some(piece) = std::future::poll_fn(|cx| subscription.poll_opening(cx)).await {
-        crate::chunk::put_http_chunk(&mut out, &piece);
-        match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&out)).await {
-            Ok(Ok(())) => out.clear(),
+        let mut size = Vec::with_capacity(out.len() + 16);
+        size.append(&mut out);
+        size.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        let mut whole = Bytes::from(size).chain(piece).chain(&b"\r\n"[..]);
+        match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all_buf(&mut whole)).await {
+            Ok(Ok(())) => {}
             Ok(Err(_)) | Err(_) => return,
         }
     }
