@@ -3,8 +3,12 @@
 //! once; an update in flight at the crash is there at most once; a
 //! subscriber resuming from its last event id gets exactly what it missed.
 //!
-//! `CRASH_RESTARTS` sets the number of crashes (default 50), `CRASH_SEED`
-//! the seed of the kill delays.
+//! The hub (the binary, its history file in a scratch working directory)
+//! is killed 20-300 ms into each run while publishers publish one update
+//! at a time each, as fast as they can (several of them, so that batches
+//! of the group commit are cut too). Settings: `CRASH_RESTARTS` (default
+//! 50), `CRASH_PUBLISHERS` (default 16; 1 is one sequential publisher),
+//! `CRASH_SEED` (the kill delays), `CRASH_VERBOSE` (a line per run).
 
 #[path = "support/process.rs"]
 mod process;
@@ -20,7 +24,7 @@ const TOPIC: &str = "https://example.com/crash";
 /// How long a subscriber has to catch up, a publisher to notice the crash.
 const PATIENCE: Duration = Duration::from_secs(15);
 /// Bound of the whole test.
-const BUDGET: Duration = Duration::from_secs(240);
+const BUDGET: Duration = Duration::from_secs(120);
 
 /// What was published. Every publish takes a sequence number (its data)
 /// from one clock just before it is sent, and an acknowledged one takes
@@ -74,7 +78,7 @@ async fn acknowledged_updates_survive_kill_9_exactly_once_and_in_order() {
     let started = Instant::now();
     let restarts: usize = setting("CRASH_RESTARTS", 50);
     let publishers: usize = setting("CRASH_PUBLISHERS", 16).max(1);
-    let seed: u64 = setting("CRASH_SEED", 0x6d65_7263_7572_65);
+    let seed: u64 = setting("CRASH_SEED", 0x006d_6572_6375_7265);
     let mut rng = Rng::new(seed);
     let dir = TempDir::new("mercure-crash");
     let args = ["--anonymous", "--heartbeat", "0"];
@@ -83,6 +87,9 @@ async fn acknowledged_updates_survive_kill_9_exactly_once_and_in_order() {
     // The one logical subscriber: every event it received, across runs.
     let seen: Arc<Mutex<Vec<Update>>> = Arc::default();
     let mut replays = 0;
+    // Opening the file after a crash: the slowest, and how many times the
+    // whole file was checked (quick repair should make that unnecessary).
+    let (mut slowest_open, mut full_repairs) = (0, 0);
 
     for run in 0..=restarts {
         assert!(
@@ -91,6 +98,18 @@ async fn acknowledged_updates_survive_kill_9_exactly_once_and_in_order() {
         );
         let mut hub = HubProcess::start(dir.path(), &args);
         let context = format!("run {run} of {restarts} (seed {seed}, hub {})", hub.addr);
+        if run > 0 {
+            let log = hub.output();
+            full_repairs += usize::from(log.contains("repairing the history file"));
+            if let Some(ms) = log
+                .split("opened_in_ms=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|ms| ms.parse::<u64>().ok())
+            {
+                slowest_open = slowest_open.max(ms);
+            }
+        }
 
         // The subscriber resumes from the last event it received.
         let last = seen.lock().unwrap().last().cloned();
@@ -165,7 +184,8 @@ async fn acknowledged_updates_survive_kill_9_exactly_once_and_in_order() {
                  sequential publishers), {} updates acknowledged, {} publishes cut by a crash \
                  of which {unacked_found} found in history (once each), {} events in history, \
                  all replayed in order to the resuming subscriber; {replays} intermediate full \
-                 replays; seed {seed}; took {:.1?}",
+                 replays; reopening after a crash took at most {slowest_open} ms, with \
+                 {full_repairs} full repairs; seed {seed}; took {:.1?}",
                 ledger.acked.len(),
                 ledger.failed.len(),
                 replay.len(),
@@ -215,6 +235,44 @@ async fn acknowledged_updates_survive_kill_9_exactly_once_and_in_order() {
             .await
             .unwrap_or_else(|_| panic!("{context}: the subscriber's stream never ended"))
             .unwrap();
+    }
+}
+
+/// A crash while a new history file is being created (the hub killed as
+/// soon as the file has grown, before it listens) must not keep the next
+/// start from opening it: nothing was ever acknowledged from it.
+///
+/// Fails today: redb sizes the new file before writing its header, so the
+/// file left is all zeros, and the next start refuses it as "not a redb
+/// database (or its header is damaged)" until it is moved away by hand.
+#[test]
+#[ignore = "known bug: a crash while the history file is created leaves a file the hub refuses"]
+fn a_crash_while_the_history_file_is_created_does_not_stop_the_next_start() {
+    let dir = TempDir::new("mercure-crash-create");
+    let file = dir.path().join("mercure-history.redb");
+    for attempt in 0..5 {
+        let _ = std::fs::remove_file(&file);
+        let mut child = process::command(dir.path(), &["--anonymous"])
+            .spawn()
+            .expect("cannot start the mercure-hub binary");
+        let deadline = Instant::now() + process::STARTUP;
+        while std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "the hub never created its history file"
+            );
+            std::thread::yield_now();
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+        let size = std::fs::metadata(&file).unwrap().len();
+        // Panics with the hub's output if it refuses the file.
+        let hub = std::panic::catch_unwind(|| HubProcess::start(dir.path(), &["--anonymous"]));
+        assert!(
+            hub.is_ok(),
+            "attempt {attempt}: after a kill -9 while the history file was created ({size} \
+             bytes), the next start failed (see above)"
+        );
     }
 }
 
@@ -384,22 +442,25 @@ async fn publish_until_error(
 
 /// The events a subscriber received (a prefix of history): as
 /// [`check_events`], and nothing acknowledged before the newest of them
-/// was sent is missing.
+/// was sent is missing. Panics with what is wrong.
 fn check_stream(seen: &[Update], ledger: &Ledger, context: &str) {
-    check_events(seen, ledger, "the subscriber", context);
-    check_prefix(seen, ledger, "the subscriber", context);
+    check(seen, ledger, "the subscriber").unwrap_or_else(|problem| panic!("{context}: {problem}"));
 }
 
 /// A replay of the whole history, read up to some point: as
 /// [`check_stream`].
 fn check_replay(replay: &[Update], ledger: &Ledger, context: &str) {
-    check_events(replay, ledger, "the replay", context);
-    check_prefix(replay, ledger, "the replay", context);
+    check(replay, ledger, "the replay").unwrap_or_else(|problem| panic!("{context}: {problem}"));
+}
+
+fn check(events: &[Update], ledger: &Ledger, what: &str) -> Result<(), String> {
+    check_events(events, ledger, what)?;
+    check_prefix(events, ledger, what)
 }
 
 /// Every update acknowledged before the newest of `events` was sent is
 /// among them (it must come before it in history).
-fn check_prefix(events: &[Update], ledger: &Ledger, what: &str, context: &str) {
+fn check_prefix(events: &[Update], ledger: &Ledger, what: &str) -> Result<(), String> {
     let newest = events.iter().map(|u| u.seq).max().unwrap_or(0);
     let held: HashSet<&str> = events.iter().map(|u| u.id.as_str()).collect();
     let missing: Vec<_> = ledger
@@ -407,13 +468,16 @@ fn check_prefix(events: &[Update], ledger: &Ledger, what: &str, context: &str) {
         .iter()
         .filter(|(_, id, at)| *at < newest && !held.contains(id.as_str()))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "{context}: {what} lacks {} acknowledged updates (of {}): {:?}",
-        missing.len(),
-        ledger.acked.len(),
-        &missing[..missing.len().min(20)]
-    );
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} lacks {} acknowledged updates (of {}): {:?}",
+            missing.len(),
+            ledger.acked.len(),
+            &missing[..missing.len().min(20)]
+        ))
+    }
 }
 
 /// No id or sequence number twice; each id the one acknowledged for its
@@ -421,7 +485,7 @@ fn check_prefix(events: &[Update], ledger: &Ledger, what: &str, context: &str) {
 /// in acknowledgement order: an update acknowledged before another was sent
 /// comes before it (a publisher's own updates, sent one at a time, in the
 /// order it sent them).
-fn check_events(events: &[Update], ledger: &Ledger, what: &str, context: &str) {
+fn check_events(events: &[Update], ledger: &Ledger, what: &str) -> Result<(), String> {
     let acked: HashMap<u64, (&str, u64)> = ledger
         .acked
         .iter()
@@ -430,43 +494,78 @@ fn check_events(events: &[Update], ledger: &Ledger, what: &str, context: &str) {
     let mut ids = HashSet::new();
     let mut seqs = HashSet::new();
     for event in events {
-        assert!(
-            ids.insert(event.id.as_str()) && seqs.insert(event.seq),
-            "{context}: {what} has {event:?} twice"
-        );
+        if !(ids.insert(event.id.as_str()) && seqs.insert(event.seq)) {
+            return Err(format!("{what} has {event:?} twice"));
+        }
         match acked.get(&event.seq) {
-            Some((id, _)) => assert_eq!(
-                *id, event.id,
-                "{context}: {what} has update {} with another id than acknowledged",
-                event.seq
-            ),
-            None => assert!(
-                ledger.failed.contains(&event.seq),
-                "{context}: {what} has update {} that was neither acknowledged nor cut by \
-                 a crash",
-                event.seq
-            ),
+            Some((id, _)) if *id != event.id => {
+                return Err(format!(
+                    "{what} has update {} with the id {}, not {id} as acknowledged",
+                    event.seq, event.id
+                ));
+            }
+            Some(_) => {}
+            None if ledger.failed.contains(&event.seq) => {}
+            None => {
+                return Err(format!(
+                    "{what} has update {} that was neither acknowledged nor cut by a crash",
+                    event.seq
+                ));
+            }
         }
     }
     // From the end: the earliest acknowledgement among the later events.
     let mut earliest_ack_after = u64::MAX;
     let mut later: Option<&Update> = None;
     for (position, event) in events.iter().enumerate().rev() {
-        assert!(
-            earliest_ack_after > event.seq,
-            "{context}: {what} is out of order: {event:?} (at {position}) was sent after \
-             {:?} was acknowledged, which comes later",
-            later
-        );
-        if let Some((_, at)) = acked.get(&event.seq) {
-            if *at < earliest_ack_after {
-                earliest_ack_after = *at;
-                later = Some(event);
-            }
+        if earliest_ack_after < event.seq {
+            return Err(format!(
+                "{what} is out of order: {event:?} (at {position}) was sent after {later:?} \
+                 was acknowledged, which comes later"
+            ));
+        }
+        if let Some((_, at)) = acked.get(&event.seq)
+            && *at < earliest_ack_after
+        {
+            earliest_ack_after = *at;
+            later = Some(event);
         }
     }
+    Ok(())
 }
 
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The checks above fail on what they are meant to catch (so that the
+/// crash test cannot pass by checking nothing).
+#[test]
+fn the_checks_catch_losses_duplicates_and_reordering() {
+    // Publishes 1 and 3 acknowledged (at 2 and 4), 5 cut by a crash,
+    // 6 acknowledged at 7 (sent after 1 and 3 were acknowledged).
+    let ledger = Ledger {
+        clock: 7,
+        acked: vec![(1, "a".into(), 2), (3, "b".into(), 4), (6, "d".into(), 7)],
+        failed: HashSet::from([5]),
+        unexpected: Vec::new(),
+    };
+    let u = |id: &str, seq| Update { id: id.into(), seq };
+    let fails = |events: Vec<Update>| check(&events, &ledger, "the replay").is_err();
+    assert!(!fails(vec![u("a", 1), u("b", 3), u("d", 6)]));
+    assert!(!fails(vec![u("a", 1), u("b", 3), u("c", 5), u("d", 6)]));
+    assert!(!fails(vec![u("a", 1), u("b", 3)]), "a prefix");
+    assert!(fails(vec![u("a", 1), u("d", 6)]), "a loss");
+    assert!(fails(vec![u("b", 3), u("d", 6)]), "a loss at the start");
+    assert!(
+        fails(vec![u("a", 1), u("b", 3), u("b", 3), u("d", 6)]),
+        "a duplicate"
+    );
+    assert!(fails(vec![u("a", 1), u("d", 6), u("b", 3)]), "reordered");
+    assert!(fails(vec![u("b", 3), u("a", 1), u("d", 6)]), "reordered");
+    assert!(fails(vec![u("a", 1), u("x", 3), u("d", 6)]), "another id");
+    assert!(
+        fails(vec![u("a", 1), u("b", 3), u("e", 2)]),
+        "never published"
+    );
 }

@@ -35,6 +35,28 @@ pub fn publisher_token() -> String {
         .to_owned()
 }
 
+/// The binary run in `dir` with `args` (after `--addr 127.0.0.1:0`): no
+/// `MERCURE_*` variable of the test's environment is passed on but
+/// `MERCURE_JWT_KEY` = [`SECRET`]; its output goes nowhere.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mercure-hub"));
+    command
+        .current_dir(dir)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MERCURE_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("MERCURE_JWT_KEY", SECRET);
+    command
+}
+
 /// A running `mercure-hub` binary; killed (SIGKILL, by its PID) when
 /// dropped.
 pub struct HubProcess {
@@ -48,26 +70,11 @@ pub struct HubProcess {
 }
 
 impl HubProcess {
-    /// Starts the binary in `dir` with `args` (after `--addr 127.0.0.1:0`)
-    /// and waits (at most [`STARTUP`]) for its "Mercure hub listening" line.
-    /// No `MERCURE_*` variable of the test's environment is passed on but
-    /// `MERCURE_JWT_KEY` = [`SECRET`].
+    /// Starts the binary ([`command`]) and waits (at most [`STARTUP`]) for
+    /// its "Mercure hub listening" line.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mercure-hub"));
-        command
-            .current_dir(dir)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MERCURE_") {
-                command.env_remove(name);
-            }
-        }
-        command.env("MERCURE_JWT_KEY", SECRET);
+        let mut command = command(dir, args);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the mercure-hub binary: {e}"));
@@ -107,7 +114,7 @@ impl HubProcess {
         let line = loop {
             match listening.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => break line,
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
                     if let Ok(Some(status)) = hub.child.try_wait() {
                         hub.killed = true;
                         // Let the readers collect the last words.
