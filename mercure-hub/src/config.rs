@@ -159,6 +159,11 @@ impl fmt::Debug for HubConfig {
 }
 
 impl HubConfig {
+    /// The transport holding the hub's history.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
     /// Default number of compiled topic matchers kept in the cache.
     pub const DEFAULT_MATCHER_CACHE_SIZE: usize = MatcherLimits::CACHE_ENTRIES;
     /// Default estimated bytes the cached topic matchers may take together

@@ -110,7 +110,7 @@ pub(crate) struct Registered {
     /// The last event fanned out in its shard before it joined: history
     /// covers the events up to it.
     pub(crate) up_to: Cursor,
-    /// The id of the newest retained event up to `up_to`.
+    /// The id of the newest event up to `up_to`.
     pub(crate) newest: Option<Arc<str>>,
 }
 
@@ -232,9 +232,7 @@ impl Dispatcher {
                     {
                         let mut dispatched = lock(&shard.dispatched);
                         dispatched.cursor = event.cursor();
-                        if event.is_retained() {
-                            dispatched.newest = Some(Arc::clone(event.id_arc()));
-                        }
+                        dispatched.newest = Some(Arc::clone(event.id_arc()));
                     }
                     for (key, slot) in slots.iter() {
                         if event.cursor() <= slot.live_after || !slot.entry.wants(event, &mut memo)
@@ -319,7 +317,7 @@ impl Dispatcher {
         entries
     }
 
-    /// The id of the newest retained event delivered.
+    /// The id of the newest event delivered.
     pub(crate) fn newest(&self) -> Option<Arc<str>> {
         // Every event is fanned out to the first shard first.
         lock(&self.shards[0].dispatched).newest.clone()

@@ -54,7 +54,6 @@ pub struct Event {
     id: Arc<str>,
     topics: TopicSet,
     private: bool,
-    retained: bool,
     frame: Bytes,
     /// `frame` as one HTTP/1.1 chunk, made for the first subscriber on the
     /// lean path and shared by the others.
@@ -69,7 +68,6 @@ impl fmt::Debug for Event {
             .field("id", &self.id)
             .field("topics", &self.topics.topics())
             .field("private", &self.private)
-            .field("retained", &self.retained)
             .field("frame_len", &self.frame.len())
             .finish()
     }
@@ -91,7 +89,6 @@ impl Event {
             id: id.into(),
             topics: TopicSet::new(Arc::from(topics)),
             private,
-            retained: true,
             frame,
             chunk: OnceLock::new(),
         }
@@ -104,18 +101,9 @@ impl Event {
             id,
             topics: TopicSet::new(topics),
             private,
-            retained: true,
             frame,
             chunk: OnceLock::new(),
         }
-    }
-
-    /// The same event, delivered to the subscribers connected now but
-    /// never kept in history.
-    #[cfg(test)]
-    pub(crate) fn ephemeral(mut self) -> Self {
-        self.retained = false;
-        self
     }
 
     /// The same event at `cursor`: what a transport returns from
@@ -145,14 +133,6 @@ impl Event {
     /// Whether only authorized subscribers receive it.
     pub fn is_private(&self) -> bool {
         self.private
-    }
-
-    /// Whether it is kept in history. An event that is not (a subscription
-    /// event, announcing that a subscriber came or went) is delivered to
-    /// the subscribers connected when it is published and then forgotten: a
-    /// transport need not store it, and the hub never replays it.
-    pub fn is_retained(&self) -> bool {
-        self.retained
     }
 
     /// The encoded server-sent event.

@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use mercure_core::{EventId, ProtocolVersion, TopicSelector, Update};
 
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) replay_budget: Arc<tokio::sync::Semaphore>,
     dispatcher: Arc<Dispatcher>,
     next_key: AtomicU64,
+    /// The hub is shutting down: new subscriptions are refused.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 /// Where a subscriber's history starts.
@@ -105,6 +108,7 @@ impl EmbeddedHub {
                 replay_budget,
                 dispatcher,
                 next_key: AtomicU64::new(0),
+                draining: std::sync::atomic::AtomicBool::new(false),
                 config,
             }),
         }
@@ -198,6 +202,36 @@ impl EmbeddedHub {
                 closed += 1;
             }
         }
+        closed
+    }
+
+    /// Closes every subscriber for a shutdown, spreading their
+    /// reconnections over `window`: each stream ends with a `retry:` field
+    /// of a random delay within the window, after which its client
+    /// reconnects (to whichever hub then serves the URL, with its
+    /// `Last-Event-ID`), so that a restart does not bring every client back
+    /// at once. From now on, new subscriptions are refused (503);
+    /// publishing goes on. Returns how many subscribers were closed.
+    pub fn drain(&self, window: Duration) -> usize {
+        self.inner.draining.store(true, Ordering::Release);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let mut closed = 0;
+        for entry in self.inner.dispatcher.snapshot() {
+            if let Some(slot) = self.inner.dispatcher.unregister(entry.key) {
+                // Uniform within the window, from the OS's randomness
+                // (a version 4 UUID's random bits).
+                let random = uuid::Uuid::new_v4().as_u128() as u64;
+                let retry = if window_ms == 0 {
+                    0
+                } else {
+                    random % window_ms.saturating_add(1)
+                };
+                slot.entry.drain(retry);
+                slot.outbox.close();
+                closed += 1;
+            }
+        }
+        tracing::info!(subscribers = closed, window_ms, "hub draining");
         closed
     }
 
@@ -323,6 +357,9 @@ impl Inner {
         request: SubscribeRequest,
         access: Access,
     ) -> Result<Subscription, Error> {
+        if self.draining.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         if request.selectors.is_empty() {
             return Err(Error::InvalidSubscribe(
                 "at least one topic selector is required".into(),
@@ -405,6 +442,11 @@ impl Inner {
             resumed_from,
             expires_in,
         );
+        if self.draining.load(Ordering::Acquire) {
+            // Registered while the hub began draining: refused like the
+            // subscriptions after it (dropping it unregisters it).
+            return Err(Error::Closed);
+        }
         self.announce(&entry, true).await;
         Ok(subscription)
     }

@@ -65,6 +65,8 @@ pub use subscription::Subscription;
 #[cfg(feature = "durable")]
 pub use transport::{DurableOptions, DurableTransport};
 pub use transport::{Feed, MemoryTransport, Page, Transport, TransportError, TransportFuture};
+#[cfg(feature = "redis")]
+pub use transport::{RedisOptions, RedisTransport};
 
 #[cfg(test)]
 mod send_sync {

@@ -93,6 +93,15 @@ struct Args {
     /// and not yet written to subscribers).
     #[arg(long, env = "MERCURE_REPLAY_BYTES", default_value_t = mercure_hub::DEFAULT_REPLAY_BYTES)]
     replay_bytes: usize,
+    /// On SIGTERM or SIGINT, subscribers are told to reconnect at random
+    /// times within this many seconds (their streams end with a `retry:`
+    /// field), so a restart does not bring them all back at once.
+    #[arg(long, env = "MERCURE_DRAIN_WINDOW", default_value_t = 5)]
+    drain_window: u64,
+    /// Seconds after SIGTERM or SIGINT by which the hub exits, whatever is
+    /// still in flight.
+    #[arg(long, env = "MERCURE_SHUTDOWN_TIMEOUT", default_value_t = 15)]
+    shutdown_timeout: u64,
     /// Seconds between heartbeat comments (0: none).
     #[arg(long, env = "MERCURE_HEARTBEAT", default_value_t = 40)]
     heartbeat: u64,
@@ -312,13 +321,47 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         print_demo(&args, &url, shared_key.as_deref(), support)?;
     }
     let closer = hub.clone();
-    mercure_hub::serve_hub(listener, hub, app, async move {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        closer.close_subscribers(|_| true);
-    })
-    .await?;
+    let window = Duration::from_secs(args.drain_window);
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let served = mercure_hub::serve_hub(listener, hub.clone(), app, async move {
+        let signal = termination().await;
+        tracing::info!(%signal, "shutting down: no new connection, subscribers told when to come back");
+        closer.drain(window);
+        let _ = stopping.send(());
+    });
+    let deadline = Duration::from_secs(args.shutdown_timeout);
+    tokio::select! {
+        served = served => served?,
+        () = async {
+            let _ = stopped.await;
+            tokio::time::sleep(deadline).await;
+        } => tracing::warn!(seconds = args.shutdown_timeout, "connections still open at the shutdown deadline: closing them"),
+    }
+    // Every publish answered was stored; the history is closed cleanly.
+    hub.config().transport().close().await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); returns its name.
+async fn termination() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 fn print_demo(

@@ -1,7 +1,7 @@
 //! Subscribers: what they asked for and what they may receive.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use mercure_core::{EventId, ProtocolVersion, TopicSelector};
@@ -169,6 +169,9 @@ pub(crate) enum CloseReason {
     Overflow = 1,
     /// The application closed it (permission change).
     Closed = 2,
+    /// The hub is shutting down: the stream ends with a `retry:` field
+    /// telling the client when to reconnect.
+    Draining = 3,
 }
 
 /// A subscriber as the dispatcher sees it.
@@ -183,6 +186,8 @@ pub(crate) struct SubscriberEntry {
     /// The payload of each selector, in order.
     pub(crate) payloads: Vec<Option<serde_json::Value>>,
     close_reason: AtomicU8,
+    /// The reconnection delay (ms) sent when the stream ends on drain.
+    drain_retry: AtomicU64,
     pub(crate) announced_inactive: AtomicBool,
 }
 
@@ -214,6 +219,7 @@ impl SubscriberEntry {
             access,
             payloads,
             close_reason: AtomicU8::new(CloseReason::Open as u8),
+            drain_retry: AtomicU64::new(0),
             announced_inactive: AtomicBool::new(false),
         }
     }
@@ -247,6 +253,24 @@ impl SubscriberEntry {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+    }
+
+    /// Closes the subscriber for a shutdown: its stream ends by telling
+    /// the client to reconnect in `retry_ms` milliseconds.
+    pub(crate) fn drain(&self, retry_ms: u64) {
+        self.drain_retry.store(retry_ms, Ordering::Release);
+        self.close(CloseReason::Draining);
+    }
+
+    /// The last bytes of its stream: a `retry:` field when the hub is
+    /// draining, nothing otherwise.
+    pub(crate) fn farewell(&self) -> Option<bytes::Bytes> {
+        (self.close_reason.load(Ordering::Acquire) == CloseReason::Draining as u8).then(|| {
+            bytes::Bytes::from(format!(
+                "retry: {}\n\n",
+                self.drain_retry.load(Ordering::Acquire)
+            ))
+        })
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -254,7 +254,7 @@ impl Stream for Subscription {
         }
         if this.entry.is_closed() {
             this.done = true;
-            return Poll::Ready(None);
+            return Poll::Ready(this.entry.farewell().map(Ok));
         }
         if let Some(expiry) = &mut this.expiry
             && expiry.as_mut().poll(cx).is_ready()
@@ -280,7 +280,7 @@ impl Stream for Subscription {
             }
             Poll::Ready(None) => {
                 this.done = true;
-                Poll::Ready(None)
+                Poll::Ready(this.entry.farewell().map(Ok))
             }
             Poll::Pending => {
                 if let Some(heartbeat) = &mut this.heartbeat
@@ -362,8 +362,7 @@ impl Subscription {
             };
             replay.after = Some(last);
             for event in &events {
-                if event.is_retained()
-                    && event.cursor() > Cursor::ZERO
+                if event.cursor() > Cursor::ZERO
                     && self
                         .entry
                         .wants(event, &mut MatchMemo::new(self.hub.matchers.base()))
@@ -442,9 +441,14 @@ impl Subscription {
     }
 
     /// Direct mode, at the end: stops publishers' writes and returns the
-    /// rest of a partly written event.
-    pub(crate) fn finish(&mut self) -> Option<Bytes> {
-        self.outbox.finish()
+    /// rest of a partly written event, followed by the `retry:` field of a
+    /// drain, as chunks.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        let mut out = self.outbox.finish().map(|b| b.to_vec()).unwrap_or_default();
+        if let Some(farewell) = self.entry.farewell() {
+            crate::chunk::put_http_chunk(&mut out, &farewell);
+        }
+        out
     }
 
     /// Direct mode: writes on once the socket is writable; `Ok(false)`

@@ -525,3 +525,118 @@ fn a_history_file_in_use_or_damaged_stops_the_hub_with_a_message() {
             .is_none()
     );
 }
+
+/// SIGTERM drains the hub: no new connection, the publish in flight is
+/// answered, and every subscriber's stream ends with a `retry:` field of
+/// a random delay within the drain window, so their reconnections spread
+/// over it; the hub exits on its own well before its deadline.
+#[tokio::test]
+async fn sigterm_spreads_reconnections_over_the_drain_window_and_finishes_publishes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let factory = history_factory();
+    let publisher = factory.mint(&Grants::publish_all()).unwrap();
+    let mut hub = spawn_in(
+        WorkDir::new(),
+        &[
+            "--anonymous",
+            "--history",
+            "memory",
+            "--drain-window",
+            "4",
+            "--shutdown-timeout",
+            "20",
+        ],
+        &HISTORY_ENV,
+        0,
+    )
+    .0;
+    let client = reqwest::Client::new();
+    let subscribers = 40;
+    let mut readers = Vec::new();
+    for _ in 0..subscribers {
+        let response = client
+            .get(format!("{}?topic=t", hub.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        readers.push(support::SseReader::new(response).await);
+    }
+    // A publish whose body is still on its way when the signal comes.
+    let addr = hub
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut publish = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = "topic=t&data=in-flight";
+    let head = format!(
+        "POST /.well-known/mercure HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n",
+        publisher.expose(),
+        body.len()
+    );
+    publish.write_all(head.as_bytes()).await.unwrap();
+    publish.write_all(&body.as_bytes()[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &hub.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    publish.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), publish.read_to_end(&mut answer))
+        .await
+        .expect("the publish in flight is answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let mut retries = Vec::new();
+    for reader in &mut readers {
+        let mut retry = None;
+        while let Some(block) = tokio::time::timeout(Duration::from_secs(10), reader.next_block())
+            .await
+            .expect("the stream ends on drain")
+        {
+            if let Some(value) = block.lines().find_map(|l| l.strip_prefix("retry: ")) {
+                retry = Some(value.parse::<u64>().unwrap());
+            }
+        }
+        retries.push(retry.expect("a retry field before the end"));
+    }
+    // No new connection is accepted.
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err()
+            || client
+                .get(format!("{}?topic=t", hub.url))
+                .send()
+                .await
+                .is_err()
+    );
+    let exited = loop {
+        if let Some(status) = hub.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "the hub did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exited.success(), "{exited:?}");
+    // Reconnections spread over the 4 s window: every second of it has some.
+    assert!(retries.iter().all(|&r| r <= 4000), "{retries:?}");
+    let mut per_second = [0usize; 4];
+    for &retry in &retries {
+        per_second[usize::try_from(retry / 1000).unwrap().min(3)] += 1;
+    }
+    eprintln!("reconnections per second of the window: {per_second:?}");
+    assert!(per_second.iter().all(|&n| n > 0), "{per_second:?}");
+}

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use super::admission::{Admission, Limits};
 use super::connection::{Connection, Protocol, WRITE_TIMEOUT};
@@ -80,19 +81,37 @@ where
     )
     .map(Arc::new);
     let mut shutdown = std::pin::pin!(shutdown);
+    // Told to every connection at shutdown.
+    let (closing, _) = watch::channel(());
+    // Held by every connection's task: all gone once `recv` says so.
+    let (alive, mut all_gone) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         let accepted = tokio::select! {
             accepted = super::accept(&listener, &admission) => accepted,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
-        tokio::spawn(connection(
+        let alive = alive.clone();
+        let task = connection(
             accepted,
             Arc::clone(&admission),
             hub.clone(),
             app.clone(),
             cors.clone(),
-        ));
+            closing.subscribe(),
+        );
+        tokio::spawn(async move {
+            task.await;
+            drop(alive);
+        });
     }
+    // No new connection; requests in flight are answered, keep-alive
+    // connections closed after them, streams ended (with their `retry:`
+    // field when the hub was drained).
+    drop(listener);
+    let _ = closing.send(());
+    drop(alive);
+    let _ = all_gone.recv().await;
+    Ok(())
 }
 
 /// What reading a request head gave.
@@ -160,10 +179,14 @@ async fn connection(
     hub: EmbeddedHub,
     app: Router,
     cors: Option<Arc<Cors>>,
+    mut signal: watch::Receiver<()>,
 ) {
     let head_timeout = admission.limits().head_timeout;
     let mut head = Vec::with_capacity(1024);
-    let read = read_head(&mut connection.stream, &mut head, head_timeout).await;
+    let read = tokio::select! {
+        read = read_head(&mut connection.stream, &mut head, head_timeout) => read,
+        _ = signal.changed() => return,
+    };
     if read == Head::Complete
         && let Some(subscription) = lean_subscription(&hub, &head).await
     {
@@ -172,7 +195,7 @@ async fn connection(
         drop(head);
         drop(app);
         let Connection { stream, permit, .. } = connection;
-        stream_subscription(stream, subscription, cors).await;
+        stream_subscription(stream, subscription, cors, signal).await;
         drop(permit);
         return;
     }
@@ -185,7 +208,7 @@ async fn connection(
         protocol,
         app,
         head_timeout,
-        None,
+        Some(signal),
     )
     .await;
 }
@@ -307,7 +330,12 @@ fn cors_headers(cors: Option<&Cors>, head: &[u8]) -> String {
 /// and watches it: waits for a full socket to drain, sends heartbeats,
 /// ends the stream when the hub closes it or the token expires, and
 /// notices the client going away.
-async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, cors: String) {
+async fn stream_subscription(
+    stream: TcpStream,
+    mut subscription: Subscription,
+    cors: String,
+    mut signal: watch::Receiver<()>,
+) {
     let mut head = String::with_capacity(256);
     head.push_str("HTTP/1.1 200 OK\r\n");
     for (name, value) in subscription.response_headers() {
@@ -343,9 +371,32 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
     let stream = Arc::new(stream);
     subscription.attach(Arc::clone(&stream));
     let mut probe = [0u8; 64];
+    let mut signal_seen = false;
     loop {
-        tokio::select! {
-            direct = std::future::poll_fn(|cx| subscription.poll_direct(cx)) => match direct {
+        let direct = tokio::select! {
+            direct = std::future::poll_fn(|cx| subscription.poll_direct(cx)) => Some(direct),
+            // The server stops: the stream ends as when the hub closes it.
+            _ = signal.changed(), if !signal_seen => {
+                signal_seen = true;
+                Some(Direct::End)
+            }
+            readable = stream.readable() => {
+                if readable.is_err() {
+                    return;
+                }
+                match stream.try_read(&mut probe) {
+                    // The client closed or broke the connection; bytes it
+                    // sends (it should send none) are ignored.
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+                None
+            },
+        };
+        if let Some(direct) = direct {
+            match direct {
                 Direct::Stalled => {
                     match tokio::time::timeout(WRITE_TIMEOUT, stream.writable()).await {
                         Ok(Ok(())) => {
@@ -362,7 +413,7 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
                     // Complete a partly written event, then the last chunk,
                     // so the client sees a clean end (and resumes from the
                     // last event it received).
-                    let partial = subscription.finish().unwrap_or_default();
+                    let partial = subscription.finish();
                     let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
                         write_shared(&stream, &partial).await?;
                         write_shared(&stream, b"0\r\n\r\n").await
@@ -374,20 +425,7 @@ async fn stream_subscription(stream: TcpStream, mut subscription: Subscription, 
                     return;
                 }
                 Direct::Broken => return,
-            },
-            readable = stream.readable() => {
-                if readable.is_err() {
-                    return;
-                }
-                match stream.try_read(&mut probe) {
-                    // The client closed or broke the connection; bytes it
-                    // sends (it should send none) are ignored.
-                    Ok(0) => return,
-                    Ok(_) => {}
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => return,
-                }
-            },
+            }
         }
     }
 }

@@ -141,8 +141,10 @@ where
 {
     let admission = Admission::new(Limits::default());
     let head_timeout = admission.limits().head_timeout;
-    // Every connection holds a receiver: closed once all have ended.
+    // Told to every connection at shutdown.
     let (closing, _) = watch::channel(());
+    // Held by every connection's task: all gone once `recv` says so.
+    let (alive, mut all_gone) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let connection = tokio::select! {
@@ -151,7 +153,9 @@ where
         };
         let app = router.clone();
         let mut signal = closing.subscribe();
+        let alive = alive.clone();
         tokio::spawn(async move {
+            let _alive = alive;
             let mut connection = connection;
             let mut head = Vec::with_capacity(1024);
             // The first head is read here, to tell HTTP/2 from HTTP/1 with
@@ -176,7 +180,8 @@ where
     }
     drop(listener);
     let _ = closing.send(());
-    closing.closed().await;
+    drop(alive);
+    let _ = all_gone.recv().await;
     Ok(())
 }
 

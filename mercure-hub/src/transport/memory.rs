@@ -28,8 +28,7 @@ pub struct MemoryTransport {
 
 #[derive(Default)]
 struct Ring {
-    /// The retained events held, oldest first (cursors increasing, with
-    /// gaps where events were not retained).
+    /// The events held, oldest first (cursors increasing).
     events: VecDeque<Arc<Event>>,
     /// The cursors of each held id, oldest first.
     index: HashMap<Arc<str>, Cursors>,
@@ -168,7 +167,7 @@ impl Transport for MemoryTransport {
                 .ok_or_else(|| TransportError::new("no cursor is left"))?;
             ring.last = cursor;
             let event = Arc::new(event.at(cursor));
-            if event.is_retained() && self.capacity > 0 {
+            if self.capacity > 0 {
                 ring.store(Arc::clone(&event));
                 while ring.events.len() > self.capacity
                     || (ring.bytes > self.max_bytes && ring.events.len() > 1)
@@ -236,7 +235,7 @@ mod tests {
             Arc::from(id),
             Arc::from(["t".to_owned()]),
             false,
-            bytes::Bytes::from(mercure_core::sse::encode_event(id, None, None, data)),
+            mercure_core::sse::encode_event(id, None, None, data),
         )
     }
 

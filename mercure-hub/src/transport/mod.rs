@@ -18,10 +18,14 @@ use crate::event::{Cursor, Event};
 #[cfg(feature = "durable")]
 mod durable;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 #[cfg(feature = "durable")]
 pub use durable::{DurableOptions, DurableTransport};
 pub use memory::MemoryTransport;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisTransport};
 
 /// The future a [`Transport`] method returns.
 pub type TransportFuture<'a, T> =
@@ -39,8 +43,6 @@ pub type TransportFuture<'a, T> =
 /// - Events appended elsewhere (another hub sharing the storage) are
 ///   pushed and delivered the same way, in the same order.
 /// - [`Transport::find`] and [`Transport::page`] only see stored events.
-///   An event that is not [retained](Event::is_retained) need not be
-///   stored; the hub never asks for it back.
 /// - Nothing is held in memory per call beyond what a page returns.
 ///
 /// Methods are called concurrently, from any task, never under a lock of
@@ -60,6 +62,13 @@ pub trait Transport: Send + Sync + fmt::Debug + 'static {
 
     /// The stored events of `page`, oldest first.
     fn page(&self, page: Page) -> TransportFuture<'_, Vec<Arc<Event>>>;
+
+    /// Finishes the appends under way and releases the storage cleanly
+    /// (the standalone hub calls it as it shuts down); later appends fail.
+    /// Nothing to do by default.
+    fn close(&self) -> TransportFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// A page of history to read: the events with `after < cursor <= up_to`,
