@@ -16,7 +16,7 @@ use mercure_core::ProtocolVersion;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{
     DialectSupport, DurableOptions, DurableTransport, EmbeddedHub, HubConfig, MemoryTransport,
-    Transport, VerificationKey,
+    RedisOptions, RedisTransport, Transport, VerificationKey,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -76,6 +76,13 @@ struct Args {
     /// unreadable or corrupt stops the hub), or `memory` (lost on restart).
     #[arg(long, env = "MERCURE_HISTORY", default_value = DEFAULT_HISTORY_FILE)]
     history: String,
+    /// Share history and delivery with other hub instances through Redis:
+    /// `redis://[user:password@]host[:port][/db]` (or `rediss://`,
+    /// `unix://`), with `?stream=KEY` (default `mercure`). Replaces
+    /// `--history`; `--history-size` and `--history-max-age` bound the
+    /// stream.
+    #[arg(long, env = "MERCURE_TRANSPORT")]
+    transport: Option<String>,
     /// Most events kept in history (default: 1,000,000 in a file, 1000 in
     /// memory).
     #[arg(long, env = "MERCURE_HISTORY_SIZE")]
@@ -303,7 +310,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for origin in &args.publish_origins {
         builder = builder.publish_origin(origin);
     }
-    builder = builder.transport(history(&args)?);
+    builder = builder.transport(match &args.transport {
+        Some(url) => shared_history(url, &args).await?,
+        None => history(&args)?,
+    });
     let config = builder.build()?;
     let hub = EmbeddedHub::new(config);
     let app = hub.router().merge(hub.operations_router());
@@ -408,6 +418,35 @@ fn print_demo(
 /// The history file used when `--history` is not given, in the working
 /// directory.
 const DEFAULT_HISTORY_FILE: &str = "mercure-history.redb";
+
+/// The Redis transport `--transport` names.
+async fn shared_history(
+    url: &str,
+    args: &Args,
+) -> Result<Arc<dyn Transport>, Box<dyn std::error::Error>> {
+    let mut parsed = url::Url::parse(url).map_err(|_| "--transport must be a redis:// URL")?;
+    let mut options = RedisOptions::new();
+    let mut rest = Vec::new();
+    for (name, value) in parsed.query_pairs() {
+        match &*name {
+            "stream" => options = options.with_key(value.into_owned()),
+            _ => rest.push((name.into_owned(), value.into_owned())),
+        }
+    }
+    parsed.set_query(None);
+    if !rest.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(rest);
+    }
+    if let Some(size) = args.history_size {
+        options = options.with_max_events(u64::try_from(size)?);
+    }
+    if let Some(seconds) = args.history_max_age {
+        options = options.with_max_age(Duration::from_secs(seconds));
+    }
+    let transport = RedisTransport::connect(parsed.as_str(), options).await?;
+    tracing::info!(transport = ?transport, "history shared through Redis");
+    Ok(Arc::new(transport))
+}
 
 /// The transport `--history` names.
 fn history(args: &Args) -> Result<Arc<dyn Transport>, Box<dyn std::error::Error>> {
