@@ -12,7 +12,22 @@
 //!    this machine's loopback allows;
 //! 6. new subscriptions per second;
 //! 7. idle subscribers held, and the hub's resident memory per subscriber
-//!    (on a fresh hub).
+//!    (on a fresh hub);
+//! 8. `durable`: publish throughput with the history in memory and in a
+//!    file (group-committed, fsynced), alternated on fresh hubs;
+//! 9. `restart`: a large history file written in this process, then the
+//!    time until a new hub serves a resuming subscriber, after a clean
+//!    close and after a SIGKILL under load;
+//! 10. `replay`: one new subscriber reading a whole history
+//!     (`lastEventID=earliest`), from a file and from memory, with the
+//!     hub's peak memory.
+//!
+//! Phases 1-7 run on hubs keeping their history in memory (`--history
+//! memory`, unless `BENCH_HUB_ARGS` gives `--history`), as before the
+//! history file; the history phases' hubs get a file in a directory of
+//! their own under the system's temporary directory, removed afterwards.
+//! `BENCH_PHASES` chooses the phases (default: 1-8; the smoke run of
+//! `cargo test` does all, small).
 //!
 //! Delivery latencies are given twice: until the event is in the
 //! subscriber's socket (the kernel's receive timestamp, what the hub
@@ -26,12 +41,14 @@
 #![allow(missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
+use mercure_hub::{Cursor, DurableOptions, DurableTransport, Event, Feed, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -50,6 +67,12 @@ struct Settings {
     latency_updates: usize,
     phase_limit: Duration,
     phases: String,
+    durable_rounds: usize,
+    restart_events: u64,
+    replay_events: u64,
+    crash_publishing: Duration,
+    /// The small run of `cargo test`: targets are not judged.
+    smoke: bool,
 }
 
 fn env(name: &str, default: u64) -> u64 {
@@ -78,16 +101,35 @@ impl Settings {
             latency_subscribers: size("BENCH_LATENCY_SUBSCRIBERS", 100, 10) as usize,
             latency_updates: size("BENCH_LATENCY_UPDATES", 2_000, 20) as usize,
             phase_limit: Duration::from_secs(size("BENCH_PHASE_SECONDS", 60, 20)),
-            phases: std::env::var("BENCH_PHASES")
-                .unwrap_or_else(|_| "publish,rtt,latency,fanout,floor,new,idle".into()),
+            // The smoke run also exercises the history phases that a
+            // benchmark run only does when asked (they write large files).
+            phases: std::env::var("BENCH_PHASES").unwrap_or_else(|_| {
+                let phases = "publish,rtt,latency,fanout,floor,new,idle,durable";
+                if smoke {
+                    format!("{phases},restart,replay")
+                } else {
+                    phases.into()
+                }
+            }),
+            durable_rounds: size("BENCH_DURABLE_ROUNDS", 3, 1) as usize,
+            restart_events: size("BENCH_RESTART_EVENTS", 1_000_000, 2_000),
+            replay_events: size("BENCH_REPLAY_EVENTS", 100_000, 1_000),
+            crash_publishing: Duration::from_millis(size("BENCH_CRASH_PUBLISH_MS", 1000, 300)),
+            smoke,
         }
     }
 }
 
-/// The hub under test, killed on drop.
+/// The hub under test, killed (SIGKILL, by its process id) on drop.
 struct HubProcess {
     child: Child,
     addr: SocketAddr,
+    /// When the process was spawned.
+    spawned_at: Instant,
+    /// From the spawn to the "listening" log line.
+    listening_after: Duration,
+    /// The log lines before the "listening" one.
+    startup_log: Vec<String>,
 }
 
 impl Drop for HubProcess {
@@ -97,9 +139,59 @@ impl Drop for HubProcess {
     }
 }
 
+/// The history flags of the hub's command line.
+const HISTORY_FLAGS: [&str; 3] = ["--history", "--history-size", "--history-max-age"];
+
+fn has_flag(words: &[String], flag: &str) -> bool {
+    words
+        .iter()
+        .any(|w| w == flag || w.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+}
+
+/// `words` without the history flags (and their values).
+fn without_history_flags(words: Vec<String>) -> Vec<String> {
+    let mut kept = Vec::with_capacity(words.len());
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        if HISTORY_FLAGS.contains(&word.as_str()) {
+            words.next();
+        } else if !HISTORY_FLAGS
+            .iter()
+            .any(|f| word.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
+        {
+            kept.push(word);
+        }
+    }
+    kept
+}
+
 impl HubProcess {
+    /// A hub keeping its history in memory (the figures of the phases
+    /// that use it are compared with those from before the history file),
+    /// unless `BENCH_HUB_ARGS` chooses the history.
     fn spawn(queue_capacity: usize) -> Self {
+        Self::spawn_with(queue_capacity, None)
+    }
+
+    /// A hub with the history flags `history` (these replace any in
+    /// `BENCH_HUB_ARGS`), or with the default of [`HubProcess::spawn`].
+    fn spawn_with(queue_capacity: usize, history: Option<&[String]>) -> Self {
         use std::io::{BufRead, BufReader};
+        // BENCH_HUB_ARGS: more flags for the hub, e.g. "--workers 1".
+        let mut extra: Vec<String> = std::env::var("BENCH_HUB_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let history: Vec<String> = match history {
+            // Clap refuses a repeated flag.
+            None if has_flag(&extra, "--history") => Vec::new(),
+            None => vec!["--history".into(), "memory".into()],
+            Some(history) => {
+                extra = without_history_flags(extra);
+                history.to_vec()
+            }
+        };
         // BENCH_HUB_WRAPPER runs the hub through a launcher that execs it
         // (so the process id stays the hub's), e.g. "chrt --batch 0".
         let wrapper = std::env::var("BENCH_HUB_WRAPPER").unwrap_or_default();
@@ -112,7 +204,7 @@ impl HubProcess {
             }
             None => Command::new(env!("CARGO_BIN_EXE_mercure-hub")),
         };
-        let mut child = command
+        command
             .args([
                 "--addr",
                 "127.0.0.1:0",
@@ -131,28 +223,62 @@ impl HubProcess {
                 "--max-connections-per-address",
                 "0",
             ])
+            .args(&history)
             .env("MERCURE_JWT_KEY", SECRET)
-            // BENCH_HUB_ARGS: more flags for the hub, e.g. "--workers 1".
-            .args(
-                std::env::var("BENCH_HUB_ARGS")
-                    .unwrap_or_default()
-                    .split_whitespace(),
-            )
+            .args(&extra)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        let spawned_at = Instant::now();
+        let mut child = command
             .spawn()
             .expect("cannot start the mercure-hub binary");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut startup_log = Vec::new();
         let addr = loop {
             let line = lines.next().expect("the hub exited").expect("log line");
             if let Some(start) = line.find("addr=") {
                 let addr = line[start + 5..].split_whitespace().next().expect("addr");
                 break addr.parse().expect("socket address");
             }
+            startup_log.push(line);
         };
+        let listening_after = spawned_at.elapsed();
         std::thread::spawn(move || for _ in lines {});
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            spawned_at,
+            listening_after,
+            startup_log,
+        }
+    }
+
+    /// The value of the field `name` in the startup log (e.g.
+    /// `opened_in_ms` of "history file opened").
+    fn log_field(&self, name: &str) -> Option<u64> {
+        let key = format!(" {name}=");
+        self.startup_log.iter().find_map(|line| {
+            let start = line.find(&key)? + key.len();
+            line[start..].split_whitespace().next()?.parse().ok()
+        })
+    }
+
+    /// A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`).
+    fn status_kib(&self, field: &str) -> u64 {
+        proc_status_kib(&format!("/proc/{}/status", self.child.id()), field)
+    }
+
+    /// Bytes the hub caused to be sent to storage (/proc/<pid>/io
+    /// `write_bytes`).
+    fn storage_write_bytes(&self) -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/{}/io", self.child.id()))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// CPU time the hub has used (user + system), in milliseconds.
@@ -178,15 +304,18 @@ impl HubProcess {
 
     /// Resident memory of the hub, in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        self.status_kib("VmRSS")
     }
+}
+
+fn proc_status_kib(path: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(path).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn now_nanos() -> u64 {
@@ -243,15 +372,18 @@ impl Publisher {
 
     /// Publishes `body`; returns the response status.
     async fn publish(&mut self, body: &str) -> u16 {
+        self.try_publish(body).await.expect("publish")
+    }
+
+    /// Publishes `body`; returns the response status, or the error of a
+    /// connection that broke (the hub was killed).
+    async fn try_publish(&mut self, body: &str) -> std::io::Result<u16> {
         let mut request = String::with_capacity(self.head.len() + body.len() + 16);
         request.push_str(&self.head);
         request.push_str(&body.len().to_string());
         request.push_str("\r\n\r\n");
         request.push_str(body);
-        self.stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("write");
+        self.stream.write_all(request.as_bytes()).await?;
         loop {
             if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buffer[..end]).expect("utf-8 head");
@@ -266,12 +398,17 @@ impl Publisher {
                     .unwrap_or(0);
                 if self.buffer.len() >= end + 4 + length {
                     self.buffer.drain(..end + 4 + length);
-                    return status;
+                    return Ok(status);
                 }
             }
             let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).await.expect("read");
-            assert!(n > 0, "the hub closed a publisher connection");
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the hub closed a publisher connection",
+                ));
+            }
             self.buffer.extend_from_slice(&chunk[..n]);
         }
     }
@@ -456,7 +593,14 @@ fn report_latencies(name: &str, mut nanos: Vec<u64>) {
     );
 }
 
-async fn publish_throughput(settings: &Settings, addr: SocketAddr, token: &str) {
+/// Publishes from `publish_connections` keep-alive connections; prints
+/// and returns the rate (publishes/s).
+async fn publish_throughput(
+    settings: &Settings,
+    addr: SocketAddr,
+    token: &str,
+    label: &str,
+) -> f64 {
     let per_connection = settings.publishes / settings.publish_connections as u64;
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + settings.phase_limit;
@@ -484,11 +628,12 @@ async fn publish_throughput(settings: &Settings, addr: SocketAddr, token: &str) 
     }
     let elapsed = started.elapsed().as_secs_f64();
     let count = done.load(Ordering::Relaxed);
+    let rate = count as f64 / elapsed;
     println!(
-        "publish throughput: {count} publishes on {} keep-alive connections in {elapsed:.2} s = {:.0} publishes/s",
+        "{label}: {count} publishes on {} keep-alive connections in {elapsed:.2} s = {rate:.0} publishes/s",
         settings.publish_connections,
-        count as f64 / elapsed
     );
+    rate
 }
 
 async fn publish_round_trips(settings: &Settings, addr: SocketAddr, token: &str) {
@@ -550,7 +695,8 @@ async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
     let concurrency = 256;
     let addr = hub.addr;
     let mut n = 0;
-    while held.len() < settings.idle_subscribers && Instant::now() < deadline {
+    let mut failed = None;
+    while held.len() < settings.idle_subscribers && Instant::now() < deadline && failed.is_none() {
         let batch = concurrency.min(settings.idle_subscribers - held.len());
         let mut tasks = Vec::with_capacity(batch);
         for _ in 0..batch {
@@ -569,12 +715,19 @@ async fn idle_subscribers(settings: &Settings, hub: &HubProcess) {
                     held.push(stream);
                     setup.push(nanos);
                 }
-                Err(error) => {
-                    println!("idle subscribers: stopped at {} ({error})", held.len());
-                    return report_idle(before, hub, held.len());
-                }
+                // The rest of the batch is still awaited: no task holds a
+                // connection once the figure is read.
+                Err(error) => failed = Some(error),
             }
         }
+    }
+    if let Some(error) = failed {
+        println!("idle subscribers: stopped at {} ({error})", held.len());
+        // At the open-files limit, this process could not even open the
+        // hub's /proc file: a few connections go.
+        held.truncate(held.len().saturating_sub(64));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        return report_idle(before, hub, held.len());
     }
     println!(
         "idle subscribers: {} connected in {:.2} s",
@@ -809,6 +962,700 @@ fn report_delivery(label: &str, count: usize, updates: usize, latencies: Latenci
     );
 }
 
+/// The phases run on one hub (history in memory), in this order.
+async fn shared_hub_phases(settings: &Settings, token: &str) {
+    let run = |phase: &str| settings.phases.split(',').any(|p| p.trim() == phase);
+    let hub = HubProcess::spawn(1000);
+    let addr = hub.addr;
+    println!(
+        "hub: {} (pid {}), RSS {} KiB at start",
+        addr,
+        hub.child.id(),
+        hub.rss_kib()
+    );
+    let cpu = |label: &str, before: u64| {
+        println!(
+            "  hub CPU time during {label}: {} ms",
+            hub.cpu_ms().saturating_sub(before)
+        );
+    };
+    if run("publish") {
+        let before = hub.cpu_ms();
+        publish_throughput(settings, addr, token, "publish throughput").await;
+        cpu("publish", before);
+    }
+    if run("rtt") {
+        let before = hub.cpu_ms();
+        publish_round_trips(settings, addr, token).await;
+        cpu("rtt", before);
+    }
+    if run("latency") {
+        fanout(
+            settings,
+            &hub,
+            token,
+            settings.latency_subscribers,
+            settings.latency_updates,
+            "latency",
+            "publish->receive latency",
+        )
+        .await;
+    }
+    if run("fanout") {
+        fanout(
+            settings,
+            &hub,
+            token,
+            settings.fanout_subscribers,
+            settings.fanout_updates,
+            "fanout",
+            "one update to many subscribers",
+        )
+        .await;
+    }
+    // The same two deliveries from a bare writer: this machine's floor.
+    if run("floor") {
+        floor(
+            settings,
+            settings.latency_subscribers,
+            settings.latency_updates,
+            "publish->receive latency",
+        )
+        .await;
+        floor(
+            settings,
+            settings.fanout_subscribers,
+            settings.fanout_updates,
+            "one update to many subscribers",
+        )
+        .await;
+    }
+    // Opening and closing 20,000 connections leaves as many sockets in
+    // TIME_WAIT in this machine's one TCP table, which slowed the
+    // fan-out measured after it by 10-40 % (a real hub's clients keep
+    // theirs on their own machines): connection churn runs last.
+    if run("new") {
+        let before = hub.cpu_ms();
+        new_subscriptions(settings, addr).await;
+        cpu("new", before);
+    }
+}
+
+/// A directory of its own under the system's temporary directory,
+/// removed (with what it holds) on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mercure-bench-{}-{}-{label}-{}",
+            std::process::id(),
+            now_nanos(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&path).expect("cannot create a temporary directory");
+        Self(path)
+    }
+
+    fn history_file(&self) -> PathBuf {
+        self.0.join("history.redb")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The hub's flags for a history in `file` (at most `events` events; the
+/// binary's default when `None`).
+fn file_history(file: &Path, events: Option<u64>) -> Vec<String> {
+    let mut args = vec!["--history".to_owned(), file.display().to_string()];
+    if let Some(events) = events {
+        args.extend(["--history-size".to_owned(), events.to_string()]);
+    }
+    args
+}
+
+/// The hub's flags for a history in memory (at most `events` events; the
+/// binary's default when `None`).
+fn memory_history(events: Option<u64>) -> Vec<String> {
+    let mut args = vec!["--history".to_owned(), "memory".to_owned()];
+    if let Some(events) = events {
+        args.extend(["--history-size".to_owned(), events.to_string()]);
+    }
+    args
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn verdict(settings: &Settings, met: bool) -> &'static str {
+    match (settings.smoke, met) {
+        (true, _) => "not judged (smoke run)",
+        (false, true) => "met",
+        (false, false) => "MISSED",
+    }
+}
+
+/// The topic of the history phases, and as a query parameter.
+const HISTORY_TOPIC: &str = "https://example.com/bench/history";
+const HISTORY_TOPIC_QUERY: &str = "https%3A%2F%2Fexample.com%2Fbench%2Fhistory";
+
+/// The id of the `n`th event written by [`write_history`] (as long as
+/// the ids the hub gives).
+fn history_id(n: u64) -> String {
+    format!("urn:uuid:00000000-0000-4000-8000-{n:012x}")
+}
+
+/// The data of the `n`th event of a history phase: 140 bytes that a form
+/// body needs not escape, so that the frame (`id:` and `data:` lines) is
+/// about 200 bytes.
+fn history_data(n: u64) -> String {
+    format!("event-{n:012}-{}", "x".repeat(121))
+}
+
+/// The publish body of the `n`th event of a history phase.
+fn history_body(n: u64) -> String {
+    format!("topic={HISTORY_TOPIC_QUERY}&data={}", history_data(n))
+}
+
+/// Writes `count` events (ids [`history_id`], data [`history_data`]) into
+/// a new history file at `file`, through a [`DurableTransport`] in this
+/// process, with 8192 appends in flight (group commit stores up to 4096
+/// per transaction), then closes it cleanly. Returns how many were written
+/// (fewer if `limit` passed): event `n` has cursor order `n`.
+async fn write_history(file: &Path, count: u64, max_events: u64, limit: Duration) -> u64 {
+    use futures_util::StreamExt;
+    use futures_util::stream::FuturesUnordered;
+
+    let transport = DurableTransport::open(
+        file,
+        DurableOptions::new().with_max_events(max_events.max(1)),
+    )
+    .expect("cannot open the history file");
+    // The transport pushes every stored event to its feeds; a detached
+    // feed keeps them until taken: taken (and dropped) as it goes, or this
+    // process would hold every event written.
+    let feed = Feed::detached();
+    transport.start(feed.clone());
+    let own_rss = || proc_status_kib("/proc/self/status", "VmRSS");
+    let rss_before = own_rss();
+    let mut rss_peak = rss_before;
+    let started = Instant::now();
+    let deadline = started + limit;
+    let data_len = history_data(0).len();
+    let mut in_flight = FuturesUnordered::new();
+    let mut sent: u64 = 0;
+    while sent < count {
+        if sent.is_multiple_of(4096) {
+            drop(feed.take_pushed());
+            rss_peak = rss_peak.max(own_rss());
+            if Instant::now() > deadline {
+                println!("  history writing stopped at {sent} events (time limit)");
+                break;
+            }
+        }
+        if in_flight.len() >= 8192 {
+            let appended: Result<Arc<Event>, _> = in_flight.next().await.expect("an append");
+            appended.expect("append failed");
+        }
+        let id = history_id(sent);
+        let frame = mercure_core::sse::encode_event(&id, None, None, &history_data(sent));
+        in_flight.push(transport.append(Event::from_parts(
+            Cursor::ZERO,
+            id,
+            vec![HISTORY_TOPIC.to_owned()],
+            false,
+            frame,
+        )));
+        sent += 1;
+    }
+    while let Some(appended) = in_flight.next().await {
+        appended.expect("append failed");
+    }
+    drop(in_flight);
+    drop(feed.take_pushed());
+    let elapsed = started.elapsed().as_secs_f64();
+    transport.close().expect("the history file closes");
+    let frame_len =
+        mercure_core::sse::encode_event(&history_id(0), None, None, &"x".repeat(data_len)).len();
+    println!(
+        "  history written in this process: {sent} events ({frame_len}-byte frames) in {elapsed:.2} s = {:.0} events/s, closed; file {:.1} MiB; this process's RSS {rss_before} KiB -> peak {rss_peak} KiB",
+        sent as f64 / elapsed,
+        mib(file_size(file)),
+    );
+    sent
+}
+
+/// A subscription read from the raw HTTP/1.1 response: counts the events
+/// (their `id:` lines).
+struct SseStream {
+    stream: TcpStream,
+    pending: Vec<u8>,
+    head_read: bool,
+}
+
+impl SseStream {
+    /// Sends the subscription request `query`, with a `Last-Event-ID`
+    /// header if `last_event_id`.
+    async fn open(
+        addr: SocketAddr,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let mut stream = connect(addr, 0).await?;
+        let header =
+            last_event_id.map_or_else(String::new, |id| format!("Last-Event-ID: {id}\r\n"));
+        let request = format!(
+            "GET {PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{header}\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        Ok(Self {
+            stream,
+            pending: Vec::with_capacity(1 << 16),
+            head_read: false,
+        })
+    }
+
+    /// A subscription already opened by [`subscribe`].
+    fn opened(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            pending: Vec::with_capacity(1 << 16),
+            head_read: true,
+        }
+    }
+
+    /// Reads until `expected` events have arrived, the stream ends or
+    /// `deadline` passes; gives each event's id to `on_id`; returns how
+    /// many arrived. An error only before the response head.
+    async fn read_events(
+        &mut self,
+        expected: usize,
+        deadline: Instant,
+        mut on_id: impl FnMut(&str),
+    ) -> std::io::Result<usize> {
+        let mut count = 0;
+        let mut chunk = vec![0u8; 1 << 16];
+        while count < expected {
+            let n = match tokio::time::timeout_at(deadline.into(), self.stream.read(&mut chunk))
+                .await
+            {
+                Ok(Ok(n)) if n > 0 => n,
+                Ok(Err(error)) if !self.head_read => return Err(error),
+                // The end of the stream, a broken connection, the time limit.
+                _ => break,
+            };
+            self.pending.extend_from_slice(&chunk[..n]);
+            if !self.head_read {
+                let Some(end) = find(&self.pending, b"\r\n\r\n") else {
+                    continue;
+                };
+                if !self.pending.starts_with(b"HTTP/1.1 200") {
+                    return Err(std::io::Error::other(
+                        String::from_utf8_lossy(&self.pending[..end]).into_owned(),
+                    ));
+                }
+                self.pending.drain(..end + 4);
+                self.head_read = true;
+            }
+            let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') else {
+                continue;
+            };
+            // Whole lines: `id:` lines, and the chunk sizes of the
+            // transfer coding, comments, `data:` lines, which are skipped.
+            for line in self.pending[..last].split(|&b| b == b'\n') {
+                if let Some(id) = line.strip_prefix(b"id: ") {
+                    count += 1;
+                    on_id(std::str::from_utf8(id).unwrap_or_default());
+                }
+            }
+            self.pending.drain(..=last);
+        }
+        Ok(count)
+    }
+}
+
+/// Publishes `body(n)` for n = 0, 1, ... from `connections` keep-alive
+/// connections until `count` are acknowledged, `stop` is set or `deadline`
+/// passes; a connection stops at its first error (the hub was killed) or
+/// refusal. Returns how many were acknowledged (answered 200).
+async fn publish_stream(
+    addr: SocketAddr,
+    token: &str,
+    connections: usize,
+    count: u64,
+    deadline: Instant,
+    stop: Arc<AtomicBool>,
+    body: fn(u64) -> String,
+) -> u64 {
+    let next = Arc::new(AtomicU64::new(0));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let token = token.to_owned();
+        let next = Arc::clone(&next);
+        let acknowledged = Arc::clone(&acknowledged);
+        let stop = Arc::clone(&stop);
+        tasks.push(tokio::spawn(async move {
+            let mut publisher = Publisher::new(addr, &token, c).await;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    break;
+                }
+                match publisher.try_publish(&body(n)).await {
+                    Ok(200) => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(status) => {
+                        println!("  a publish was answered {status}");
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("publisher task");
+    }
+    acknowledged.load(Ordering::Relaxed)
+}
+
+/// Counts a process's `fsync` and `fdatasync` calls with `perf stat`
+/// (kernel tracepoint counters: nothing is traced per call), when `perf`
+/// is installed and allowed (`BENCH_PERF=0`: not tried).
+struct SyncCounter(Option<Child>);
+
+impl SyncCounter {
+    fn start(pid: u32) -> Self {
+        if std::env::var("BENCH_PERF").is_ok_and(|v| v == "0") {
+            return Self(None);
+        }
+        let child = Command::new("perf")
+            .args([
+                "stat",
+                "-x,",
+                "-e",
+                "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync",
+                "-p",
+                &pid.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok();
+        if child.is_some() {
+            // Time to attach.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self(child)
+    }
+
+    /// Stops `perf` (SIGINT, by its process id: it then prints its
+    /// counts); the calls counted, if it could count them.
+    fn stop(&mut self) -> Option<u64> {
+        let child = self.0.take()?;
+        let stopped = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let output = child.wait_with_output().ok()?;
+        stopped.ok().filter(|s| s.success())?;
+        let counts: Vec<u64> = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.contains("syscalls:sys_enter_f"))
+            .map(|l| l.split(',').next().and_then(|n| n.trim().parse().ok()))
+            .collect::<Option<_>>()?;
+        (counts.len() == 2).then(|| counts.iter().sum())
+    }
+}
+
+impl Drop for SyncCounter {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The `durable` phase: publish throughput (as in `publish`) on a hub
+/// keeping its history in memory (A) and on one keeping it in a file (B),
+/// alternated A B, each on a fresh hub.
+async fn durable(settings: &Settings, token: &str) {
+    let mut memory_rates = Vec::new();
+    let mut durable_rates = Vec::new();
+    let mut ratios = Vec::new();
+    for round in 1..=settings.durable_rounds {
+        let hub = HubProcess::spawn_with(1000, Some(&memory_history(None)));
+        let before = hub.cpu_ms();
+        let memory = publish_throughput(
+            settings,
+            hub.addr,
+            token,
+            &format!("durable round {round}: memory history"),
+        )
+        .await;
+        let memory_cpu = hub.cpu_ms().saturating_sub(before);
+        drop(hub);
+
+        let dir = TempDir::new("durable");
+        let file = dir.history_file();
+        let hub = HubProcess::spawn_with(1000, Some(&file_history(&file, None)));
+        let mut syncs = SyncCounter::start(hub.child.id());
+        let written_before = hub.storage_write_bytes();
+        let before = hub.cpu_ms();
+        let durable = publish_throughput(
+            settings,
+            hub.addr,
+            token,
+            &format!("durable round {round}: file history"),
+        )
+        .await;
+        let durable_cpu = hub.cpu_ms().saturating_sub(before);
+        let syncs = syncs.stop();
+        let written = hub
+            .storage_write_bytes()
+            .zip(written_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        drop(hub);
+        let ratio = durable / memory;
+        println!(
+            "durable round {round}: memory {memory:.0}/s (hub CPU {memory_cpu} ms), file {durable:.0}/s (hub CPU {durable_cpu} ms): file/memory = {ratio:.2}; history file {:.1} MiB, {} sent to storage by the hub, {} fsync/fdatasync calls",
+            mib(file_size(&file)),
+            written.map_or_else(|| "unknown".into(), |w| format!("{:.1} MiB", mib(w))),
+            syncs.map_or_else(|| "unknown".into(), |n| n.to_string()),
+        );
+        memory_rates.push(memory);
+        durable_rates.push(durable);
+        ratios.push(ratio);
+    }
+    let (memory, durable, ratio) = (median(memory_rates), median(durable_rates), median(ratios));
+    println!(
+        "durable: medians of {} rounds: memory {memory:.0}/s, file {durable:.0}/s, file/memory {ratio:.2}; targets: file >= 20000/s {}, >= 50 % of memory {}",
+        settings.durable_rounds,
+        verdict(settings, durable >= 20_000.0),
+        verdict(settings, ratio >= 0.5),
+    );
+}
+
+/// Spawns a hub on `history`, subscribes with `Last-Event-ID: after` and
+/// waits for the events `expected` (the ones stored after it, in order).
+/// Returns the hub and the time from its spawn until the last of them
+/// arrived.
+async fn serve_again(
+    settings: &Settings,
+    history: &[String],
+    after: &str,
+    expected: &[String],
+) -> (HubProcess, Duration) {
+    let hub = HubProcess::spawn_with(1000, Some(history));
+    let deadline = Instant::now() + settings.phase_limit;
+    let mut stream = SseStream::open(
+        hub.addr,
+        &format!("topic={HISTORY_TOPIC_QUERY}"),
+        Some(after),
+    )
+    .await
+    .expect("subscribe");
+    let mut ids = Vec::new();
+    stream
+        .read_events(expected.len(), deadline, |id| ids.push(id.to_owned()))
+        .await
+        .expect("resumed subscription");
+    let serving = hub.spawned_at.elapsed();
+    assert!(
+        ids.len() >= expected.len() && ids[..expected.len()] == *expected,
+        "resumed after {after}: expected {expected:?}, received {ids:?}"
+    );
+    (hub, serving)
+}
+
+fn report_restart(settings: &Settings, label: &str, hub: &HubProcess, serving: Duration) {
+    let field = |name| {
+        hub.log_field(name)
+            .map_or_else(|| "?".into(), |v| v.to_string())
+    };
+    println!(
+        "restart, {label}: {} events in the file; opened in {} ms (logged), listening {:.0} ms after the spawn, serving again (the 10 events after a Last-Event-ID received) {:.0} ms after the spawn; target <= 1000 ms {}",
+        field("events"),
+        field("opened_in_ms"),
+        hub.listening_after.as_secs_f64() * 1e3,
+        serving.as_secs_f64() * 1e3,
+        verdict(settings, serving <= Duration::from_secs(1)),
+    );
+}
+
+/// The `restart` phase: a history file written in this process and closed
+/// cleanly, served by a new hub; then the same hub killed (SIGKILL) while
+/// publishes stream in, and served again.
+async fn restart(settings: &Settings, token: &str) {
+    let dir = TempDir::new("restart");
+    let file = dir.history_file();
+    let count = settings.restart_events.max(11);
+    // Room for the events published before the crash too: none is trimmed.
+    let size = count * 2 + 100_000;
+    let written = write_history(&file, count, size, settings.phase_limit).await;
+    assert!(written >= 11, "too few events written");
+    let history = file_history(&file, Some(size));
+    let last: Vec<String> = (written - 11..written).map(history_id).collect();
+    let (hub, serving) = serve_again(settings, &history, &last[0], &last[1..]).await;
+    report_restart(settings, "after a clean close", &hub, serving);
+
+    // The crash: a live subscriber records the order the hub stores
+    // events in (it delivers each once stored), publishers stream in on
+    // `publish_connections` connections, then SIGKILL.
+    let mut hub = hub;
+    let addr = hub.addr;
+    let deadline = Instant::now() + settings.phase_limit;
+    let mut live = SseStream::opened(
+        subscribe(addr, HISTORY_TOPIC_QUERY, 0)
+            .await
+            .expect("subscribe"),
+    );
+    let reader = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        let _ = live
+            .read_events(usize::MAX, deadline, |id| ids.push(id.to_owned()))
+            .await;
+        ids
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let token = token.to_owned();
+    let connections = settings.publish_connections;
+    let publishing = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            publish_stream(
+                addr,
+                &token,
+                connections,
+                u64::MAX,
+                deadline,
+                stop,
+                history_body,
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(settings.crash_publishing).await;
+    let before_kill = hub.rss_kib();
+    hub.child.kill().expect("SIGKILL"); // Child::kill: SIGKILL, by process id.
+    let _ = hub.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = publishing.await.expect("publishers");
+    let received = reader.await.expect("live subscriber");
+    drop(hub);
+    let in_order: Vec<String> = last.into_iter().chain(received.iter().cloned()).collect();
+    let tail = &in_order[in_order.len() - 11..];
+    let (hub, serving) = serve_again(settings, &history, &tail[0], &tail[1..]).await;
+    let in_file = hub.log_field("events").unwrap_or(0);
+    println!(
+        "restart, crash: {acknowledged} publishes acknowledged on {connections} connections in {:.1} s, {} received by a live subscriber, then SIGKILL (hub RSS {before_kill} KiB); after it the file holds {in_file} events (at least {} expected)",
+        settings.crash_publishing.as_secs_f64(),
+        received.len(),
+        written + acknowledged,
+    );
+    assert!(
+        in_file >= written + acknowledged,
+        "acknowledged events were lost in the crash"
+    );
+    report_restart(settings, "after SIGKILL", &hub, serving);
+    drop(hub);
+}
+
+/// Resets the hub's peak resident memory (VmHWM) to its current one.
+fn reset_peak_rss(hub: &HubProcess) -> bool {
+    std::fs::write(format!("/proc/{}/clear_refs", hub.child.id()), "5").is_ok()
+}
+
+/// One new subscriber reads the whole history (`lastEventID=earliest`)
+/// as fast as it can; prints the time and the hub's memory.
+async fn measure_replay(settings: &Settings, hub: &HubProcess, events: u64, label: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = hub.rss_kib();
+    let peak_before = hub.status_kib("VmHWM");
+    let reset = reset_peak_rss(hub);
+    let cpu_before = hub.cpu_ms();
+    let started = Instant::now();
+    let deadline = started + settings.phase_limit;
+    let mut stream = SseStream::open(
+        hub.addr,
+        &format!("topic={HISTORY_TOPIC_QUERY}&lastEventID=earliest"),
+        None,
+    )
+    .await
+    .expect("subscribe");
+    let received = stream
+        .read_events(events as usize, deadline, |_| {})
+        .await
+        .expect("replay");
+    let elapsed = started.elapsed().as_secs_f64();
+    let peak = hub.status_kib("VmHWM");
+    println!(
+        "{label}: {received} of {events} events to one new subscriber (lastEventID=earliest) in {elapsed:.3} s = {:.0} events/s; hub CPU {} ms; hub RSS before {rss_before} KiB, peak during the replay {peak} KiB{}, after {} KiB",
+        received as f64 / elapsed,
+        hub.cpu_ms().saturating_sub(cpu_before),
+        if reset {
+            String::new()
+        } else {
+            format!(" (since the start: the peak could not be reset; {peak_before} KiB before)")
+        },
+        hub.rss_kib(),
+    );
+    assert_eq!(received as u64, events, "{label}: events were missing");
+}
+
+/// The `replay` phase: a new subscriber reading a whole history, from a
+/// file and from memory.
+async fn replay(settings: &Settings, token: &str) {
+    let count = settings.replay_events.max(1);
+    {
+        let dir = TempDir::new("replay");
+        let file = dir.history_file();
+        let written = write_history(&file, count, count * 2, settings.phase_limit).await;
+        let hub = HubProcess::spawn_with(1000, Some(&file_history(&file, Some(count * 2))));
+        measure_replay(settings, &hub, written, "replay, file history").await;
+    }
+    let hub = HubProcess::spawn_with(1000, Some(&memory_history(Some(count))));
+    let rss = hub.rss_kib();
+    let started = Instant::now();
+    let published = publish_stream(
+        hub.addr,
+        token,
+        settings.publish_connections,
+        count,
+        started + settings.phase_limit,
+        Arc::new(AtomicBool::new(false)),
+        history_body,
+    )
+    .await;
+    println!(
+        "  memory history: {published} events published over HTTP in {:.2} s; hub RSS {rss} KiB before them",
+        started.elapsed().as_secs_f64()
+    );
+    measure_replay(settings, &hub, published, "replay, memory history").await;
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -826,88 +1673,27 @@ fn main() {
         .build()
         .expect("runtime");
     let token = publisher_token();
+    let run = |phase: &str| settings.phases.split(',').any(|p| p.trim() == phase);
     runtime.block_on(async {
-        let hub = HubProcess::spawn(1000);
-        let addr = hub.addr;
-        println!(
-            "hub: {} (pid {}), RSS {} KiB at start",
-            addr,
-            hub.child.id(),
-            hub.rss_kib()
-        );
-        let run = |phase: &str| settings.phases.split(',').any(|p| p.trim() == phase);
-        let cpu = |label: &str, before: u64| {
-            println!(
-                "  hub CPU time during {label}: {} ms",
-                hub.cpu_ms().saturating_sub(before)
-            );
-        };
-        if run("publish") {
-            let before = hub.cpu_ms();
-            publish_throughput(&settings, addr, &token).await;
-            cpu("publish", before);
+        if ["publish", "rtt", "latency", "fanout", "floor", "new"]
+            .iter()
+            .any(|phase| run(phase))
+        {
+            shared_hub_phases(&settings, &token).await;
         }
-        if run("rtt") {
-            let before = hub.cpu_ms();
-            publish_round_trips(&settings, addr, &token).await;
-            cpu("rtt", before);
+        if run("idle") {
+            // A fresh hub, so the memory figure is not mixed with the phases above.
+            let hub = HubProcess::spawn(1000);
+            idle_subscribers(&settings, &hub).await;
         }
-        if run("latency") {
-            fanout(
-                &settings,
-                &hub,
-                &token,
-                settings.latency_subscribers,
-                settings.latency_updates,
-                "latency",
-                "publish->receive latency",
-            )
-            .await;
+        if run("durable") {
+            durable(&settings, &token).await;
         }
-        if run("fanout") {
-            fanout(
-                &settings,
-                &hub,
-                &token,
-                settings.fanout_subscribers,
-                settings.fanout_updates,
-                "fanout",
-                "one update to many subscribers",
-            )
-            .await;
+        if run("restart") {
+            restart(&settings, &token).await;
         }
-        // The same two deliveries from a bare writer: this machine's floor.
-        if run("floor") {
-            floor(
-                &settings,
-                settings.latency_subscribers,
-                settings.latency_updates,
-                "publish->receive latency",
-            )
-            .await;
-            floor(
-                &settings,
-                settings.fanout_subscribers,
-                settings.fanout_updates,
-                "one update to many subscribers",
-            )
-            .await;
+        if run("replay") {
+            replay(&settings, &token).await;
         }
-        // Opening and closing 20,000 connections leaves as many sockets in
-        // TIME_WAIT in this machine's one TCP table, which slowed the
-        // fan-out measured after it by 10-40 % (a real hub's clients keep
-        // theirs on their own machines): connection churn runs last.
-        if run("new") {
-            let before = hub.cpu_ms();
-            new_subscriptions(&settings, addr).await;
-            cpu("new", before);
-        }
-        drop(hub);
-        if !run("idle") {
-            return;
-        }
-        // A fresh hub, so the memory figure is not mixed with the phases above.
-        let hub = HubProcess::spawn(1000);
-        idle_subscribers(&settings, &hub).await;
     });
 }
