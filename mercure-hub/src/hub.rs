@@ -10,6 +10,7 @@ use std::time::Duration;
 use mercure_core::{EventId, ProtocolVersion, TopicSelector, Update};
 
 use crate::auth::Verifier;
+use crate::cluster::{ClusterCommand, ClusterSubscriptions, Member, PresenceChange};
 use crate::dispatch::{Dispatcher, Feed};
 use crate::documents::{subscription_document, subscription_topic, with_context};
 use crate::event::Cursor;
@@ -99,7 +100,7 @@ impl EmbeddedHub {
         let replay_budget = Arc::new(tokio::sync::Semaphore::new(
             crate::subscription::replay_budget_units(config.replay_bytes),
         ));
-        Self {
+        let hub = Self {
             inner: Arc::new(Inner {
                 matchers,
                 publishers,
@@ -111,7 +112,12 @@ impl EmbeddedHub {
                 draining: std::sync::atomic::AtomicBool::new(false),
                 config,
             }),
+        };
+        if let Some(cluster) = hub.inner.config.transport.cluster() {
+            cluster.join(Member::new(&hub.inner));
+            tracing::debug!(instance = cluster.instance(), "hub joined its cluster");
         }
+        hub
     }
 
     /// The configuration.
@@ -171,7 +177,9 @@ impl EmbeddedHub {
         self.inner.subscribe(request, access).await
     }
 
-    /// The active subscriptions (one per selector of each subscriber).
+    /// The active subscriptions of this hub (one per selector of each
+    /// subscriber); see [`EmbeddedHub::cluster_subscriptions`] for those of
+    /// every instance of a cluster.
     pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
         self.inner
             .dispatcher
@@ -181,10 +189,14 @@ impl EmbeddedHub {
             .collect()
     }
 
-    /// Closes every subscriber for which `select` returns true when shown
-    /// one of its subscriptions; returns how many were closed. A closed
-    /// subscriber's stream ends at once (a client then reconnects with a
-    /// fresh token).
+    /// Closes every subscriber of this hub for which `select` returns
+    /// true when shown one of its subscriptions; returns how many were
+    /// closed. A closed subscriber's stream ends at once (a client then
+    /// reconnects with a fresh token).
+    ///
+    /// This instance only, in a cluster too: a closure cannot travel to
+    /// the other instances. [`EmbeddedHub::cluster_permission_changed`]
+    /// and [`EmbeddedHub::close_subscriber`] reach them all.
     pub fn close_subscribers(&self, mut select: impl FnMut(&SubscriptionInfo) -> bool) -> usize {
         // `select` runs with no lock of the hub held, so it may call the hub.
         let chosen: Vec<u64> = self
@@ -238,6 +250,9 @@ impl EmbeddedHub {
     /// Closes the subscriptions of `subject` (a token's `sub`) that select
     /// `topic`, after the application changed that subject's permission on
     /// it; returns how many subscribers were closed.
+    ///
+    /// This hub only: in a cluster, [`EmbeddedHub::cluster_permission_changed`]
+    /// closes them on every instance.
     pub fn permission_changed(&self, subject: &str, topic: &str) -> usize {
         let base = self.inner.matchers.base().clone();
         let matchers = &self.inner.matchers;
@@ -252,9 +267,108 @@ impl EmbeddedHub {
         })
     }
 
-    /// A snapshot of the counters.
+    /// The subscriptions of every hub instance sharing this hub's
+    /// transport: this instance's first (from memory, as
+    /// [`EmbeddedHub::subscriptions`] lists them), then the others' as
+    /// they last stored them, each with its
+    /// [`instance`](SubscriptionInfo::instance). The subscriptions API
+    /// lists these.
+    ///
+    /// With a transport that is not shared ([`Transport::cluster`] is
+    /// `None`), the local subscriptions, without instance. The listing is
+    /// bounded by the transport ([`ClusterSubscriptions::truncated`]).
+    ///
+    /// A subscriber's presence is stored before its subscription event is
+    /// published: a listing taken after this hub delivered that event
+    /// (the API's `lastEventID`) shows it (or, for a disconnection, no
+    /// longer shows it). The subscribers of an instance that stopped
+    /// without closing its transport stay listed until its presence
+    /// expires (for [`RedisTransport`](crate::RedisTransport),
+    /// [`RedisOptions::with_presence_ttl`](crate::RedisOptions::with_presence_ttl)),
+    /// and no subscription event tells of their departure.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the other instances' subscriptions
+    /// cannot be read (Redis unreachable).
+    ///
+    /// [`Transport::cluster`]: crate::Transport::cluster
+    pub async fn cluster_subscriptions(&self) -> Result<ClusterSubscriptions, Error> {
+        match self.inner.config.transport.cluster() {
+            Some(cluster) => Ok(cluster.subscriptions().await?),
+            None => Ok(ClusterSubscriptions {
+                subscriptions: self.subscriptions(),
+                truncated: false,
+            }),
+        }
+    }
+
+    /// [`EmbeddedHub::permission_changed`] on every hub instance sharing
+    /// this hub's transport: the matching subscribers of this instance
+    /// are closed at once (their count is returned), those of the others
+    /// as the command reaches them (within milliseconds through Redis).
+    /// Without a shared transport, [`EmbeddedHub::permission_changed`].
+    ///
+    /// The command is not stored: an instance cut off from the cluster
+    /// when it is sent (for Redis, one not subscribed to its control
+    /// channel then) does not receive it. A client that reconnects with
+    /// its old token is served again: change or revoke the token too.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the command could not be sent to the
+    /// other instances; this instance's subscribers were closed anyway.
+    pub async fn cluster_permission_changed(
+        &self,
+        subject: &str,
+        topic: &str,
+    ) -> Result<usize, Error> {
+        match self.inner.config.transport.cluster() {
+            Some(cluster) => Ok(cluster
+                .broadcast(ClusterCommand::PermissionChanged {
+                    subject: subject.to_owned(),
+                    topic: topic.to_owned(),
+                })
+                .await?),
+            None => Ok(self.permission_changed(subject, topic)),
+        }
+    }
+
+    /// Closes the subscriber with this id (`urn:uuid:...`, as the
+    /// subscriptions API and [`EmbeddedHub::cluster_subscriptions`] show
+    /// it), on whichever instance of the cluster it is connected to;
+    /// returns whether it was connected to this instance (and is now
+    /// closed). Otherwise the command goes to the other instances, as
+    /// [`EmbeddedHub::cluster_permission_changed`] sends its own.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the subscriber is not connected here
+    /// and the command could not be sent to the other instances.
+    pub async fn close_subscriber(&self, subscriber: &str) -> Result<bool, Error> {
+        let command = ClusterCommand::CloseSubscriber {
+            subscriber: subscriber.to_owned(),
+        };
+        let closed = match self.inner.config.transport.cluster() {
+            Some(cluster) => cluster.broadcast(command).await?,
+            None => Member::new(&self.inner).apply(&command),
+        };
+        Ok(closed > 0)
+    }
+
+    /// The id of this hub's instance in its cluster (see
+    /// [`Cluster::instance`](crate::Cluster::instance)); `None` when its
+    /// transport is not shared.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.inner
+            .config
+            .transport
+            .cluster()
+            .map(|cluster| cluster.instance())
+    }
+
+    /// A snapshot of the counters (and, in a cluster, of the instance id).
     pub fn metrics(&self) -> Metrics {
-        self.inner.counters.snapshot()
+        let mut metrics = self.inner.counters.snapshot();
+        metrics.instance = self.instance_id().map(Arc::from);
+        metrics
     }
 
     /// The id of the newest event in history delivered by this hub (or
@@ -318,9 +432,13 @@ impl Inner {
 
     /// The event of a validated update, encoded once.
     fn event_of(update: &Update) -> Event {
+        // Ids the hub makes are time-ordered UUIDs (version 7): a durable
+        // history indexes them at the end of its id index instead of at
+        // random places in it (several times fewer pages written per
+        // commit), and they stay unique and unpredictable (74 random bits).
         let id: Arc<str> = match update.id() {
             Some(id) => Arc::from(id),
-            None => Arc::from(uuid::Uuid::new_v4().urn().to_string()),
+            None => Arc::from(uuid::Uuid::now_v7().urn().to_string()),
         };
         let frame = mercure_core::sse::encode_event(
             &id,
@@ -416,6 +534,11 @@ impl Inner {
             Start::After(cursor, _) => Some(*cursor),
             Start::Live | Start::Earliest => None,
         };
+        // Reported before it is registered, so that its departure (only
+        // ever reported once it is registered) comes after.
+        let stored = self.config.transport.cluster().map(|cluster| {
+            cluster.presence_changed(PresenceChange::Subscribed(entry.infos().collect()))
+        });
         let registered = self
             .dispatcher
             .register(Arc::clone(&entry), Arc::clone(&outbox), after);
@@ -433,7 +556,7 @@ impl Inner {
             .subscribers_connected
             .fetch_add(1, Ordering::Relaxed);
         Counters::add(&self.counters.subscribers_total);
-        tracing::debug!(subscriber = %id, dialect = %dialect, resumed_from = %resumed_from, "subscriber connected");
+        tracing::debug!(subscriber = %id, dialect = %dialect, resumed_from = %resumed_from, instance = self.config.transport.cluster().map(|c| c.instance()), "subscriber connected");
         let subscription = Subscription::new(
             Arc::clone(self),
             Arc::clone(&entry),
@@ -447,7 +570,11 @@ impl Inner {
             // subscriptions after it (dropping it unregisters it).
             return Err(Error::Closed);
         }
-        self.announce(&entry, true).await;
+        if self.config.subscriptions {
+            // The other instances list it before its event is published.
+            presence_stored(stored).await;
+            self.announce(&entry, true).await;
+        }
         Ok(subscription)
     }
 
@@ -462,11 +589,20 @@ impl Inner {
         self.counters
             .subscribers_connected
             .fetch_sub(1, Ordering::Relaxed);
-        tracing::debug!(subscriber = %entry.id, "subscriber disconnected");
+        tracing::debug!(subscriber = %entry.id, instance = self.config.transport.cluster().map(|c| c.instance()), "subscriber disconnected");
+        let stored = self.config.transport.cluster().map(|cluster| {
+            cluster.presence_changed(PresenceChange::Unsubscribed {
+                subscriber: entry.id.to_string(),
+                selectors: entry.selectors.len(),
+            })
+        });
         if self.config.subscriptions && !entry.announced_inactive.swap(true, Ordering::AcqRel) {
             let hub = Arc::clone(self);
             let entry = Arc::clone(entry);
-            run_detached(async move { hub.announce(&entry, false).await });
+            run_detached(async move {
+                presence_stored(stored).await;
+                hub.announce(&entry, false).await;
+            });
         }
     }
 
@@ -488,6 +624,17 @@ impl Inner {
                 tracing::warn!(%error, "a subscription event could not be published");
             }
         }
+    }
+}
+
+/// Waits until a presence change is visible to the other instances of
+/// the cluster (a failure is logged: the subscription event goes out
+/// anyway).
+async fn presence_stored(stored: Option<crate::TransportFuture<'static, ()>>) {
+    if let Some(stored) = stored
+        && let Err(error) = stored.await
+    {
+        tracing::warn!(%error, "a subscriber's presence could not be stored for the cluster");
     }
 }
 

@@ -70,6 +70,12 @@ const MAX_BATCH_EVENTS: usize = 4096;
 /// Most record bytes written in one transaction (a larger single event
 /// still goes alone).
 const MAX_BATCH_BYTES: usize = 16 << 20;
+/// How long the writer gathers a batch, from its first append, when the
+/// last batch showed concurrent appenders: the appenders it just answered
+/// send their next update within about a loopback round trip, and taking
+/// them into this commit rather than the next halves the commits (and
+/// fsyncs) under steady concurrent load. A lone appender never waits.
+const GATHER: Duration = Duration::from_micros(200);
 /// Events a batch may trim beyond its own count.
 const TRIM_SLACK: usize = 1024;
 /// Events trimmed by one transaction of an idle writer.
@@ -310,6 +316,7 @@ impl DurableTransport {
             last,
             path: path.clone(),
             more_to_trim: true,
+            last_batch: 0,
         };
         let writer = thread::Builder::new()
             .name("mercure-history".into())
@@ -907,6 +914,8 @@ struct Writer {
     path: PathBuf,
     /// Events past the bounds may be left for an idle moment.
     more_to_trim: bool,
+    /// The size of the last batch stored.
+    last_batch: usize,
 }
 
 struct Pending {
@@ -941,6 +950,7 @@ impl Writer {
             let mut runtime = None;
             let mut bytes = 0;
             let mut next = Some(first);
+            let gather_until = std::time::Instant::now() + GATHER;
             while let Some(command) = next.take() {
                 match command {
                     Command::Flush(reply) => {
@@ -970,7 +980,14 @@ impl Writer {
                     }
                 }
                 next = self.receiver.try_recv().ok();
+                if next.is_none() && self.last_batch > 1 && batch.len() < MAX_BATCH_EVENTS {
+                    let left = gather_until.saturating_duration_since(std::time::Instant::now());
+                    if !left.is_zero() {
+                        next = self.receiver.recv_timeout(left).ok();
+                    }
+                }
             }
+            self.last_batch = batch.len();
             if !batch.is_empty() {
                 self.store(batch, runtime.as_ref());
             }
