@@ -283,8 +283,7 @@ impl EmbeddedHub {
     /// (the API's `lastEventID`) shows it (or, for a disconnection, no
     /// longer shows it). The subscribers of an instance that stopped
     /// without closing its transport stay listed until its presence
-    /// expires (for [`RedisTransport`](crate::RedisTransport),
-    /// [`RedisOptions::with_presence_ttl`](crate::RedisOptions::with_presence_ttl)),
+    /// expires (for `RedisTransport`, `RedisOptions::with_presence_ttl`),
     /// and no subscription event tells of their departure.
     ///
     /// # Errors

@@ -29,6 +29,7 @@ struct ReadmeDoctests;
 
 mod auth;
 mod chunk;
+mod cluster;
 mod config;
 mod dispatch;
 mod documents;
@@ -47,6 +48,7 @@ mod template;
 mod time;
 mod transport;
 
+pub use cluster::{Cluster, ClusterCommand, ClusterSubscriptions, Member, PresenceChange};
 pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE,
     DEFAULT_HUB_URL, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,

@@ -1,6 +1,7 @@
 //! Counters of the hub's activity, read by the Prometheus endpoint.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The live counters.
@@ -23,6 +24,7 @@ impl Counters {
             updates_published: self.updates_published.load(Ordering::Relaxed),
             updates_deduplicated: self.updates_deduplicated.load(Ordering::Relaxed),
             updates_rejected: self.updates_rejected.load(Ordering::Relaxed),
+            instance: None,
         }
     }
 
@@ -32,7 +34,7 @@ impl Counters {
 }
 
 /// A snapshot of the hub's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Metrics {
     /// Subscribers connected now.
@@ -47,10 +49,16 @@ pub struct Metrics {
     pub updates_deduplicated: u64,
     /// Publish requests refused (invalid, unauthorized).
     pub updates_rejected: u64,
+    /// The id of this hub instance in a cluster (see
+    /// [`Cluster::instance`](crate::Cluster::instance)); `None` for a hub
+    /// that is the only one.
+    pub instance: Option<Arc<str>>,
 }
 
 impl Metrics {
-    /// The counters in the Prometheus text exposition format (version 0.0.4).
+    /// The counters in the Prometheus text exposition format (version
+    /// 0.0.4), and in a cluster the instance they count, as the gauge
+    /// `mercure_instance_info{instance="..."} 1`.
     ///
     /// ```
     /// let text = mercure_hub::Metrics::default().to_prometheus();
@@ -103,6 +111,45 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             );
         }
+        if let Some(instance) = &self.instance {
+            let mut label = String::with_capacity(instance.len());
+            for c in instance.chars() {
+                match c {
+                    '\\' => label.push_str("\\\\"),
+                    '"' => label.push_str("\\\""),
+                    '\n' => label.push_str("\\n"),
+                    c => label.push(c),
+                }
+            }
+            let _ = write!(
+                text,
+                "# HELP mercure_instance_info The hub instance these metrics are of.\n\
+                 # TYPE mercure_instance_info gauge\n\
+                 mercure_instance_info{{instance=\"{label}\"}} 1\n"
+            );
+        }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instance_is_a_label_escaped() {
+        assert!(!Metrics::default().to_prometheus().contains("instance"));
+        let metrics = Metrics {
+            instance: Some(Arc::from("pod-1 \"a\\b\"\n")),
+            ..Metrics::default()
+        };
+        let text = metrics.to_prometheus();
+        assert!(
+            text.ends_with(
+                "# TYPE mercure_instance_info gauge\n\
+                 mercure_instance_info{instance=\"pod-1 \\\"a\\\\b\\\"\\n\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }

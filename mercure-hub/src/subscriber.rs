@@ -158,6 +158,10 @@ pub struct SubscriptionInfo {
     /// subscription (a 1.0 token's first `subscribe` detail matching the
     /// selector).
     pub payload: Option<serde_json::Value>,
+    /// The id of the hub instance the subscriber is connected to, in a
+    /// cluster-wide listing ([`EmbeddedHub::cluster_subscriptions`](crate::EmbeddedHub::cluster_subscriptions));
+    /// `None` in a local one.
+    pub instance: Option<String>,
 }
 
 /// Why a subscriber's stream was closed by the hub.
@@ -287,6 +291,7 @@ impl SubscriberEntry {
                 dialect: self.dialect,
                 selector: selector.clone(),
                 payload: self.payloads.get(index).cloned().flatten(),
+                instance: None,
             })
     }
 }

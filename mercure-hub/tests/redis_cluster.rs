@@ -4,12 +4,18 @@
 //! crash and restart under publishing load, and the transport's history
 //! semantics.
 //!
+//! Cluster-wide operations: presence (every instance lists the
+//! subscribers of every instance, a crashed instance's expire) and
+//! commands (a permission change or a close issued on one instance
+//! reaches the subscribers of the others).
+//!
 //! Run with `cargo test -p mercure-hub --features redis --test redis_cluster`.
 
 #![cfg(feature = "redis")]
 
 #[path = "support/redis.rs"]
 mod redis_server;
+mod support;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -17,12 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use mercure_core::ProtocolVersion;
+use mercure_core::token::Grants;
 use mercure_core::{TopicSelector, Update};
 use mercure_hub::{
     Cursor, EmbeddedHub, Error, Event, Feed, HubConfig, Page, PrivateAccess, RedisOptions,
-    RedisTransport, SubscribeRequest, Subscription, Transport,
+    RedisTransport, SubscribeRequest, Subscription, SubscriptionInfo, Transport,
 };
 use redis_server::{RedisServer, RedisServerOptions};
+use serde_json::{Value, json};
 
 const TOPIC_A: &str = "https://example.com/a";
 const TOPIC_B: &str = "https://example.com/b";
@@ -796,4 +805,488 @@ async fn connecting_fails_clearly_and_shows_no_secret() {
         transport.find("x").await.unwrap().unwrap().cursor(),
         stored.cursor()
     );
+}
+
+/// A hub served over HTTP, on a transport of its own connected with
+/// `options`, with the subscriptions API and subscription events.
+async fn served(
+    server: &RedisServer,
+    options: RedisOptions,
+) -> (support::TestHub, Arc<RedisTransport>) {
+    let transport = Arc::new(connect(server, options).await);
+    let hub = support::start(
+        support::config()
+            .subscriptions(true)
+            .transport(Arc::clone(&transport) as Arc<dyn Transport>),
+    )
+    .await;
+    (hub, transport)
+}
+
+/// The subscriptions API of `hub` at `path` (0.x), with a token allowed
+/// to read it all: the status, the `Mercure-Truncated` header and the body.
+async fn listing(hub: &support::TestHub, path: &str) -> (u16, Option<String>, Value) {
+    let token = hub.token(
+        ProtocolVersion::V0,
+        &Grants::new().subscribe(["/.well-known/mercure/subscriptions{/topic}{/subscriber}"]),
+    );
+    let response = hub
+        .client
+        .get(format!("{}{path}", hub.origin))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let truncated = response
+        .headers()
+        .get("mercure-truncated")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.text().await.unwrap();
+    (
+        status,
+        truncated,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    )
+}
+
+/// The subscriber ids the subscriptions API of `hub` lists.
+async fn listed(hub: &support::TestHub) -> Vec<String> {
+    let (status, _, body) = listing(hub, "/.well-known/mercure/subscriptions").await;
+    assert_eq!(status, 200, "{body}");
+    body["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subscriber"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The id of the only subscriber `hub` serves.
+fn only_subscriber(hub: &EmbeddedHub) -> String {
+    let infos = hub.subscriptions();
+    assert_eq!(infos.len(), 1, "{infos:?}");
+    infos[0].subscriber.clone()
+}
+
+/// Waits, polling, until `check` holds; returns how long it took.
+async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < PATIENCE, "never true: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Waits until the stream of `subscription` ends (the hub closed it).
+async fn ends(subscription: &mut Subscription) -> Duration {
+    let started = Instant::now();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(chunk) = subscription.next().await {
+            chunk.unwrap();
+        }
+    })
+    .await
+    .expect("the stream was not closed");
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_lists_the_subscribers_of_every_instance() {
+    let server = RedisServer::start();
+    let (a, _) = served(&server, RedisOptions::new()).await;
+    let (b, _) = served(&server, RedisOptions::new()).await;
+    let (c, _) = served(&server, RedisOptions::new()).await;
+    assert_eq!(listed(&a).await, Vec::<String>::new());
+
+    let on_c = c
+        .hub
+        .subscribe(on(TOPIC_A).subject("alice").payload(json!({"user": 42})))
+        .await
+        .unwrap();
+    let on_a = a.hub.subscribe(on(TOPIC_B)).await.unwrap();
+    let far = only_subscriber(&c.hub);
+    let near = only_subscriber(&a.hub);
+    // Stored before the subscription was acknowledged (its subscription
+    // event waits for it): listed at once, here first.
+    assert_eq!(listed(&a).await, [near.clone(), far.clone()]);
+    let (status, _, body) = listing(&a, "/.well-known/mercure/subscriptions").await;
+    assert_eq!(status, 200);
+    let remote = &body["subscriptions"][1];
+    assert_eq!(remote["topic"], TOPIC_A);
+    assert_eq!(remote["payload"], json!({"user": 42}));
+    assert_eq!(remote["active"], true);
+    // One subscription of another instance, by its URL, on a third.
+    let encoded_topic = TOPIC_A.replace(':', "%3A").replace('/', "%2F");
+    let one = format!(
+        "/.well-known/mercure/subscriptions/{encoded_topic}/{}",
+        far.replace(':', "%3A")
+    );
+    let (status, _, body) = listing(&b, &one).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["subscriber"], far.as_str());
+    assert_eq!(body["payload"], json!({"user": 42}));
+
+    // In process, with the instance of each.
+    let everywhere = b.hub.cluster_subscriptions().await.unwrap();
+    assert!(!everywhere.truncated);
+    let instances: HashMap<&str, Option<&str>> = everywhere
+        .subscriptions
+        .iter()
+        .map(|info: &SubscriptionInfo| (info.subscriber.as_str(), info.instance.as_deref()))
+        .collect();
+    assert_eq!(instances.len(), 2);
+    assert_eq!(instances[far.as_str()], c.hub.instance_id());
+    assert_eq!(instances[near.as_str()], a.hub.instance_id());
+    let far_info = everywhere
+        .subscriptions
+        .iter()
+        .find(|info| info.subscriber == far)
+        .unwrap();
+    assert_eq!(far_info.subject.as_deref(), Some("alice"));
+    assert_eq!(far_info.selector, TopicSelector::exact(TOPIC_A));
+    // The local listing stays local.
+    assert_eq!(b.hub.subscriptions(), Vec::new());
+
+    // Gone from every listing once it disconnects.
+    drop(on_c);
+    let took = eventually("the subscriber of C leaves A's listing", || async {
+        listed(&a).await == [near.clone()]
+    })
+    .await;
+    eprintln!("a disconnection reached the other instances' listings in {took:?}");
+    drop(on_a);
+    eventually("the subscriber of A leaves C's listing", || async {
+        listed(&c).await.is_empty()
+    })
+    .await;
+
+    // Metrics name the instance.
+    let id = a.hub.instance_id().unwrap().to_owned();
+    assert_ne!(Some(id.as_str()), c.hub.instance_id());
+    let text = a.hub.metrics().to_prometheus();
+    assert!(
+        text.contains(&format!("mercure_instance_info{{instance=\"{id}\"}} 1\n")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_instance_is_listed_until_its_presence_expires() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(1200);
+    let (a, _) = served(&server, RedisOptions::new()).await;
+    let (b, b_transport) = served(&server, RedisOptions::new()).await;
+    let (c, c_transport) = served(&server, RedisOptions::new().with_presence_ttl(ttl)).await;
+    let on_b = b.hub.subscribe(on(TOPIC_A)).await.unwrap();
+    let on_c = c.hub.subscribe(on(TOPIC_A)).await.unwrap();
+    let from_b = only_subscriber(&b.hub);
+    let from_c = only_subscriber(&c.hub);
+    let mut both = listed(&a).await;
+    both.sort();
+    let mut expected = vec![from_b.clone(), from_c.clone()];
+    expected.sort();
+    assert_eq!(both, expected);
+    let hash = format!("mercure:presence:{}", c_transport.instance_id());
+    assert_eq!(server.cli(&["EXISTS", &hash]), "1");
+
+    // C dies: no goodbye, and its subscription outlives its tasks.
+    c_transport.simulate_crash();
+    let crashed = Instant::now();
+    drop(on_c);
+    assert!(listed(&a).await.contains(&from_c), "gone before its TTL");
+    eventually("the crashed instance's subscriber expires", || async {
+        !listed(&a).await.contains(&from_c)
+    })
+    .await;
+    let expired = crashed.elapsed();
+    eprintln!("a crashed instance's presence (TTL {ttl:?}) expired after {expired:?}");
+    assert!(
+        expired >= ttl / 2,
+        "expired after {expired:?}, before its TTL could run out"
+    );
+    assert_eq!(server.cli(&["EXISTS", &hash]), "0");
+
+    // B stops cleanly: forgotten at once, without waiting for its TTL.
+    b_transport.close().await.unwrap();
+    assert_eq!(listed(&a).await, Vec::<String>::new());
+    drop(on_b);
+    drop(c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_change_on_one_instance_closes_the_subscribers_of_every_instance() {
+    let server = RedisServer::start();
+    let hubs = hubs(&server, 3).await;
+    let alice = |topic: &str| on(topic).subject("alice");
+    let mut alice_on_c = hubs[2].subscribe(alice(TOPIC_A)).await.unwrap();
+    let mut alice_on_b = hubs[1]
+        .subscribe(
+            SubscribeRequest::new([TopicSelector::pattern("https://example.com/{x}")])
+                .subject("alice"),
+        )
+        .await
+        .unwrap();
+    let mut alice_on_a = hubs[0].subscribe(alice(TOPIC_A)).await.unwrap();
+    let bob_on_c = spawn_until(
+        subscribe(&hubs[2], on(TOPIC_A).subject("bob")).await,
+        "after",
+    );
+    let alice_elsewhere = spawn_until(subscribe(&hubs[2], alice(TOPIC_B)).await, "after");
+    let anonymous_on_b = spawn_until(subscribe(&hubs[1], on(TOPIC_A)).await, "after");
+
+    let sent = Instant::now();
+    let closed_here = hubs[0]
+        .cluster_permission_changed("alice", TOPIC_A)
+        .await
+        .unwrap();
+    assert_eq!(closed_here, 1, "the issuing instance's own subscriber");
+    ends(&mut alice_on_a).await;
+    ends(&mut alice_on_c).await;
+    ends(&mut alice_on_b).await;
+    eprintln!(
+        "a permission change closed the subscribers of 3 instances in {:?}",
+        sent.elapsed()
+    );
+    // The others were left alone.
+    hubs[0]
+        .publish(&update(&[TOPIC_A, TOPIC_B], "after", false))
+        .await
+        .unwrap();
+    assert_eq!(bob_on_c.await.unwrap(), Vec::<String>::new());
+    assert_eq!(alice_elsewhere.await.unwrap(), Vec::<String>::new());
+    assert_eq!(anonymous_on_b.await.unwrap(), Vec::<String>::new());
+    // The local variant stays local.
+    let again_on_c = subscribe(&hubs[2], alice(TOPIC_A)).await;
+    assert_eq!(hubs[0].permission_changed("alice", TOPIC_A), 0);
+    let again = spawn_until(again_on_c, "still-open");
+    hubs[0]
+        .publish(&update(&[TOPIC_A], "still-open", false))
+        .await
+        .unwrap();
+    assert_eq!(again.await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_is_closed_by_its_id_on_whichever_instance_serves_it() {
+    let server = RedisServer::start();
+    let hubs = hubs(&server, 3).await;
+    let mut first = hubs[2].subscribe(on(TOPIC_A)).await.unwrap();
+    let first_id = only_subscriber(&hubs[2]);
+    let second = spawn_until(subscribe(&hubs[2], on(TOPIC_A)).await, "after");
+    let mut local = hubs[0].subscribe(on(TOPIC_A)).await.unwrap();
+    let local_id = only_subscriber(&hubs[0]);
+    // Without subscription events, presence is stored in the background.
+    eventually("instance A lists C's subscribers", || async {
+        let listed = hubs[0].cluster_subscriptions().await.unwrap();
+        listed
+            .subscriptions
+            .iter()
+            .filter(|info| info.instance.as_deref() == hubs[2].instance_id())
+            .count()
+            == 2
+    })
+    .await;
+    let sent = Instant::now();
+    assert!(!hubs[0].close_subscriber(&first_id).await.unwrap());
+    let took = ends(&mut first).await;
+    eprintln!(
+        "closing a subscriber of another instance by id took {:?}",
+        sent.elapsed().max(took)
+    );
+    assert!(hubs[0].close_subscriber(&local_id).await.unwrap());
+    ends(&mut local).await;
+    assert!(
+        !hubs[1]
+            .close_subscriber("urn:uuid:00000000-0000-0000-0000-000000000000")
+            .await
+            .unwrap()
+    );
+    hubs[1]
+        .publish(&update(&[TOPIC_A], "after", false))
+        .await
+        .unwrap();
+    assert_eq!(second.await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_past_its_bound_says_it_is_truncated() {
+    let server = RedisServer::start();
+    let (a, _) = served(&server, RedisOptions::new().with_presence_limit(3)).await;
+    let (c, _) = served(&server, RedisOptions::new()).await;
+    let mut held = Vec::new();
+    held.push(a.hub.subscribe(on(TOPIC_A)).await.unwrap());
+    for _ in 0..2 {
+        held.push(c.hub.subscribe(on(TOPIC_A)).await.unwrap());
+    }
+    let (status, truncated, body) = listing(&a, "/.well-known/mercure/subscriptions").await;
+    assert_eq!(status, 200);
+    assert_eq!(truncated, None);
+    assert_eq!(body["subscriptions"].as_array().unwrap().len(), 3);
+    // Two subscriptions (two selectors) for one more subscriber.
+    held.push(
+        c.hub
+            .subscribe(SubscribeRequest::new([
+                TopicSelector::exact(TOPIC_A),
+                TopicSelector::exact(TOPIC_B),
+            ]))
+            .await
+            .unwrap(),
+    );
+    let (status, truncated, body) = listing(&a, "/.well-known/mercure/subscriptions").await;
+    assert_eq!(status, 200);
+    assert_eq!(truncated.as_deref(), Some("true"));
+    assert_eq!(body["subscriptions"].as_array().unwrap().len(), 3);
+    let listed = a.hub.cluster_subscriptions().await.unwrap();
+    assert!(listed.truncated);
+    assert_eq!(listed.subscriptions.len(), 3);
+    assert_eq!(
+        listed.subscriptions[0].instance.as_deref(),
+        a.hub.instance_id(),
+        "this instance's first"
+    );
+}
+
+/// The ACL `docs/deployment.md` gives the hubs' Redis user (stream key
+/// `mercure`).
+const ACL: &[&str] = &[
+    "on",
+    ">s3cret-for-tests",
+    "resetkeys",
+    "~mercure",
+    "~mercure:*",
+    "resetchannels",
+    "&mercure:control",
+    "-@all",
+    "+@read",
+    "+@write",
+    "+@scripting",
+    "+@transaction",
+    "+@pubsub",
+    "+@connection",
+    "+time",
+    "-@dangerous",
+    "+info",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_acl_is_all_the_hubs_need() {
+    let server = RedisServer::start();
+    let mut setuser = vec!["ACL", "SETUSER", "mercure"];
+    setuser.extend_from_slice(ACL);
+    assert_eq!(server.cli(&setuser), "OK");
+    let url = format!(
+        "redis://mercure:s3cret-for-tests@127.0.0.1:{}/0",
+        server.port()
+    );
+    let mut transports = Vec::new();
+    let mut hubs = Vec::new();
+    for _ in 0..2 {
+        let transport = Arc::new(
+            RedisTransport::connect(
+                &url,
+                RedisOptions::new()
+                    .with_presence_ttl(Duration::from_millis(300))
+                    .with_max_age(Duration::from_secs(1)),
+            )
+            .await
+            .expect("connected with the documented ACL"),
+        );
+        hubs.push(EmbeddedHub::new(
+            HubConfig::builder()
+                .subscriptions(true)
+                .transport(Arc::clone(&transport) as Arc<dyn Transport>)
+                .build()
+                .unwrap(),
+        ));
+        transports.push(transport);
+    }
+    let mut alice = hubs[1]
+        .subscribe(on(TOPIC_A).subject("alice"))
+        .await
+        .unwrap();
+    let listed = hubs[0].cluster_subscriptions().await.unwrap();
+    assert_eq!(listed.subscriptions.len(), 1);
+    // Several heartbeats, maintenance runs: no permission error shows.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    hubs[0]
+        .publish(&update(&[TOPIC_A], "granted", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        hubs[0]
+            .cluster_subscriptions()
+            .await
+            .unwrap()
+            .subscriptions
+            .len(),
+        1
+    );
+    transports[0].trim().await.unwrap();
+    assert_eq!(
+        hubs[0]
+            .cluster_permission_changed("alice", TOPIC_A)
+            .await
+            .unwrap(),
+        0
+    );
+    ends(&mut alice).await;
+    for transport in &transports {
+        transport.close().await.unwrap();
+    }
+    // Nothing was refused.
+    let refused = server.cli(&["ACL", "LOG"]);
+    assert!(refused.is_empty(), "ACL LOG: {refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_and_commands_come_back_after_redis_lost_everything() {
+    // No persistence: a restart empties Redis.
+    let mut server = RedisServer::start_with(RedisServerOptions {
+        append_only: false,
+        ..RedisServerOptions::default()
+    });
+    let options = || RedisOptions::new().with_presence_ttl(Duration::from_millis(600));
+    let a = hub_with(&server, options()).await;
+    let c = hub_with(&server, options()).await;
+    let mut on_c = c.subscribe(on(TOPIC_A).subject("alice")).await.unwrap();
+    let id = only_subscriber(&c);
+    let lists_it = || async {
+        a.cluster_subscriptions().await.is_ok_and(|listed| {
+            listed
+                .subscriptions
+                .iter()
+                .any(|info| info.subscriber == id)
+        })
+    };
+    eventually("A lists C's subscriber", lists_it).await;
+
+    server.kill();
+    assert!(
+        a.cluster_subscriptions().await.is_err(),
+        "listed without Redis"
+    );
+    server.restart();
+    assert_eq!(server.cli(&["DBSIZE"]), "0");
+    let took = eventually("C's presence is rewritten after the restart", lists_it).await;
+    eprintln!("presence back {took:?} after Redis restarted empty");
+    // Both follow the control channel again.
+    eventually("both instances resubscribed", || async {
+        server
+            .cli(&["PUBSUB", "NUMSUB", "mercure:control"])
+            .ends_with('2')
+    })
+    .await;
+    assert_eq!(
+        a.cluster_permission_changed("alice", TOPIC_A)
+            .await
+            .unwrap(),
+        0
+    );
+    ends(&mut on_c).await;
 }

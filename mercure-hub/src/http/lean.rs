@@ -260,6 +260,18 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// `GET` of the hub that the hub accepts; `None` sends it to hyper (which
 /// also writes the error responses).
 async fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
+    let (query, map) = lean_request(hub, head)?;
+    // Boxed: the subscribing future is large and short-lived, and the
+    // connection's task, which lives as long as the stream, would
+    // otherwise keep room for it (kilobytes per idle subscriber).
+    Box::pin(super::subscribe::handle(hub, query.as_bytes(), &map))
+        .await
+        .ok()
+}
+
+/// The query and headers of a request head that may take the lean path
+/// (see [`lean_subscription`]).
+fn lean_request<'h>(hub: &EmbeddedHub, head: &'h [u8]) -> Option<(&'h str, HeaderMap)> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(length) = request.parse(head).ok()? else {
@@ -289,9 +301,7 @@ async fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscriptio
         }
         map.append(name, HeaderValue::from_bytes(h.value).ok()?);
     }
-    super::subscribe::handle(hub, query.as_bytes(), &map)
-        .await
-        .ok()
+    Some((query, map))
 }
 
 /// The CORS header lines of the response to the request `head` (the

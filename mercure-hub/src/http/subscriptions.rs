@@ -13,12 +13,16 @@ use super::token;
 use crate::documents::{collection_path, subscription_document};
 use crate::{DialectSupport, EmbeddedHub, Error};
 
+/// Set (`true`) when the listing was cut at its bound: more subscriptions
+/// are held across the cluster than one response lists.
+const TRUNCATED: header::HeaderName = header::HeaderName::from_static("mercure-truncated");
+
 pub(super) async fn subscriptions(
     State(hub): State<EmbeddedHub>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match handle(&hub, uri.path(), &headers) {
+    match handle(&hub, uri.path(), &headers).await {
         Ok(response) => response,
         Err(error) => respond(&hub, &error),
     }
@@ -65,7 +69,7 @@ fn parse_target(rest: &[&str], dialect: ProtocolVersion) -> Result<Target, Error
     }
 }
 
-fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response, Error> {
+async fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let (token, _) =
@@ -102,40 +106,45 @@ fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response
         ));
     }
     let target = parse_target(&segments, dialect)?;
+    // Read before the listing: the presence of a subscriber is stored
+    // before its subscription event is published, so every event up to
+    // this id is reflected in the listing (a client resuming from it
+    // misses no change).
     let last_event_id = hub
         .last_event_id()
         .map_or_else(|| "earliest".to_owned(), EventId::into_string);
+    // Every instance's subscriptions when the transport is shared.
+    let listed = hub.cluster_subscriptions().await?;
     let hub_path = config.path();
     let same = |a: &TopicSelector, b: &TopicSelector| {
         a.expression() == b.expression()
             && (dialect == ProtocolVersion::V0 || a.match_type() == b.match_type())
     };
     let mut docs = Vec::new();
-    for entry in inner.snapshot() {
-        for info in entry.infos() {
-            let keep = match &target {
-                Target::All => true,
-                Target::Selector(selector) => same(&info.selector, selector),
-                Target::One(selector, subscriber) => {
-                    same(&info.selector, selector) && &info.subscriber == subscriber
-                }
-            };
-            if keep {
-                let selector = if dialect == ProtocolVersion::V0 {
-                    TopicSelector::exact(info.selector.expression())
-                } else {
-                    info.selector.clone()
-                };
-                docs.push(subscription_document(
-                    hub_path,
-                    dialect,
-                    &selector,
-                    &info.subscriber,
-                    info.payload.as_ref(),
-                    true,
-                ));
+    for info in listed.subscriptions {
+        let keep = match &target {
+            Target::All => true,
+            Target::Selector(selector) => same(&info.selector, selector),
+            Target::One(selector, subscriber) => {
+                same(&info.selector, selector) && &info.subscriber == subscriber
             }
+        };
+        if !keep {
+            continue;
         }
+        let selector = if dialect == ProtocolVersion::V0 {
+            TopicSelector::exact(info.selector.expression())
+        } else {
+            info.selector.clone()
+        };
+        docs.push(subscription_document(
+            hub_path,
+            dialect,
+            &selector,
+            &info.subscriber,
+            info.payload.as_ref(),
+            true,
+        ));
     }
     let body = match target {
         Target::One(..) => {
@@ -173,6 +182,10 @@ fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response
     )
         .into_response();
     let headers = response.headers_mut();
+    if listed.truncated {
+        // More subscriptions were held than the listing's bound.
+        headers.insert(TRUNCATED, HeaderValue::from_static("true"));
+    }
     let mut link = format!("<{}>; rel=\"mercure\"", config.url);
     if dialect == ProtocolVersion::V1 {
         link.push_str(&format!(

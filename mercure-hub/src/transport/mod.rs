@@ -69,6 +69,14 @@ pub trait Transport: Send + Sync + fmt::Debug + 'static {
     fn close(&self) -> TransportFuture<'_, ()> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// The operations across the hub instances sharing this transport's
+    /// storage (presence, commands), when it is shared; `None` (the
+    /// default): the hubs it serves are the only ones, and the hub's
+    /// cluster-wide operations are its local ones.
+    fn cluster(&self) -> Option<&dyn crate::Cluster> {
+        None
+    }
 }
 
 /// A page of history to read: the events with `after < cursor <= up_to`,

@@ -26,6 +26,13 @@
 //! resumes after the last entry it delivered when the connection comes
 //! back.
 //!
+//! # Cluster
+//!
+//! The hubs sharing a stream are the instances of a cluster: each lists
+//! the others' subscribers and sends them commands (see
+//! [`Cluster`](crate::Cluster)). Their keys and formats are described in
+//! `transport/redis/presence.rs`.
+//!
 //! # Trimming
 //!
 //! `MAXLEN ~` keeps about `max_events` entries (Redis trims whole nodes of
@@ -51,6 +58,8 @@ use tokio::task::JoinHandle;
 
 use super::{Feed, Page, Transport, TransportError, TransportFuture};
 use crate::event::{Cursor, Event};
+
+mod presence;
 
 /// The format of an entry (its `v` field).
 const FORMAT: &str = "1";
@@ -186,6 +195,9 @@ pub struct RedisOptions {
     max_events: u64,
     max_age: Duration,
     append_timeout: Duration,
+    instance: Option<Cow<'static, str>>,
+    presence_ttl: Duration,
+    presence_limit: usize,
 }
 
 impl Default for RedisOptions {
@@ -205,15 +217,25 @@ impl RedisOptions {
     pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
     /// How long an operation on Redis may take by default: 2 seconds.
     pub const DEFAULT_APPEND_TIMEOUT: Duration = Duration::from_secs(2);
+    /// How long an instance's presence outlives its last heartbeat by
+    /// default: 15 seconds (renewed every 5).
+    pub const DEFAULT_PRESENCE_TTL: Duration = Duration::from_secs(15);
+    /// Most subscriptions a cluster-wide listing holds by default: 100,000.
+    pub const DEFAULT_PRESENCE_LIMIT: usize = 100_000;
 
     /// The defaults: [`Self::DEFAULT_KEY`], [`Self::DEFAULT_MAX_EVENTS`],
-    /// [`Self::DEFAULT_MAX_AGE`], [`Self::DEFAULT_APPEND_TIMEOUT`].
+    /// [`Self::DEFAULT_MAX_AGE`], [`Self::DEFAULT_APPEND_TIMEOUT`],
+    /// [`Self::DEFAULT_PRESENCE_TTL`], [`Self::DEFAULT_PRESENCE_LIMIT`], a
+    /// random instance id.
     pub const fn new() -> Self {
         Self {
             key: Cow::Borrowed(Self::DEFAULT_KEY),
             max_events: Self::DEFAULT_MAX_EVENTS,
             max_age: Self::DEFAULT_MAX_AGE,
             append_timeout: Self::DEFAULT_APPEND_TIMEOUT,
+            instance: None,
+            presence_ttl: Self::DEFAULT_PRESENCE_TTL,
+            presence_limit: Self::DEFAULT_PRESENCE_LIMIT,
         }
     }
 
@@ -256,9 +278,57 @@ impl RedisOptions {
         self
     }
 
+    /// This instance's id in the cluster (see
+    /// [`Cluster::instance`](crate::Cluster::instance)): a name of up to
+    /// 200 characters, without spaces or control characters, that no
+    /// other live instance sharing the stream uses (a pod or host name,
+    /// say). By default a random UUID, new at each connection. An
+    /// instance restarting under the same id replaces the presence its
+    /// previous run left at once, instead of letting it expire.
+    #[must_use]
+    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance = Some(Cow::Owned(id.into()));
+        self
+    }
+
+    /// How long an instance's presence (its subscribers, listed by the
+    /// other instances) outlives its last heartbeat; heartbeats come
+    /// every third of it. An instance that stops without closing its
+    /// transport (a crash) stays listed that long. At least 30 ms.
+    #[must_use]
+    pub const fn with_presence_ttl(mut self, ttl: Duration) -> Self {
+        self.presence_ttl = ttl;
+        self
+    }
+
+    /// Most subscriptions a cluster-wide listing holds (this instance's
+    /// first, then the other instances' in the order of their ids); past
+    /// it the listing says it is truncated. At least 1.
+    #[must_use]
+    pub const fn with_presence_limit(mut self, limit: usize) -> Self {
+        self.presence_limit = limit;
+        self
+    }
+
     /// The key of the stream.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The instance id chosen, if any (otherwise a random one is made at
+    /// each connection: see [`RedisTransport::instance_id`]).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance.as_deref()
+    }
+
+    /// How long an instance's presence outlives its last heartbeat.
+    pub const fn presence_ttl(&self) -> Duration {
+        self.presence_ttl
+    }
+
+    /// Most subscriptions a cluster-wide listing holds.
+    pub const fn presence_limit(&self) -> usize {
+        self.presence_limit
     }
 
     /// The most events kept (about).
@@ -287,6 +357,22 @@ impl RedisOptions {
         }
         if self.append_timeout.is_zero() {
             return Err(invalid("the Redis append timeout is zero"));
+        }
+        if self.presence_ttl < Duration::from_millis(30) {
+            return Err(invalid("the presence TTL must be at least 30 ms"));
+        }
+        if self.presence_limit == 0 {
+            return Err(invalid("the presence listing limit is zero"));
+        }
+        if let Some(id) = &self.instance
+            && (id.is_empty()
+                || id.chars().count() > 200
+                || id.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(invalid(format!(
+                "the instance id {id:?} must be 1 to 200 characters, without spaces or \
+                 control characters"
+            )));
         }
         Ok(())
     }
@@ -349,6 +435,11 @@ pub struct RedisTransport {
     runtime: Handle,
     reader: JoinHandle<()>,
     maintenance: JoinHandle<()>,
+    cluster: presence::RedisCluster,
+    /// Keeps this instance's presence.
+    presence: JoinHandle<()>,
+    /// Follows the other instances' commands.
+    control: JoinHandle<()>,
 }
 
 /// The keys of one history.
@@ -392,7 +483,8 @@ impl RedisTransport {
     ///
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for a URL
     /// that cannot be used, refused credentials, a Redis older than 6.2,
-    /// keys holding something else than a stream and a hash, options out
+    /// keys holding something else than a stream, a hash and a sorted set,
+    /// options out
     /// of range, or a call outside a tokio runtime; [`Error::Unavailable`](crate::Error::Unavailable)
     /// when Redis cannot be reached or does not answer within the append
     /// timeout.
@@ -407,6 +499,11 @@ impl RedisTransport {
             stream: Arc::from(options.key()),
             ids: Arc::from(format!("{}:ids", options.key())),
         };
+        let instance: Arc<str> = match options.instance_id() {
+            Some(id) => Arc::from(id),
+            None => Arc::from(uuid::Uuid::new_v4().to_string()),
+        };
+        let cluster_keys = presence::ClusterKeys::new(options.key(), &instance);
         let limit = options.append_timeout;
         let unreachable = |why: String| {
             crate::Error::Unavailable(format!("cannot connect to Redis at {shown}: {why}"))
@@ -415,7 +512,7 @@ impl RedisTransport {
             let mut connection = reader_connection(&client, limit)
                 .await
                 .map_err(|e| connect_error(&shown, &e))?;
-            check_server(&mut connection, &keys, &shown).await?;
+            check_server(&mut connection, &keys, &cluster_keys, &shown).await?;
             let head = query(
                 &mut connection,
                 ::redis::cmd("XREVRANGE")
@@ -442,11 +539,16 @@ impl RedisTransport {
             query(&mut manager, &::redis::cmd("PING"))
                 .await
                 .map_err(|e| connect_error(&shown, &e))?;
-            Ok::<_, crate::Error>((connection, head, manager))
+            // Subscribed before the hubs start: no command sent after
+            // this returns is missed.
+            let control = presence::control_connection(&client, &cluster_keys.control, limit)
+                .await
+                .map_err(|e| connect_error(&shown, &e))?;
+            Ok::<_, crate::Error>((connection, head, manager, control))
         })
         .await
         .map_err(|_| unreachable(format!("no answer within {limit:?}")))?;
-        let (connection, head, manager) = checked?;
+        let (connection, head, manager, control) = checked?;
         let head = entries(head).map_err(unreachable)?.into_iter().next_back();
         let mut last = StreamId::ZERO;
         let shared = Arc::new(Shared::default());
@@ -461,12 +563,31 @@ impl RedisTransport {
                 ),
             }
         }
+        let cluster = presence::RedisCluster::new(
+            presence::Settings {
+                instance: Arc::clone(&instance),
+                key: Arc::clone(&keys.stream),
+                ttl: options.presence_ttl,
+                limit: options.presence_limit,
+                timeout: limit,
+                shown: Arc::clone(&shown),
+                runtime: runtime.clone(),
+            },
+            manager.clone(),
+        );
+        let presence = runtime.spawn(presence::keep_presence(Arc::clone(&cluster.shared)));
+        let control = runtime.spawn(presence::follow_commands(
+            Arc::clone(&cluster.shared),
+            client.clone(),
+            control,
+        ));
         let reader = Reader {
             client,
             key: Arc::clone(&keys.stream),
             shared: Arc::clone(&shared),
             last,
             shown: Arc::clone(&shown),
+            instance: Arc::clone(&instance),
             connection: Some(connection),
             timeout: limit,
         };
@@ -481,6 +602,7 @@ impl RedisTransport {
             redis = %shown,
             key = %keys.stream,
             newest = %last,
+            %instance,
             "connected to the Redis history"
         );
         Ok(Self {
@@ -492,12 +614,31 @@ impl RedisTransport {
             runtime,
             reader,
             maintenance,
+            cluster,
+            presence,
+            control,
         })
     }
 
     /// Its settings.
     pub fn options(&self) -> &RedisOptions {
         &self.options
+    }
+
+    /// This instance's id in the cluster: [`RedisOptions::with_instance_id`],
+    /// or a random UUID.
+    pub fn instance_id(&self) -> &str {
+        &self.cluster.shared.instance
+    }
+
+    /// Stops the transport's tasks the way a crash of the process would:
+    /// nothing is cleaned up (the presence expires on its own). For tests.
+    #[doc(hidden)]
+    pub fn simulate_crash(&self) {
+        self.reader.abort();
+        self.maintenance.abort();
+        self.presence.abort();
+        self.control.abort();
     }
 
     /// Trims now what the maintenance task trims every few seconds: the
@@ -557,8 +698,7 @@ impl RedisTransport {
 
 impl Drop for RedisTransport {
     fn drop(&mut self) {
-        self.reader.abort();
-        self.maintenance.abort();
+        self.simulate_crash();
     }
 }
 
@@ -566,6 +706,7 @@ impl fmt::Debug for RedisTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisTransport")
             .field("url", &self.shown)
+            .field("instance", &self.instance_id())
             .field("options", &self.options)
             .field(
                 "newest",
@@ -576,6 +717,21 @@ impl fmt::Debug for RedisTransport {
 }
 
 impl Transport for RedisTransport {
+    fn cluster(&self) -> Option<&dyn crate::Cluster> {
+        Some(&self.cluster)
+    }
+
+    /// Forgets this instance's presence at once (its subscribers are no
+    /// longer listed by the other instances) and stops following the
+    /// cluster's commands; appends go on working.
+    fn close(&self) -> TransportFuture<'_, ()> {
+        self.presence.abort();
+        self.control.abort();
+        self.cluster.shared.stopped();
+        let shared = Arc::clone(&self.cluster.shared);
+        self.run("leaving the cluster", async move { shared.leave().await })
+    }
+
     fn start(&self, feed: Feed) -> Option<Arc<Event>> {
         // Under the lock the reader pushes under: the feed gets every
         // event after the one returned.
@@ -741,6 +897,7 @@ fn connect_error(shown: &str, error: &RedisError) -> crate::Error {
 async fn check_server(
     connection: &mut MultiplexedConnection,
     keys: &Keys,
+    cluster: &presence::ClusterKeys,
     shown: &str,
 ) -> Result<(), crate::Error> {
     let failed = |e: RedisError| {
@@ -762,7 +919,11 @@ async fn check_server(
             "Redis at {shown} is version {version}; the shared history needs 6.2 or later"
         )));
     }
-    for (key, expected) in [(&keys.stream, "stream"), (&keys.ids, "hash")] {
+    for (key, expected) in [
+        (&keys.stream, "stream"),
+        (&keys.ids, "hash"),
+        (&cluster.instances, "zset"),
+    ] {
         let kind = query(connection, ::redis::cmd("TYPE").arg(&**key))
             .await
             .map_err(failed)?;
@@ -997,6 +1158,8 @@ struct Reader {
     /// The last entry delivered (or skipped).
     last: StreamId,
     shown: Arc<str>,
+    /// This instance's id, for the logs.
+    instance: Arc<str>,
     /// `None` after a failure.
     connection: Option<MultiplexedConnection>,
     timeout: Duration,
@@ -1029,6 +1192,7 @@ impl Reader {
                     if let Some((since, _)) = outage.take() {
                         tracing::info!(
                             redis = %self.shown,
+                            instance = %self.instance,
                             key = %self.key,
                             down_ms = since.elapsed().as_millis(),
                             resumed_after = %self.last,
@@ -1043,6 +1207,7 @@ impl Reader {
                         None => {
                             tracing::warn!(
                                 redis = %self.shown,
+                                instance = %self.instance,
                                 key = %self.key,
                                 %error,
                                 last = %self.last,
@@ -1054,6 +1219,7 @@ impl Reader {
                         Some((since, said)) if now.duration_since(*said) >= OUTAGE_REMINDER => {
                             tracing::warn!(
                                 redis = %self.shown,
+                                instance = %self.instance,
                                 key = %self.key,
                                 %error,
                                 down_s = since.elapsed().as_secs(),
@@ -1126,6 +1292,7 @@ impl Reader {
         {
             tracing::warn!(
                 redis = %self.shown,
+                instance = %self.instance,
                 key = %self.key,
                 last = %self.last,
                 oldest_held = %first.id,
@@ -1159,6 +1326,7 @@ impl Reader {
                     }
                     Err(why) => tracing::warn!(
                         redis = %self.shown,
+                        instance = %self.instance,
                         entry = %entry.id,
                         "skipping a stream entry that is not a mercure event: {why}"
                     ),
