@@ -90,19 +90,19 @@ where
             accepted = super::accept(&listener, &admission) => accepted,
             () = &mut shutdown => break,
         };
-        let alive = alive.clone();
-        let task = connection(
+        // Spawned as is: a wrapping `async` block would hold the future
+        // twice (once captured, once awaited), kilobytes per subscriber.
+        tokio::spawn(connection(
             accepted,
             Arc::clone(&admission),
             hub.clone(),
             app.clone(),
             cors.clone(),
-            closing.subscribe(),
-        );
-        tokio::spawn(async move {
-            task.await;
-            drop(alive);
-        });
+            Watch {
+                signal: closing.subscribe(),
+                _alive: alive.clone(),
+            },
+        ));
     }
     // No new connection; requests in flight are answered, keep-alive
     // connections closed after them, streams ended (with their `retry:`
@@ -179,8 +179,12 @@ async fn connection(
     hub: EmbeddedHub,
     app: Router,
     cors: Option<Arc<Cors>>,
-    mut signal: watch::Receiver<()>,
+    watch: Watch,
 ) {
+    let Watch {
+        mut signal,
+        _alive: alive,
+    } = watch;
     let head_timeout = admission.limits().head_timeout;
     let mut head = Vec::with_capacity(1024);
     let read = tokio::select! {
@@ -197,6 +201,7 @@ async fn connection(
         let Connection { stream, permit, .. } = connection;
         stream_subscription(stream, subscription, cors, signal).await;
         drop(permit);
+        drop(alive);
         return;
     }
     let Some(protocol) = protocol_of(read, &mut connection.stream).await else {
@@ -211,6 +216,14 @@ async fn connection(
         Some(signal),
     )
     .await;
+    drop(alive);
+}
+
+/// What a connection's task holds of the server: the shutdown signal, and
+/// its share of the count of open connections (dropped when it ends).
+struct Watch {
+    signal: watch::Receiver<()>,
+    _alive: tokio::sync::mpsc::Sender<()>,
 }
 
 /// The protocol hyper serves a connection with, from what reading its
