@@ -51,6 +51,36 @@ pub(crate) enum Command {
     /// Example: MERCURE_JWT_KEY='!ChangeThisMercureHubJWTSecretKey!' mercure hub --demo
     #[command(disable_help_flag = true)]
     Hub(HubArgs),
+    /// Print a completion script for a shell.
+    ///
+    /// Example: mercure completions bash > ~/.local/share/bash-completion/completions/mercure
+    Completions(CompletionsArgs),
+    /// Print the manual page of `mercure` (roff), or write it and one page
+    /// per subcommand (`mercure-token.1`, ...) into a directory.
+    ///
+    /// `mercure-hub.1`, the page of the hub that `mercure hub` runs, comes
+    /// from `mercure-hub --man`.
+    ///
+    /// Example: mercure man --out ~/.local/share/man/man1
+    Man(ManArgs),
+}
+
+/// `mercure completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `mercure man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write `mercure.1` and one page per subcommand but `hub` into this
+    /// directory (created when missing), and print their paths; without
+    /// it, print `mercure.1`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// `mercure hub`.

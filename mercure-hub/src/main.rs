@@ -1,17 +1,19 @@
 //! `mercure-hub`: a standalone Mercure hub (0.x and 1.0 dialects).
 //!
-//! Every flag can also be set with the `MERCURE_*` environment variable
-//! shown by `mercure-hub --help`. Keys come from the environment or from
-//! files, never from the command line (where other users of the machine
-//! can read them).
+//! Every setting can also be made with the `MERCURE_*` environment
+//! variable shown by `mercure-hub --help`. Keys come from the environment
+//! or from files, never from the command line (where other users of the
+//! machine can read them). `--completions SHELL` and `--man` print a shell
+//! completion script or the manual page and exit.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use mercure_core::ProtocolVersion;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{
@@ -195,10 +197,20 @@ struct Args {
     /// Print tokens and curl commands to try the hub (needs an HMAC key).
     #[arg(long, env = "MERCURE_DEMO")]
     demo: bool,
+    /// Print a completion script for SHELL and exit (see the README for
+    /// where each shell reads it).
+    #[arg(long, value_name = "SHELL", help_heading = "Documentation")]
+    completions: Option<clap_complete::Shell>,
+    /// Print the manual page (roff) and exit: `mercure-hub --man | man -l -`.
+    #[arg(long, help_heading = "Documentation")]
+    man: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(code) = documentation(&args) {
+        return code;
+    }
     let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info"));
     if args.log_format == "json" {
         tracing_subscriber::fmt()
@@ -316,7 +328,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     });
     let config = builder.build()?;
     let hub = EmbeddedHub::new(config);
-    let app = hub.router().merge(hub.operations_router());
+    // The front page at `/` (none when the hub itself is served there).
+    let app = hub
+        .router()
+        .merge(hub.operations_router())
+        .merge(hub.front_page_router(true));
     let socket = if args.addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -351,6 +367,30 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     hub.config().transport().close().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Prints what `--completions` or `--man` asks for, if either is given,
+/// and tells how it went.
+fn documentation(args: &Args) -> Option<ExitCode> {
+    let mut text = Vec::new();
+    if let Some(shell) = args.completions {
+        clap_complete::generate(shell, &mut Args::command(), "mercure-hub", &mut text);
+    } else if args.man {
+        if let Err(error) = clap_mangen::Man::new(Args::command()).render(&mut text) {
+            eprintln!("mercure-hub: cannot render the manual page: {error}");
+            return Some(ExitCode::FAILURE);
+        }
+    } else {
+        return None;
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Ok(()) => Some(ExitCode::SUCCESS),
+        Err(error) => {
+            eprintln!("mercure-hub: cannot write to standard output: {error}");
+            Some(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C); returns its name.

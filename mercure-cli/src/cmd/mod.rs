@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod discover;
+mod docs;
 mod hub;
 mod key;
 mod publish;
@@ -22,5 +23,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Discover(args) => discover::run(args).await,
         Command::Subscriptions(args) => subscriptions::run(args).await,
         Command::Hub(args) => hub::run(args).await,
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     }
 }

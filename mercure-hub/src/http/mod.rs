@@ -5,6 +5,7 @@ mod body;
 mod connection;
 mod cors;
 mod errors;
+mod front;
 mod lean;
 mod metadata;
 mod operations;
