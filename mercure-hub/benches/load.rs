@@ -20,14 +20,23 @@
 //!    close and after a SIGKILL under load;
 //! 10. `replay`: one new subscriber reading a whole history
 //!     (`lastEventID=earliest`), from a file and from memory, with the
-//!     hub's peak memory.
+//!     hub's peak memory;
+//! 11. `cluster`: three hubs sharing one `redis-server` (started here on a
+//!     free loopback port, AOF fsynced at every write, stopped by PID):
+//!     publish→receive latency across instances (publisher on A,
+//!     subscribers on B and C) beside a single memory-history hub's,
+//!     publish throughput spread over the three, and idle subscribers
+//!     held across three fresh instances (as many as this process's
+//!     open-files limit allows: it holds the client side of all of them),
+//!     with each hub's memory per subscriber and Redis's.
 //!
 //! Phases 1-7 run on hubs keeping their history in memory (`--history
 //! memory`, unless `BENCH_HUB_ARGS` gives `--history`), as before the
 //! history file; the history phases' hubs get a file in a directory of
 //! their own under the system's temporary directory, removed afterwards.
 //! `BENCH_PHASES` chooses the phases (default: 1-8; the smoke run of
-//! `cargo test` does all, small).
+//! `cargo test` does all, small; `restart`, `replay` and `cluster` run
+//! only when named).
 //!
 //! Delivery latencies are given twice: until the event is in the
 //! subscriber's socket (the kernel's receive timestamp, what the hub
@@ -71,6 +80,14 @@ struct Settings {
     restart_events: u64,
     replay_events: u64,
     crash_publishing: Duration,
+    /// `cluster`: rounds of the latency comparison (single hub, cluster).
+    cluster_rounds: usize,
+    /// `cluster`: idle subscribers per instance (default: as many as the
+    /// open-files limit of this process allows across three).
+    cluster_idle_per_instance: usize,
+    /// `cluster`: Redis's `appendfsync` (`BENCH_REDIS_FSYNC`, default
+    /// `always`).
+    redis_fsync: String,
     /// The small run of `cargo test`: targets are not judged.
     smoke: bool,
 }
@@ -106,7 +123,7 @@ impl Settings {
             phases: std::env::var("BENCH_PHASES").unwrap_or_else(|_| {
                 let phases = "publish,rtt,latency,fanout,floor,new,idle,durable";
                 if smoke {
-                    format!("{phases},restart,replay")
+                    format!("{phases},restart,replay,cluster")
                 } else {
                     phases.into()
                 }
@@ -115,9 +132,31 @@ impl Settings {
             restart_events: size("BENCH_RESTART_EVENTS", 1_000_000, 2_000),
             replay_events: size("BENCH_REPLAY_EVENTS", 100_000, 1_000),
             crash_publishing: Duration::from_millis(size("BENCH_CRASH_PUBLISH_MS", 1000, 300)),
+            cluster_rounds: size("BENCH_CLUSTER_ROUNDS", 2, 1) as usize,
+            cluster_idle_per_instance: size(
+                "BENCH_CLUSTER_IDLE_PER_INSTANCE",
+                // What is left of the open-files limit once this process's
+                // own descriptors (a few dozen) are set aside, in three.
+                open_files_limit().saturating_sub(600) / 3,
+                50,
+            ) as usize,
+            redis_fsync: std::env::var("BENCH_REDIS_FSYNC").unwrap_or_else(|_| "always".into()),
             smoke,
         }
     }
+}
+
+/// This process's open-files limit (the soft one, as `ulimit -n` set it).
+fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))
+                .and_then(|line| line.split_whitespace().nth(3)?.parse().ok())
+        })
+        .unwrap_or(1024)
 }
 
 /// The hub under test, killed (SIGKILL, by its process id) on drop.
@@ -283,29 +322,33 @@ impl HubProcess {
 
     /// CPU time the hub has used (user + system), in milliseconds.
     fn cpu_ms(&self) -> u64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which ends with ')'): utime and
-        // stime are the 12th and 13th, in clock ticks of 10 ms.
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        (ticks(11) + ticks(12)) * 10
+        process_cpu_ms(self.child.id())
     }
 
     /// Resident memory of the hub, in KiB.
     fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS")
     }
+}
+
+/// CPU time the process `pid` has used (user + system), in milliseconds.
+fn process_cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime and
+    // stime are the 12th and 13th, in clock ticks of 10 ms.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) * 10
 }
 
 fn proc_status_kib(path: &str, field: &str) -> u64 {
@@ -582,15 +625,17 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index] as f64 / 1e6
 }
 
-fn report_latencies(name: &str, mut nanos: Vec<u64>) {
+/// Prints the count, median, 99th percentile and maximum; returns the
+/// median and the 99th percentile, in ms.
+fn report_latencies(name: &str, mut nanos: Vec<u64>) -> (f64, f64) {
     nanos.sort_unstable();
+    let (p50, p99) = (percentile(&nanos, 0.50), percentile(&nanos, 0.99));
     println!(
-        "{name}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+        "{name}: n={} p50={p50:.3} ms p99={p99:.3} ms max={:.3} ms",
         nanos.len(),
-        percentile(&nanos, 0.50),
-        percentile(&nanos, 0.99),
         percentile(&nanos, 1.0)
     );
+    (p50, p99)
 }
 
 /// Publishes from `publish_connections` keep-alive connections; prints
@@ -598,6 +643,17 @@ fn report_latencies(name: &str, mut nanos: Vec<u64>) {
 async fn publish_throughput(
     settings: &Settings,
     addr: SocketAddr,
+    token: &str,
+    label: &str,
+) -> f64 {
+    publish_throughput_across(settings, &[addr], token, label).await
+}
+
+/// [`publish_throughput`] with the connections spread over `addrs` (the
+/// `n`th on `addrs[n % addrs.len()]`).
+async fn publish_throughput_across(
+    settings: &Settings,
+    addrs: &[SocketAddr],
     token: &str,
     label: &str,
 ) -> f64 {
@@ -609,6 +665,7 @@ async fn publish_throughput(
     for n in 0..settings.publish_connections {
         let token = token.to_owned();
         let done = Arc::clone(&done);
+        let addr = addrs[n % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let mut publisher = Publisher::new(addr, &token, n).await;
             for i in 0..per_connection {
@@ -636,7 +693,12 @@ async fn publish_throughput(
     rate
 }
 
-async fn publish_round_trips(settings: &Settings, addr: SocketAddr, token: &str) {
+async fn publish_round_trips(
+    settings: &Settings,
+    addr: SocketAddr,
+    token: &str,
+    label: &str,
+) -> (f64, f64) {
     let mut publisher = Publisher::new(addr, token, 0).await;
     let mut nanos = Vec::with_capacity(settings.round_trips);
     let deadline = Instant::now() + settings.phase_limit;
@@ -648,7 +710,7 @@ async fn publish_round_trips(settings: &Settings, addr: SocketAddr, token: &str)
         assert_eq!(publisher.publish("topic=rtt&data=x").await, 200);
         nanos.push(started.elapsed().as_nanos() as u64);
     }
-    report_latencies("publish round trip, one keep-alive connection", nanos);
+    report_latencies(label, nanos)
 }
 
 async fn new_subscriptions(settings: &Settings, addr: SocketAddr) {
@@ -757,7 +819,46 @@ async fn fanout(
     topic: &str,
     label: &str,
 ) {
-    let addr = hub.addr;
+    let placement = Placement {
+        publisher: hub.addr,
+        subscribers: vec![hub.addr],
+        processes: vec![("hub", hub.child.id())],
+    };
+    fanout_across(
+        settings,
+        &placement,
+        token,
+        subscribers,
+        updates,
+        topic,
+        label,
+    )
+    .await;
+}
+
+/// Where a delivery phase runs.
+struct Placement {
+    /// The hub the updates are published on.
+    publisher: SocketAddr,
+    /// The hubs the subscribers are spread over (the `n`th on
+    /// `subscribers[n % len]`).
+    subscribers: Vec<SocketAddr>,
+    /// The processes whose CPU time is reported: name, process id.
+    processes: Vec<(&'static str, u32)>,
+}
+
+/// [`fanout`] with the publisher and the subscribers where `placement`
+/// puts them; returns the median and 99th percentile (ms) in the
+/// subscriber's socket and read by it.
+async fn fanout_across(
+    settings: &Settings,
+    placement: &Placement,
+    token: &str,
+    subscribers: usize,
+    updates: usize,
+    topic: &str,
+    label: &str,
+) -> [(f64, f64); 2] {
     let deadline = Instant::now() + settings.phase_limit;
     let mut streams = Vec::with_capacity(subscribers);
     for chunk_start in (0..subscribers).step_by(256) {
@@ -765,9 +866,11 @@ async fn fanout(
         let mut tasks = Vec::with_capacity(batch);
         for i in 0..batch {
             let topic = topic.to_owned();
-            tasks.push(tokio::spawn(async move {
-                subscribe(addr, &topic, chunk_start + i).await
-            }));
+            let n = chunk_start + i;
+            let addr = placement.subscribers[n % placement.subscribers.len()];
+            tasks.push(tokio::spawn(
+                async move { subscribe(addr, &topic, n).await },
+            ));
         }
         for task in tasks {
             streams.push(task.await.expect("task").expect("subscribe"));
@@ -788,7 +891,15 @@ async fn fanout(
     } else {
         Duration::from_millis(2)
     };
-    let cpu_before = hub.cpu_ms();
+    let cpu = || -> Vec<u64> {
+        placement
+            .processes
+            .iter()
+            .map(|(_, pid)| process_cpu_ms(*pid))
+            .collect()
+    };
+    let cpu_before = cpu();
+    let addr = placement.publisher;
     // The publisher gets a thread and a single-threaded runtime of its
     // own: driven from the shared runtime, each update cost two more
     // thread wake-ups on the cores the hub delivers with (timer, then the
@@ -821,11 +932,29 @@ async fn fanout(
     let latencies = tokio::task::spawn_blocking(move || readers.join().expect("reader thread"))
         .await
         .expect("join");
+    let used: Vec<String> = cpu()
+        .iter()
+        .zip(&cpu_before)
+        .zip(&placement.processes)
+        .map(|((after, before), (name, _))| {
+            let ms = after.saturating_sub(*before);
+            if placement.processes.len() == 1 {
+                format!("{ms} ms")
+            } else {
+                format!("{name} {ms} ms")
+            }
+        })
+        .collect();
+    let whose = if placement.processes.len() == 1 {
+        placement.processes[0].0
+    } else {
+        "processes'"
+    };
     println!(
-        "  hub CPU time while delivering {updates} updates to {count} subscribers: {} ms",
-        hub.cpu_ms().saturating_sub(cpu_before)
+        "  {whose} CPU time while delivering {updates} updates to {count} subscribers: {}",
+        used.join(", ")
     );
-    report_delivery(label, count, updates, latencies);
+    report_delivery(label, count, updates, latencies)
 }
 
 /// Set in the environment of this benchmark's own binary when it runs as
@@ -944,22 +1073,32 @@ async fn floor(settings: &Settings, subscribers: usize, updates: usize, label: &
 }
 
 /// Prints both latencies of a delivery phase, after checking that every
-/// subscriber received every update (a loss is a bug, whatever the figures).
-fn report_delivery(label: &str, count: usize, updates: usize, latencies: Latencies) {
+/// subscriber received every update (a loss is a bug, whatever the
+/// figures); returns the median and 99th percentile (ms) of both.
+fn report_delivery(
+    label: &str,
+    count: usize,
+    updates: usize,
+    latencies: Latencies,
+) -> [(f64, f64); 2] {
     assert_eq!(
         latencies.read.len(),
         count * updates,
         "{label}: updates were lost"
     );
     assert_eq!(latencies.arrived.len(), latencies.read.len());
-    report_latencies(
-        &format!("{label} ({count} subscribers x {updates} updates), in the subscriber's socket"),
-        latencies.arrived,
-    );
-    report_latencies(
-        &format!("{label} ({count} subscribers x {updates} updates), read by the subscriber"),
-        latencies.read,
-    );
+    [
+        report_latencies(
+            &format!(
+                "{label} ({count} subscribers x {updates} updates), in the subscriber's socket"
+            ),
+            latencies.arrived,
+        ),
+        report_latencies(
+            &format!("{label} ({count} subscribers x {updates} updates), read by the subscriber"),
+            latencies.read,
+        ),
+    ]
 }
 
 /// The phases run on one hub (history in memory), in this order.
@@ -986,7 +1125,13 @@ async fn shared_hub_phases(settings: &Settings, token: &str) {
     }
     if run("rtt") {
         let before = hub.cpu_ms();
-        publish_round_trips(settings, addr, token).await;
+        publish_round_trips(
+            settings,
+            addr,
+            token,
+            "publish round trip, one keep-alive connection",
+        )
+        .await;
         cpu("rtt", before);
     }
     if run("latency") {
@@ -1656,6 +1801,468 @@ async fn replay(settings: &Settings, token: &str) {
     measure_replay(settings, &hub, published, "replay, memory history").await;
 }
 
+/// A `redis-server` for the `cluster` phase: a free loopback port, a
+/// directory of its own (under the system's temporary directory) for its
+/// append-only file, no snapshots; killed (SIGKILL, by its process id)
+/// and its directory removed on drop.
+struct RedisProcess {
+    child: Child,
+    port: u16,
+    version: String,
+    dir: TempDir,
+}
+
+impl RedisProcess {
+    /// Starts it with `appendonly yes` and `appendfsync` = `fsync`; waits
+    /// until it answers (it, not another process that took the port).
+    fn spawn(fsync: &str) -> Self {
+        let dir = TempDir::new("redis");
+        let patience = Duration::from_secs(20);
+        let mut last_error = String::new();
+        // A free port may be taken between the probe and the bind: retry.
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free loopback port")
+                .port();
+            let mut child = match Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .arg("--dir")
+                .arg(&dir.0)
+                .args(["--save", "", "--appendonly", "yes"])
+                .args(["--appendfsync", fsync])
+                .args(["--daemonize", "no", "--logfile", "redis.log"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(error) => panic!(
+                    "cannot run redis-server ({error}): the cluster phase needs it; run \
+                     scripts/setup (it installs the redis-server Debian package)"
+                ),
+            };
+            let started = Instant::now();
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    last_error = format!("redis-server exited ({status}) on port {port}");
+                    break;
+                }
+                if let Some(info) = redis_info(port)
+                    && info_field(&info, "process_id") == Some(child.id().to_string().as_str())
+                {
+                    let version = info_field(&info, "redis_version").unwrap_or("?").to_owned();
+                    return Self {
+                        child,
+                        port,
+                        version,
+                        dir,
+                    };
+                }
+                if started.elapsed() > patience {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("redis-server did not answer within {patience:?}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("redis-server did not start: {last_error}");
+    }
+
+    /// The hub's `--transport` for the stream `key`.
+    fn transport(&self, key: &str) -> Vec<String> {
+        vec![
+            "--transport".to_owned(),
+            format!("redis://127.0.0.1:{}/0?stream={key}", self.port),
+        ]
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A number of its `INFO` (e.g. `used_memory`).
+    fn info_number(&self, name: &str) -> Option<u64> {
+        info_field(&redis_info(self.port)?, name)?.parse().ok()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        proc_status_kib(&format!("/proc/{}/status", self.pid()), "VmRSS")
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The answer of `INFO` from the Redis on `port` (`None` if it does not
+/// answer, or answers an error such as `-LOADING`).
+fn redis_info(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"INFO\r\n").ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        if answer[0] != b'$' {
+            return None;
+        }
+        if let Some(end) = find(&answer, b"\r\n") {
+            let length: usize = std::str::from_utf8(&answer[1..end]).ok()?.parse().ok()?;
+            if answer.len() >= end + 2 + length {
+                return Some(
+                    String::from_utf8_lossy(&answer[end + 2..end + 2 + length]).into_owned(),
+                );
+            }
+        }
+    }
+}
+
+/// The value of `name` in an `INFO` answer.
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
+}
+
+/// Three hubs sharing the Redis stream `key`.
+fn cluster_hubs(redis: &RedisProcess, key: &str) -> Vec<HubProcess> {
+    let transport = redis.transport(key);
+    (0..3)
+        .map(|_| HubProcess::spawn_with(1000, Some(&transport)))
+        .collect()
+}
+
+/// The CPU time (ms) of each of `pids`.
+fn cpu_of(pids: &[u32]) -> Vec<u64> {
+    pids.iter().map(|pid| process_cpu_ms(*pid)).collect()
+}
+
+/// `A 120 ms, B 80 ms, ...`: the CPU time used since `before`.
+fn cpu_used(names: &[&str], pids: &[u32], before: &[u64]) -> (String, u64) {
+    let after = cpu_of(pids);
+    let used: Vec<u64> = after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
+    let text = names
+        .iter()
+        .zip(&used)
+        .map(|(name, ms)| format!("{name} {ms} ms"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (text, used.iter().sum())
+}
+
+/// The `cluster` phase: three hubs on one Redis. Publish→receive latency
+/// across instances beside a single memory-history hub's, publish
+/// throughput spread over the three, then idle subscribers held across
+/// three fresh instances.
+async fn cluster(settings: &Settings, token: &str) {
+    let redis = RedisProcess::spawn(&settings.redis_fsync);
+    let run = std::process::id();
+    let hubs = cluster_hubs(&redis, &format!("mercure-bench-{run}"));
+    let names = ["A", "B", "C", "redis"];
+    let pids: Vec<u32> = hubs
+        .iter()
+        .map(|hub| hub.child.id())
+        .chain([redis.pid()])
+        .collect();
+    println!(
+        "cluster: redis-server {} on 127.0.0.1:{} (pid {}, appendonly yes, appendfsync {}, its \
+         file under {}), hubs A {} B {} C {} (--transport redis://...?stream=KEY)",
+        redis.version,
+        redis.port,
+        redis.pid(),
+        settings.redis_fsync,
+        redis.dir.0.display(),
+        hubs[0].addr,
+        hubs[1].addr,
+        hubs[2].addr,
+    );
+
+    // 1. Publish -> receive, the same shape on a single hub (history in
+    // memory) and across the cluster (publisher on A, subscribers on B
+    // and C), alternated.
+    let (subscribers, updates) = (settings.latency_subscribers, settings.latency_updates);
+    let mut single_p99 = Vec::new();
+    let mut cluster_p50 = Vec::new();
+    let mut cluster_p99 = Vec::new();
+    for round in 1..=settings.cluster_rounds {
+        let single = HubProcess::spawn(1000);
+        let [(_, p99), _] = fanout_across(
+            settings,
+            &Placement {
+                publisher: single.addr,
+                subscribers: vec![single.addr],
+                processes: vec![("hub", single.child.id())],
+            },
+            token,
+            subscribers,
+            updates,
+            "latency",
+            &format!("cluster round {round}: single hub (memory history), publish->receive"),
+        )
+        .await;
+        single_p99.push(p99);
+        drop(single);
+        let [(p50, p99), _] = fanout_across(
+            settings,
+            &Placement {
+                publisher: hubs[0].addr,
+                subscribers: vec![hubs[1].addr, hubs[2].addr],
+                processes: names.iter().copied().zip(pids.iter().copied()).collect(),
+            },
+            token,
+            subscribers,
+            updates,
+            "latency",
+            &format!("cluster round {round}: 3 hubs on Redis, publish on A -> receive on B and C"),
+        )
+        .await;
+        cluster_p50.push(p50);
+        cluster_p99.push(p99);
+    }
+    let worst = cluster_p99.iter().copied().fold(0.0, f64::max);
+    println!(
+        "cluster latency: in the subscriber's socket, p50 {} ms, p99 {} ms across instances \
+         (single hub p99 {} ms); target p99 <= 5 ms {}",
+        list_ms(&cluster_p50),
+        list_ms(&cluster_p99),
+        list_ms(&single_p99),
+        verdict(settings, worst <= 5.0),
+    );
+
+    // 2. Publish throughput: the keep-alive connections spread over the
+    // three instances, every update appended to Redis and read back by
+    // each instance's reader; then a single memory-history hub's. First
+    // the round trip of one publish through Redis, one at a time: with
+    // `c` connections, the rate cannot pass c / round trip.
+    let (rtt_p50, _) = publish_round_trips(
+        settings,
+        hubs[0].addr,
+        token,
+        "cluster: publish round trip through Redis, one keep-alive connection to A",
+    )
+    .await;
+    println!(
+        "  so {} connections publishing one update at a time each reach at most about {:.0}/s",
+        settings.publish_connections,
+        settings.publish_connections as f64 / (rtt_p50 / 1e3),
+    );
+    let before = cpu_of(&pids);
+    let addrs: Vec<SocketAddr> = hubs.iter().map(|hub| hub.addr).collect();
+    let memory_before = redis.info_number("used_memory").unwrap_or(0);
+    let rate = publish_throughput_across(
+        settings,
+        &addrs,
+        token,
+        "cluster: publish throughput, 3 hubs on Redis",
+    )
+    .await;
+    let (used, total) = cpu_used(&names, &pids, &before);
+    println!(
+        "  CPU time during the cluster publish: {used} (total {total} ms); Redis used_memory \
+         {:.1} -> {:.1} MiB, stream length {}",
+        mib(memory_before),
+        mib(redis.info_number("used_memory").unwrap_or(0)),
+        stream_length(redis.port, &format!("mercure-bench-{run}"))
+            .map_or_else(|| "?".into(), |n| n.to_string()),
+    );
+    let single = HubProcess::spawn(1000);
+    let single_rate = publish_throughput(
+        settings,
+        single.addr,
+        token,
+        "cluster: publish throughput, single hub (memory history)",
+    )
+    .await;
+    drop(single);
+    println!(
+        "cluster throughput: {rate:.0} publishes/s through Redis with 3 instances ({:.2} of a \
+         single memory-history hub's {single_rate:.0}/s); target >= 20000/s {}",
+        rate / single_rate,
+        verdict(settings, rate >= 20_000.0),
+    );
+    drop(hubs);
+
+    // 3. Idle subscribers: a fresh single memory-history hub holding as
+    // many as one instance, then three fresh instances (a stream of their
+    // own): the memory figures are not mixed with the phases above.
+    let single = HubProcess::spawn(1000);
+    let single_kib = cluster_idle(
+        settings,
+        "cluster idle, single hub (memory history)",
+        &[("single hub", &single)],
+        None,
+    )
+    .await;
+    drop(single);
+    let hubs = cluster_hubs(&redis, &format!("mercure-bench-{run}-idle"));
+    let named: Vec<(&str, &HubProcess)> = names.iter().copied().zip(&hubs).collect();
+    let cluster_kib = cluster_idle(
+        settings,
+        "cluster idle, 3 hubs on Redis",
+        &named,
+        Some(&redis),
+    )
+    .await;
+    println!(
+        "cluster idle: {} subscribers per instance, hub RSS per subscriber {} KiB on A / B / C \
+         (single memory-history hub: {} KiB)",
+        settings.cluster_idle_per_instance,
+        list_kib(&cluster_kib),
+        list_kib(&single_kib),
+    );
+}
+
+/// `11.30 / 11.29` KiB values, for a line.
+fn list_kib(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.2}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// `[0.123, 0.456]` ms values, for a line.
+fn list_ms(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.3}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// `XLEN key` on the Redis at `port`.
+fn stream_length(port: u16, key: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let command = format!("*2\r\n$4\r\nXLEN\r\n${}\r\n{key}\r\n", key.len());
+    stream.write_all(command.as_bytes()).ok()?;
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).ok()?;
+    let text = std::str::from_utf8(&answer[..n]).ok()?;
+    text.strip_prefix(':')?.trim().parse().ok()
+}
+
+/// Idle subscribers opened round robin over `hubs` (in batches of 256,
+/// `settings.cluster_idle_per_instance` each), held, then each hub's
+/// resident memory per subscriber, and Redis's when the hubs share one
+/// (each instance lists its subscribers there). Returns the KiB per
+/// subscriber of each hub.
+async fn cluster_idle(
+    settings: &Settings,
+    label: &str,
+    hubs: &[(&str, &HubProcess)],
+    redis: Option<&RedisProcess>,
+) -> Vec<f64> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before: Vec<u64> = hubs.iter().map(|(_, hub)| hub.rss_kib()).collect();
+    let redis_memory = |redis: &RedisProcess| {
+        (
+            redis.info_number("used_memory").unwrap_or(0),
+            redis.rss_kib(),
+        )
+    };
+    let redis_before = redis.map(redis_memory);
+    let wanted = settings.cluster_idle_per_instance * hubs.len();
+    let addrs: Vec<SocketAddr> = hubs.iter().map(|(_, hub)| hub.addr).collect();
+    let deadline = Instant::now() + settings.phase_limit;
+    let started = Instant::now();
+    let mut held: Vec<Vec<TcpStream>> = hubs.iter().map(|_| Vec::new()).collect();
+    let mut setup = Vec::with_capacity(wanted);
+    let mut n = 0;
+    let mut failed = None;
+    while n < wanted && Instant::now() < deadline && failed.is_none() {
+        let batch = 256.min(wanted - n);
+        let mut tasks = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            let i = n;
+            n += 1;
+            let addr = addrs[i % addrs.len()];
+            tasks.push(tokio::spawn(async move {
+                let started = Instant::now();
+                subscribe(addr, "idle", i)
+                    .await
+                    .map(|s| (i, s, started.elapsed().as_nanos() as u64))
+            }));
+        }
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok((i, stream, nanos)) => {
+                    held[i % addrs.len()].push(stream);
+                    setup.push(nanos);
+                }
+                // The rest of the batch is still awaited.
+                Err(error) => failed = Some(error),
+            }
+        }
+    }
+    let total: usize = held.iter().map(Vec::len).sum();
+    if let Some(error) = &failed {
+        println!("{label}: stopped at {total} idle subscribers ({error})");
+        // At the open-files limit, this process could not even open the
+        // hubs' /proc files: a few connections go.
+        for streams in &mut held {
+            streams.truncate(streams.len().saturating_sub(32));
+        }
+    } else {
+        println!(
+            "{label}: {total} idle subscribers connected in {:.2} s (open-files limit of this \
+             process, which holds the client side of all: {})",
+            started.elapsed().as_secs_f64(),
+            open_files_limit(),
+        );
+        report_latencies(&format!("{label}: time to open each"), setup);
+    }
+    // Instances on Redis write their subscribers' presence there in
+    // batches.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut per_subscriber = Vec::new();
+    for (((name, hub), streams), before) in hubs.iter().zip(&held).zip(&before) {
+        let after = hub.rss_kib();
+        let each = after.saturating_sub(*before) as f64 / streams.len().max(1) as f64;
+        per_subscriber.push(each);
+        println!(
+            "  {name}: {} idle subscribers held; hub RSS {before} KiB -> {after} KiB = {each:.2} \
+             KiB per subscriber",
+            streams.len()
+        );
+    }
+    let total: usize = held.iter().map(Vec::len).sum();
+    if let (Some(redis), Some(before)) = (redis, redis_before) {
+        let after = redis_memory(redis);
+        println!(
+            "  Redis (every instance lists its subscribers there): used_memory {:.1} -> {:.1} \
+             MiB = {:.0} bytes per subscriber; RSS {} -> {} KiB",
+            mib(before.0),
+            mib(after.0),
+            after.0.saturating_sub(before.0) as f64 / total.max(1) as f64,
+            before.1,
+            after.1,
+        );
+    }
+    drop(held);
+    per_subscriber
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -1694,6 +2301,9 @@ fn main() {
         }
         if run("replay") {
             replay(&settings, &token).await;
+        }
+        if run("cluster") {
+            cluster(&settings, &token).await;
         }
     });
 }

@@ -5,8 +5,9 @@
 # (see the Settings struct in load.rs); phases: BENCH_PHASES (default
 # publish,rtt,latency,fanout,floor,new,idle,durable; also restart and
 # replay, which write history files of hundreds of MiB under $TMPDIR or
-# /tmp, removed afterwards). Loopback only; every phase is bounded in
-# count and in time.
+# /tmp, removed afterwards, and cluster, which starts a redis-server
+# (installed by scripts/setup) and three hubs sharing it). Loopback only;
+# every phase is bounded in count and in time.
 set -euo pipefail
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ulimit -n 200000 2>/dev/null || ulimit -n 120000 2>/dev/null || true
