@@ -79,8 +79,8 @@ struct Args {
     #[arg(long, env = "MERCURE_HISTORY", default_value = DEFAULT_HISTORY_FILE)]
     history: String,
     /// Share history and delivery with other hub instances through Redis:
-    /// `redis://[user:password@]host[:port][/db]` (or `rediss://`,
-    /// `unix://`), with `?stream=KEY` (default `mercure`). Replaces
+    /// `redis://[user:password@]host[:port][/db]` (or `unix://`; TLS,
+    /// `rediss://`, is not built in), with `?stream=KEY` (default `mercure`). Replaces
     /// `--history`; `--history-size` and `--history-max-age` bound the
     /// stream.
     #[arg(long, env = "MERCURE_TRANSPORT")]

@@ -3,34 +3,14 @@
 //! point it resumed from (its `Last-Event-ID`, the earliest event, or the
 //! moment it joined), with no gap and nothing twice.
 
+#[path = "support/stream_ids.rs"]
+mod stream_ids;
+
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use mercure_core::{TopicSelector, Update};
-use mercure_hub::{EmbeddedHub, HubConfig, SubscribeRequest, Subscription};
-
-/// The ids of the events of a stream, read until the event with id `end`.
-async fn ids_until(mut subscription: Subscription, end: &str) -> Vec<String> {
-    let mut text = String::new();
-    let mut ids = Vec::new();
-    loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), subscription.next())
-            .await
-            .expect("the stream stalled")
-            .expect("the stream ended early")
-            .unwrap();
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(at) = text.find("\n\n") {
-            let block: String = text.drain(..at + 2).collect();
-            if let Some(id) = block.lines().find_map(|line| line.strip_prefix("id: ")) {
-                if id == end {
-                    return ids;
-                }
-                ids.push(id.to_owned());
-            }
-        }
-    }
-}
+use mercure_hub::{EmbeddedHub, HubConfig, SubscribeRequest};
+use stream_ids::ids_until;
 
 /// How a subscriber resumes.
 #[derive(Debug, Clone)]

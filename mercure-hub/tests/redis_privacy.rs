@@ -11,17 +11,17 @@
 
 #[path = "support/redis.rs"]
 mod redis_server;
+#[path = "support/stream_ids.rs"]
+mod stream_ids;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use mercure_core::{ProtocolVersion, TopicSelector, Update};
 use mercure_hub::{
     EmbeddedHub, HubConfig, PrivateAccess, RedisOptions, RedisTransport, SubscribeRequest,
-    Subscription,
 };
 use redis_server::RedisServer;
+use stream_ids::ids_until;
 
 const TOPICS: [&str; 6] = [
     "https://example.com/a",
@@ -79,28 +79,6 @@ impl Wanted {
         let picks = |set: &[&str]| update.topics.iter().any(|t| set.contains(t));
         picks(&self.selectors)
             && (!update.private || self.access.as_ref().is_none_or(|access| picks(access)))
-    }
-}
-
-async fn ids_until(mut subscription: Subscription, end: &str) -> Vec<String> {
-    let mut text = String::new();
-    let mut ids = Vec::new();
-    loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), subscription.next())
-            .await
-            .expect("the stream stalled")
-            .expect("the stream ended early")
-            .unwrap();
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(at) = text.find("\n\n") {
-            let block: String = text.drain(..at + 2).collect();
-            if let Some(id) = block.lines().find_map(|line| line.strip_prefix("id: ")) {
-                if id == end {
-                    return ids;
-                }
-                ids.push(id.to_owned());
-            }
-        }
     }
 }
 
