@@ -47,7 +47,7 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use ::redis::aio::MultiplexedConnection;
 use ::redis::{
     AsyncConnectionConfig, Client, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError,
     Script, Value,
@@ -59,7 +59,10 @@ use tokio::task::JoinHandle;
 use super::{Feed, Page, Transport, TransportError, TransportFuture};
 use crate::event::{Cursor, Event};
 
+mod commands;
 mod presence;
+
+use commands::Commands;
 
 /// The format of an entry (its `v` field).
 const FORMAT: &str = "1";
@@ -430,7 +433,7 @@ pub struct RedisTransport {
     shown: Arc<str>,
     options: RedisOptions,
     keys: Keys,
-    manager: ConnectionManager,
+    commands: Commands,
     shared: Arc<Shared>,
     runtime: Handle,
     reader: JoinHandle<()>,
@@ -526,16 +529,8 @@ impl RedisTransport {
             .map_err(|e| unreachable(e.to_string()))?;
             // The connection of appends and reads, which reconnects by
             // itself, made now rather than by the first append.
-            let mut manager = ConnectionManager::new_lazy_with_config(
-                client.clone(),
-                ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(limit))
-                    .set_response_timeout(Some(limit))
-                    .set_min_delay(MIN_BACKOFF)
-                    .set_max_delay(Duration::from_millis(500))
-                    .set_number_of_retries(8),
-            )
-            .map_err(|e| invalid(format!("the Redis URL {shown} cannot be used: {e}")))?;
+            let mut manager = Commands::new(&client, limit, Arc::clone(&shown))
+                .map_err(|e| invalid(format!("the Redis URL {shown} cannot be used: {e}")))?;
             query(&mut manager, &::redis::cmd("PING"))
                 .await
                 .map_err(|e| connect_error(&shown, &e))?;
@@ -609,7 +604,7 @@ impl RedisTransport {
             shown,
             options,
             keys,
-            manager,
+            commands: manager,
             shared,
             runtime,
             reader,
@@ -651,7 +646,7 @@ impl RedisTransport {
     /// pass over an index of millions of ids may take longer: the
     /// maintenance task goes on with it in bounded runs).
     pub async fn trim(&self) -> Result<(), TransportError> {
-        let manager = self.manager.clone();
+        let manager = self.commands.clone();
         let keys = self.keys.clone();
         let max_age_ms = self.options.max_age_ms();
         self.run("trimming the history", async move {
@@ -750,7 +745,7 @@ impl Transport for RedisTransport {
                 ))));
             }
         };
-        let mut manager = self.manager.clone();
+        let mut manager = self.commands.clone();
         let keys = self.keys.clone();
         // Redis reads MAXLEN as a signed 64-bit number.
         let max_events = self.options.max_events.min(i64::MAX as u64);
@@ -776,7 +771,7 @@ impl Transport for RedisTransport {
 
     fn find(&self, id: &str) -> TransportFuture<'_, Option<Arc<Event>>> {
         let id = id.to_owned();
-        let mut manager = self.manager.clone();
+        let mut manager = self.commands.clone();
         let keys = self.keys.clone();
         let shown = Arc::clone(&self.shown);
         self.run("reading the history", async move {
@@ -801,7 +796,7 @@ impl Transport for RedisTransport {
             Some(after) => format!("({}", StreamId::of(after)),
         };
         let end = StreamId::of(page.up_to).to_string();
-        let mut manager = self.manager.clone();
+        let mut manager = self.commands.clone();
         let keys = self.keys.clone();
         let shown = Arc::clone(&self.shown);
         self.run("reading the history", async move {
@@ -1342,12 +1337,7 @@ impl Reader {
 
 /// Trims by age and cleans the index, every few seconds, a bounded amount
 /// of work each time.
-async fn maintain(
-    mut manager: ConnectionManager,
-    keys: Keys,
-    options: RedisOptions,
-    shown: Arc<str>,
-) {
+async fn maintain(mut manager: Commands, keys: Keys, options: RedisOptions, shown: Arc<str>) {
     let mut interval = tokio::time::interval(options.maintenance_interval());
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let max_age_ms = options.max_age_ms();
@@ -1395,11 +1385,7 @@ async fn maintain(
 }
 
 /// Trims the events past the age bound; returns how many.
-async fn trim_age(
-    manager: &mut ConnectionManager,
-    keys: &Keys,
-    max_age_ms: u64,
-) -> Result<i64, RedisError> {
+async fn trim_age(manager: &mut Commands, keys: &Keys, max_age_ms: u64) -> Result<i64, RedisError> {
     TRIM_AGE
         .key(&*keys.stream)
         .arg(max_age_ms)
@@ -1411,7 +1397,7 @@ async fn trim_age(
 /// at about `budget` entries at most (or until a pass over the index
 /// ends); returns how many were forgotten.
 async fn clean_index(
-    manager: &mut ConnectionManager,
+    manager: &mut Commands,
     keys: &Keys,
     cursor: &mut String,
     budget: u64,

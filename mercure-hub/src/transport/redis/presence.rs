@@ -36,7 +36,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, PubSub};
+use ::redis::aio::PubSub;
+
+use super::Commands;
 use ::redis::{Client, Msg, RedisError, Script, Value};
 use futures_util::StreamExt;
 use mercure_core::{MatchType, ProtocolVersion, TopicSelector};
@@ -125,7 +127,7 @@ pub(super) struct RedisCluster {
 pub(super) struct Shared {
     pub(super) instance: Arc<str>,
     pub(super) keys: ClusterKeys,
-    manager: ConnectionManager,
+    manager: Commands,
     members: Mutex<Vec<Member>>,
     pending: Mutex<Pending>,
     wake: Notify,
@@ -173,7 +175,7 @@ pub(super) struct Settings {
 }
 
 impl RedisCluster {
-    pub(super) fn new(settings: Settings, manager: ConnectionManager) -> Self {
+    pub(super) fn new(settings: Settings, manager: Commands) -> Self {
         let keys = ClusterKeys::new(&settings.key, &settings.instance);
         Self {
             shared: Arc::new(Shared {
