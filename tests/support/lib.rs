@@ -3,6 +3,7 @@
 //! scripted response chosen by path.
 
 pub mod browser;
+pub mod fault_proxy;
 pub mod flask_hub;
 pub mod private_delivery;
 pub mod raw_sse;

@@ -30,6 +30,31 @@ pub async fn serve_hub(builder: HubConfigBuilder) -> ServedHub {
     ServedHub { hub, url }
 }
 
+/// As [`serve_hub`], but served as the `mercure-hub` binary serves:
+/// [`mercure_hub::serve_hub`], whose lean HTTP/1.1 path answers plain
+/// subscriptions (and which applies the hub's own connection limits).
+///
+/// # Panics
+/// When the port cannot be bound or the configuration is invalid.
+pub async fn serve_hub_lean(builder: HubConfigBuilder) -> ServedHub {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let url = format!(
+        "http://{}/.well-known/mercure",
+        listener.local_addr().expect("local address")
+    );
+    let hub = EmbeddedHub::new(builder.url(&url).build().expect("hub configuration"));
+    let app = hub.router().merge(hub.operations_router());
+    tokio::spawn(mercure_hub::serve_hub(
+        listener,
+        hub.clone(),
+        app,
+        std::future::pending(),
+    ));
+    ServedHub { hub, url }
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters, for a
 /// query value or a path segment.
 pub fn encode_component(value: &str) -> String {
