@@ -1,24 +1,45 @@
-//! Reading the event ids of an in-process `Subscription` stream.
+//! Reading the event ids of a stream of SSE bytes: an in-process
+//! `Subscription`, or the body of a subscription response.
+
+#![allow(dead_code)]
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use mercure_hub::Subscription;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 
-/// The ids of the events of `subscription`, read until the event with id
-/// `end` (not included); panics when the stream stalls for 20 s or ends.
-pub(crate) async fn ids_until(mut subscription: Subscription, end: &str) -> Vec<String> {
-    let mut text = String::new();
+/// The ids of the events of `stream`, read until the event with id `end`
+/// (not included); panics when the stream stalls for 20 s or ends.
+pub(crate) async fn ids_until<S, E>(stream: S, end: &str) -> Vec<String>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    ids_until_within(stream, end, Duration::from_secs(20)).await
+}
+
+/// [`ids_until`], panicking when the stream stalls for `patience`.
+pub(crate) async fn ids_until_within<S, E>(
+    mut stream: S,
+    end: &str,
+    patience: Duration,
+) -> Vec<String>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let mut text = Vec::new();
     let mut ids = Vec::new();
     loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), subscription.next())
+        let chunk = tokio::time::timeout(patience, stream.next())
             .await
-            .expect("the stream stalled")
-            .expect("the stream ended early")
+            .unwrap_or_else(|_| panic!("the stream stalled; ids so far: {ids:?}"))
+            .unwrap_or_else(|| panic!("the stream ended early; ids so far: {ids:?}"))
             .unwrap();
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(at) = text.find("\n\n") {
-            let block: String = text.drain(..at + 2).collect();
+        text.extend_from_slice(&chunk);
+        while let Some(at) = text.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = text.drain(..at + 2).collect();
+            let block = std::str::from_utf8(&block).expect("UTF-8 events");
             if let Some(id) = block.lines().find_map(|line| line.strip_prefix("id: ")) {
                 if id == end {
                     return ids;
