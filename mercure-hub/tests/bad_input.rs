@@ -286,6 +286,8 @@ enum Send {
 enum Expect {
     /// The body contains this.
     Body(&'static str),
+    /// The body is exactly this.
+    BodyIs(&'static str),
     /// The header is present and contains this.
     Header(&'static str, &'static str),
     /// The header is absent.
@@ -320,9 +322,17 @@ fn row(case: &'static str, send: Vec<u8>, status: u16, expect: Vec<Expect>) -> R
     }
 }
 
-/// `error="invalid_token"` in the challenge.
+/// `error="invalid_token"` in the challenge; why stays in the log.
 fn invalid_token() -> Expect {
-    Expect::Header("www-authenticate", "error=\"invalid_token\"")
+    Expect::Header(
+        "www-authenticate",
+        "error=\"invalid_token\", error_description=\"the token is invalid\"",
+    )
+}
+
+/// The answer is a stream of events.
+fn event_stream() -> Expect {
+    Expect::Header("content-type", "text/event-stream")
 }
 
 /// A challenge without an error code (no token at all).
@@ -579,7 +589,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
                 b"topic=t",
             ),
             200,
-            vec![],
+            vec![Expect::Body("urn:uuid:")],
         ),
         row(
             "publish: cookie without an allowed Origin",
@@ -600,13 +610,13 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "publish: exp = u64::MAX (0.x)",
             post(b"topic=t&data=far", Some(&t.v0_exp_u64_max)),
             200,
-            vec![],
+            vec![Expect::Body("urn:uuid:")],
         ),
         row(
             "publish: exp = u64::MAX (1.0)",
             post(b"topic=t&data=far", Some(&t.exp_u64_max)),
             200,
-            vec![],
+            vec![Expect::Body("urn:uuid:")],
         ),
         // ------------------------------------------------ the update
         row(
@@ -615,12 +625,12 @@ fn rows(t: &Tokens) -> Vec<Row> {
             400,
             vec![Expect::Body("the topic field is required")],
         ),
-        row("publish: empty topic", post(b"topic=", v1p), 400, vec![]),
+        row("publish: empty topic", post(b"topic=", v1p), 400, vec![Expect::Body("invalid update: topic #0 is empty")]),
         row(
             "publish: topic `*` (1.0 rules)",
             post(b"topic=*", v0p),
             400,
-            vec![],
+            vec![Expect::Body("which protocol 1.0 reserves as the wildcard")],
         ),
         row(
             "publish: reserved namespace",
@@ -652,13 +662,13 @@ fn rows(t: &Tokens) -> Vec<Row> {
                 b"topic=t",
             ),
             404,
-            vec![],
+            vec![Expect::BodyIs("")],
         ),
         row(
             "publish: type=mercure",
             post(b"topic=t&type=mercure", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the event type \"mercure\" is reserved by protocol 1.0")],
         ),
         row(
             "publish: 0.x token forging a 1.0 subscription event",
@@ -668,31 +678,31 @@ fn rows(t: &Tokens) -> Vec<Row> {
                 v0p,
             ),
             400,
-            vec![],
+            vec![Expect::Body("the event type \"mercure\" is reserved by protocol 1.0")],
         ),
         row(
             "publish: 0.x token, type=mercure on an ordinary topic",
             post(b"topic=t&type=mercure&data=x", v0p),
             400,
-            vec![],
+            vec![Expect::Body("the event type \"mercure\" is reserved by protocol 1.0")],
         ),
         row(
             "publish: id= empty",
             post(b"topic=t&id=", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the id is empty")],
         ),
         row(
             "publish: id=earliest",
             post(b"topic=t&id=earliest", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the id \"earliest\" is reserved")],
         ),
         row(
             "publish: id starting with #",
             post(b"topic=t&id=%23x", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the id \"#x\" is reserved")],
         ),
         row(
             "publish: invalid UTF-8 in the body",
@@ -710,25 +720,25 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "publish: lone surrogate %ED%A0%80 in id",
             post(b"topic=t&id=%ED%A0%80", v1p),
             400,
-            vec![],
+            vec![Expect::Body("not UTF-8 once percent-decoded")],
         ),
         row(
             "publish: U+200B in a topic",
             post(b"topic=t%E2%80%8B", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the topic field contains the forbidden character U+200B")],
         ),
         row(
             "publish: U+202E in a topic",
             post(b"topic=a%E2%80%AEb", v0p),
             400,
-            vec![],
+            vec![Expect::Body("the topic field contains the forbidden character U+202E")],
         ),
         row(
             "publish: line break in type",
             post(b"topic=t&type=a%0Adata%3A%20x", v1p),
             400,
-            vec![],
+            vec![Expect::Body("the type field contains the forbidden character U+000A")],
         ),
         row(
             "publish: retry not digits",
@@ -769,7 +779,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
                 b"",
             ),
             413,
-            vec![],
+            vec![Expect::Body("the request body is too large")],
         ),
         Row {
             case: "publish: body stalls (body timeout)",
@@ -784,7 +794,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
                 .into_bytes(),
             ),
             status: 408,
-            expect: vec![],
+            expect: vec![Expect::Body("the request body was not received in time")],
         },
         // ------------------------------------------------ subscribing: tokens
         row(
@@ -821,7 +831,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "subscribe: 0.x token on a 0.x request",
             get("topic=t", v0s),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         row(
             "subscribe: 1.0 token without iss",
@@ -878,31 +888,31 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "subscribe: exp = 1e19",
             get("match=t", Some(&t.exp_1e19)),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         row(
             "subscribe: exp = 2^63",
             get("match=t", Some(&t.exp_2_63)),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         row(
             "subscribe: exp = 2^63 as a float",
             get("match=t", Some(&t.exp_2_63_float)),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         row(
             "subscribe: exp = u64::MAX",
             get("match=t", Some(&t.exp_u64_max)),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         row(
             "subscribe: exp = u64::MAX (0.x)",
             get("topic=t", Some(&t.v0_exp_u64_max)),
             200,
-            vec![],
+            vec![event_stream()],
         ),
         // ------------------------------------------------ subscribing: selectors
         row(
@@ -999,7 +1009,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "subscribe: 33 pattern selectors",
             get(&many_patterns, v1s),
             400,
-            vec![],
+            vec![Expect::Body("at most 32 pattern selectors")],
         ),
         row(
             "subscribe: unterminated URI template",
@@ -1103,7 +1113,7 @@ fn rows(t: &Tokens) -> Vec<Row> {
             )
             .into_bytes(),
             413,
-            vec![],
+            vec![Expect::Body("the request body is too large")],
         ),
         row(
             "QUERY: the union of query string and body",
@@ -1122,20 +1132,23 @@ fn rows(t: &Tokens) -> Vec<Row> {
             "QUERY: on a path that is not the hub",
             request("QUERY", "/elsewhere", &[form_type()], b"match=t"),
             404,
-            vec![],
+            vec![Expect::BodyIs("")],
         ),
         row(
             "PUT: not a method of the hub",
             request("PUT", "/.well-known/mercure", &[form_type()], b"topic=t"),
             405,
-            vec![Expect::Header("allow", "GET")],
+            vec![
+                Expect::Header("allow", "GET, POST"),
+                Expect::Body("method not allowed"),
+            ],
         ),
         // ------------------------------------------------ subscriptions API
         row(
             "subscriptions API: no token",
             request("GET", "/.well-known/mercure/subscriptions", &[], b""),
             401,
-            vec![],
+            vec![challenge_only(), Expect::Body("a token is required")],
         ),
         row(
             "subscriptions API (1.0): 0.x token",
@@ -1384,6 +1397,11 @@ async fn check(
             Expect::Body(text) => {
                 if !answer.body.contains(text) {
                     failures.push(format!("body {:?} lacks {text:?}", answer.body));
+                }
+            }
+            Expect::BodyIs(text) => {
+                if answer.body != *text {
+                    failures.push(format!("body {:?}, expected {text:?}", answer.body));
                 }
             }
             Expect::Header(name, text) => match answer.header(name) {

@@ -23,6 +23,10 @@
 //! detail types, or not; a 0.x token on a 1.0 request of a hub that does
 //! not accept it must be refused with 401.
 //!
+//! A second property: any topic the hub accepts is picked by itself as an
+//! exact selector (`match=`, `match_exact=`, 0.x `topic=`, in process) and
+//! by `*`, its private updates reaching a subscriber granted exactly it.
+//!
 //! Requests go through the hub's router in-process (no sockets), so a
 //! case takes milliseconds; `PROPTEST_CASES` sets the number of cases (128
 //! by default). A failing case is shrunk to a small one.
@@ -819,6 +823,133 @@ async fn run(case: Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Any topic a hub speaking 1.0 accepts picks itself as an exact
+/// selector, over HTTP in both dialects (percent-encoded in the query) and
+/// in process, and `*` picks it; a private update with it reaches the
+/// subscribers granted exactly it. Topics the hub refuses (reserved
+/// namespace, `*`) are skipped.
+async fn exact_topic(topic: String) -> Result<(), TestCaseError> {
+    let hub = EmbeddedHub::new(
+        HubConfig::builder()
+            .url(HUB_URL)
+            .key(VerificationKey::hs256(SECRET).unwrap())
+            .issuer(ISSUER)
+            .build()
+            .unwrap(),
+    );
+    let update = |private: bool, id: &str| {
+        Update::builder(topic.as_str())
+            .id(id)
+            .data("d")
+            .private(private)
+            .build()
+    };
+    let Ok(private) = update(true, "private") else {
+        return Ok(()); // refused by the builder: not a 1.0 topic
+    };
+    let router = hub.router();
+    // A 1.0 token granting exactly this topic, and a 0.x one.
+    let v1_claims = json!({
+        "iss": ISSUER, "aud": HUB_URL, "exp": 4_000_000_000_u64,
+        "authorization_details": [{
+            "type": "https://mercure.rocks/authorization-detail",
+            "actions": ["subscribe"], "topics": [{"match": topic}],
+        }],
+    });
+    let v0_claims = json!({"exp": 4_000_000_000_u64, "mercure": {"subscribe": [topic]}});
+    let mut streams: Vec<(String, Events)> = Vec::new();
+    let mut queries = vec![
+        (
+            "1.0 match=".to_owned(),
+            format!("match={}&match={}", enc(&topic), enc(END_TOPIC)),
+            factory(ProtocolVersion::V1).sign(&v1_claims).unwrap(),
+        ),
+        (
+            "1.0 match_exact=".to_owned(),
+            format!("match_exact={}&match={}", enc(&topic), enc(END_TOPIC)),
+            factory(ProtocolVersion::V1).sign(&v1_claims).unwrap(),
+        ),
+        (
+            "1.0 *".to_owned(),
+            "match=*".to_owned(),
+            factory(ProtocolVersion::V1).sign(&v1_claims).unwrap(),
+        ),
+    ];
+    // In 0.x a topic with braces is a template.
+    if !topic.contains(['{', '}']) {
+        queries.push((
+            "0.x topic=".to_owned(),
+            format!("topic={}&topic={}", enc(&topic), enc(END_TOPIC)),
+            factory(ProtocolVersion::V0).sign(&v0_claims).unwrap(),
+        ));
+    }
+    for (name, query, token) in queries {
+        let request = Request::get(format!("{HUB_PATH}?{query}"))
+            .header("authorization", format!("Bearer {}", token.expose()))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        prop_assert_eq!(response.status(), StatusCode::OK, "{}", name);
+        streams.push((
+            name,
+            Box::pin(futures_util::StreamExt::map(
+                response.into_body().into_data_stream(),
+                |r| r.map_err(|e| e.to_string()),
+            )),
+        ));
+    }
+    let in_process = hub
+        .subscribe(
+            SubscribeRequest::new([
+                TopicSelector::exact(topic.as_str()),
+                TopicSelector::exact(END_TOPIC),
+            ])
+            .dialect(ProtocolVersion::V1)
+            .private_access(PrivateAccess::Selectors(vec![TopicSelector::exact(
+                topic.as_str(),
+            )])),
+        )
+        .await
+        .unwrap();
+    streams.push((
+        "in process".to_owned(),
+        Box::pin(futures_util::StreamExt::map(in_process, |r| {
+            Ok::<Bytes, String>(r.unwrap_or_else(|e| match e {}))
+        })),
+    ));
+    match hub.publish(&update(false, "public").unwrap()).await {
+        Ok(_) => {}
+        Err(mercure_hub::Error::ReservedTopic { .. } | mercure_hub::Error::InvalidUpdate(_)) => {
+            return Ok(());
+        }
+        Err(other) => return Err(TestCaseError::fail(format!("publishing: {other}"))),
+    }
+    hub.publish(&private).await.unwrap();
+    hub.publish(
+        &Update::builder(END_TOPIC)
+            .id("end")
+            .data("end")
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    for (name, stream) in streams {
+        let received = stream_ids::ids_until_within(stream, "end", PATIENCE).await;
+        prop_assert_eq!(
+            received,
+            vec!["public".to_owned(), "private".to_owned()],
+            "{}",
+            name
+        );
+    }
+    Ok(())
+}
+
+fn enc(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -843,5 +974,16 @@ proptest! {
     #[test]
     fn private_updates_reach_exactly_the_authorized_subscribers(case in any_case()) {
         runtime().block_on(run(case))?;
+    }
+
+    #[test]
+    fn an_exact_selector_picks_its_own_topic(
+        topic in prop_oneof![
+            "\\PC{1,24}",
+            "https://example\\.com/[a-z%0-9{}:/?#.~-]{0,16}",
+            "[ -~]{1,16}",
+        ]
+    ) {
+        runtime().block_on(exact_topic(topic))?;
     }
 }
