@@ -23,6 +23,10 @@
 //! detail types, or not; a 0.x token on a 1.0 request of a hub that does
 //! not accept it must be refused with 401.
 //!
+//! Some hubs publish subscription events (private updates of their own,
+//! under `/.well-known/mercure/subscriptions`): a subscriber receiving one
+//! must be authorized for it too.
+//!
 //! A second property: any topic the hub accepts is picked by itself as an
 //! exact selector (`match=`, `match_exact=`, 0.x `topic=`, in process) and
 //! by `*`, its private updates reaching a subscriber granted exactly it.
@@ -451,6 +455,9 @@ fn update_spec(universe: &[Topic]) -> impl Strategy<Value = UpdateSpec> + use<> 
 
 #[derive(Debug, Clone)]
 struct Case {
+    /// Subscription events (private updates of the hub's own) are
+    /// published: none may reach a subscriber not authorized for it.
+    subscriptions: bool,
     accept_v0_tokens_for_v1: bool,
     accept_short_detail_type: bool,
     updates: Vec<UpdateSpec>,
@@ -464,11 +471,19 @@ fn any_case() -> impl Strategy<Value = Case> {
         (
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
             prop::collection::vec(update_spec(&universe), 1..12),
             prop::collection::vec(subscriber_spec(&universe), 1..7),
         )
             .prop_map(
-                |(accept_v0_tokens_for_v1, accept_short_detail_type, updates, subscribers)| Case {
+                |(
+                    subscriptions,
+                    accept_v0_tokens_for_v1,
+                    accept_short_detail_type,
+                    updates,
+                    subscribers,
+                )| Case {
+                    subscriptions,
                     accept_v0_tokens_for_v1,
                     accept_short_detail_type,
                     updates,
@@ -748,6 +763,7 @@ async fn run(case: Case) -> Result<(), TestCaseError> {
             .key(VerificationKey::hs256(SECRET).unwrap())
             .issuer(ISSUER)
             .anonymous(true)
+            .subscriptions(case.subscriptions)
             .accept_v0_tokens_for_v1(case.accept_v0_tokens_for_v1)
             .accept_short_detail_type(case.accept_short_detail_type)
             .build()
@@ -802,7 +818,7 @@ async fn run(case: Case) -> Result<(), TestCaseError> {
                         .into_iter()
                         .map(str::to_owned)
                         .collect();
-                    opened.push((index, expected, stream));
+                    opened.push((index, wanted, expected, stream));
                 }
             }
         }
@@ -816,8 +832,37 @@ async fn run(case: Case) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     hub.publish(&end).await.unwrap();
-    for (index, expected, stream) in opened {
-        let received = stream_ids::ids_until_within(stream, "end", PATIENCE).await;
+    for (index, wanted, expected, stream) in opened {
+        let mut received = Vec::new();
+        for (id, data) in stream_ids::events_until_within(stream, "end", PATIENCE).await {
+            if ids.contains(&id) {
+                received.push(id);
+                continue;
+            }
+            // Not ours: a subscription event, whose document's id is its
+            // topic (relative to the hub; taken in both forms).
+            let document: Value = serde_json::from_str(&data)
+                .map_err(|e| TestCaseError::fail(format!("event {id}: {e}: {data}")))?;
+            let topic = document["id"].as_str().unwrap_or_default().to_owned();
+            prop_assert!(
+                case.subscriptions && topic.starts_with("/.well-known/mercure/subscriptions"),
+                "subscriber {} received {}: {}",
+                index,
+                id,
+                data
+            );
+            let event = Published {
+                id,
+                topics: vec![topic.clone(), format!("{ORIGIN}{topic}")],
+                private: true,
+            };
+            prop_assert!(
+                wanted.allows(&event, ORIGIN),
+                "subscriber {} may not receive the subscription event {}",
+                index,
+                data
+            );
+        }
         prop_assert_eq!(received, expected, "subscriber {}", index);
     }
     Ok(())
