@@ -375,6 +375,10 @@ struct Tokens {
     exp_2_63_float: String,
     exp_u64_max: String,
     v0_exp_u64_max: String,
+    /// Unsigned (`alg: none`), granting everything.
+    alg_none: String,
+    /// Not valid before 2096.
+    not_yet_valid: String,
 }
 
 fn now() -> u64 {
@@ -456,6 +460,21 @@ impl Tokens {
             exp_2_63_float: v1(json!(2_f64.powi(63))),
             exp_u64_max: v1(json!(u64::MAX)),
             v0_exp_u64_max: sign(V0, json!({"exp": u64::MAX, "mercure": all.to_claim(V0)})),
+            alg_none: {
+                use base64::Engine as _;
+                let encode = |value: Value| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+                };
+                format!(
+                    "{}.{}.",
+                    encode(json!({"alg": "none", "typ": "JWT"})),
+                    encode(json!({"mercure": all.to_claim(V0)}))
+                )
+            },
+            not_yet_valid: sign(
+                V0,
+                json!({"nbf": 4_000_000_000_u64, "mercure": all.to_claim(V0)}),
+            ),
         }
     }
 }
@@ -498,6 +517,18 @@ fn rows(t: &Tokens) -> Vec<Row> {
         row(
             "publish: token signed with another key",
             post(b"topic=t", Some(&forged(&t.v1_publish))),
+            401,
+            vec![invalid_token()],
+        ),
+        row(
+            "publish: unsigned token (alg none)",
+            post(b"topic=t", Some(&t.alg_none)),
+            401,
+            vec![invalid_token()],
+        ),
+        row(
+            "publish: token not valid yet (nbf)",
+            post(b"topic=t", Some(&t.not_yet_valid)),
             401,
             vec![invalid_token()],
         ),
@@ -807,6 +838,12 @@ fn rows(t: &Tokens) -> Vec<Row> {
         row(
             "subscribe: token not a JWT",
             get("match=t", Some("not-a-token")),
+            401,
+            vec![invalid_token()],
+        ),
+        row(
+            "subscribe: unsigned token (alg none)",
+            get("topic=t", Some(&t.alg_none)),
             401,
             vec![invalid_token()],
         ),
