@@ -10,7 +10,8 @@
 //! Many rows repeat a regression test kept elsewhere (`publish.rs`,
 //! `subscribe.rs`, `tokens.rs`, `limits.rs`, ...): this is the one place
 //! listing them all. `cargo test -p mercure-hub --test bad_input --
-//! --nocapture` prints the table (case, status).
+//! --nocapture` prints the table (case, status); `BAD_INPUT_ROWS=text`
+//! runs only the rows whose case contains `text`.
 
 mod support;
 
