@@ -3,12 +3,15 @@
 //! instances of a cluster sharing one Redis, every subscriber (on a random
 //! instance, with random selectors and random private access, live or
 //! replaying history) receives exactly the updates an independent oracle
-//! allows: one of its selectors picks one of the update's topics, and a
-//! private update needs access to one of them. Seeded, so a failure names
+//! allows (`support/privacy.rs`, shared with `privacy_property`): one of
+//! its selectors picks one of the update's topics, and a private update
+//! needs access to one of them. Seeded, so a failure names
 //! the seed that reproduces it (`PRIVACY_SEED`).
 
 #![cfg(feature = "redis")]
 
+#[path = "support/privacy.rs"]
+mod privacy;
 #[path = "support/redis.rs"]
 mod redis_server;
 #[path = "support/stream_ids.rs"]
@@ -20,6 +23,7 @@ use mercure_core::{ProtocolVersion, TopicSelector, Update};
 use mercure_hub::{
     EmbeddedHub, HubConfig, PrivateAccess, RedisOptions, RedisTransport, SubscribeRequest,
 };
+use privacy::{Access, Published, Selector, Wanted};
 use redis_server::RedisServer;
 use stream_ids::ids_until;
 
@@ -31,6 +35,9 @@ const TOPICS: [&str; 6] = [
     "https://example.com/users/2",
     "urn:example:d",
 ];
+
+/// What relative URL patterns would be resolved against (none here).
+const ORIGIN: &str = "http://localhost";
 
 /// xorshift64*: small, seeded, good enough to pick cases.
 struct Rng(u64);
@@ -61,41 +68,40 @@ impl Rng {
     }
 }
 
-struct Published {
-    id: String,
-    topics: Vec<&'static str>,
-    private: bool,
+/// Exact selectors of `topics`.
+fn exact(topics: Vec<&str>) -> Vec<Selector> {
+    topics
+        .into_iter()
+        .map(|t| Selector::Exact(t.to_owned()))
+        .collect()
 }
 
-#[derive(Debug)]
-struct Wanted {
-    selectors: Vec<&'static str>,
-    /// `None`: access to every private update.
-    access: Option<Vec<&'static str>>,
-}
-
-impl Wanted {
-    fn allows(&self, update: &Published) -> bool {
-        let picks = |set: &[&str]| update.topics.iter().any(|t| set.contains(t));
-        picks(&self.selectors)
-            && (!update.private || self.access.as_ref().is_none_or(|access| picks(access)))
+/// Random exact selectors and random private access.
+fn random_wanted(rng: &mut Rng) -> Wanted {
+    Wanted {
+        selectors: exact(rng.subset()),
+        access: match rng.below(4) {
+            0 => Access::All,
+            1 => Access::Selectors(Vec::new()),
+            _ => Access::Selectors(exact(rng.subset())),
+        },
     }
 }
 
 fn request(wanted: &Wanted, dialect: ProtocolVersion) -> SubscribeRequest {
+    let exact = |selectors: &[Selector]| -> Vec<TopicSelector> {
+        selectors
+            .iter()
+            .map(|s| TopicSelector::exact(s.expression()))
+            .collect()
+    };
     // The end marker's topic is always selected.
-    let selectors: Vec<TopicSelector> = wanted
-        .selectors
-        .iter()
-        .chain(["urn:example:end"].iter())
-        .map(|t| TopicSelector::exact(*t))
-        .collect();
+    let mut selectors = exact(&wanted.selectors);
+    selectors.push(TopicSelector::exact("urn:example:end"));
     let access = match &wanted.access {
-        None => PrivateAccess::All,
-        Some(topics) if topics.is_empty() => PrivateAccess::None,
-        Some(topics) => {
-            PrivateAccess::Selectors(topics.iter().map(|t| TopicSelector::exact(*t)).collect())
-        }
+        Access::All => PrivateAccess::All,
+        Access::Selectors(topics) if topics.is_empty() => PrivateAccess::None,
+        Access::Selectors(topics) => PrivateAccess::Selectors(exact(topics)),
     };
     SubscribeRequest::new(selectors)
         .dialect(dialect)
@@ -126,14 +132,7 @@ async fn private_updates_reach_exactly_the_authorized_subscribers_of_every_insta
     // Live subscribers first, with random wants, on random instances.
     let mut live = Vec::new();
     for _ in 0..24 {
-        let wanted = Wanted {
-            selectors: rng.subset(),
-            access: match rng.below(4) {
-                0 => None,
-                1 => Some(Vec::new()),
-                _ => Some(rng.subset()),
-            },
-        };
+        let wanted = random_wanted(&mut rng);
         let dialect = if rng.below(2) == 0 {
             ProtocolVersion::V0
         } else {
@@ -158,7 +157,7 @@ async fn private_updates_reach_exactly_the_authorized_subscribers_of_every_insta
         hubs[rng.below(3)].publish(&update).await.unwrap();
         published.push(Published {
             id,
-            topics,
+            topics: topics.into_iter().map(str::to_owned).collect(),
             private,
         });
     }
@@ -170,34 +169,19 @@ async fn private_updates_reach_exactly_the_authorized_subscribers_of_every_insta
     hubs[0].publish(&end).await.unwrap();
     for (wanted, task) in live {
         let received = task.await.unwrap();
-        let expected: Vec<&str> = published
-            .iter()
-            .filter(|u| wanted.allows(u))
-            .map(|u| u.id.as_str())
-            .collect();
+        let expected = wanted.expected(&published, ORIGIN);
         assert_eq!(received, expected, "seed {seed:#x}, live {wanted:?}");
     }
     // The same from history, on every instance.
     for _ in 0..12 {
-        let wanted = Wanted {
-            selectors: rng.subset(),
-            access: match rng.below(4) {
-                0 => None,
-                1 => Some(Vec::new()),
-                _ => Some(rng.subset()),
-            },
-        };
+        let wanted = random_wanted(&mut rng);
         let hub = &hubs[rng.below(3)];
         let subscription = hub
             .subscribe(request(&wanted, ProtocolVersion::V1).last_event_id("earliest"))
             .await
             .unwrap();
         let received = ids_until(subscription, "end").await;
-        let expected: Vec<&str> = published
-            .iter()
-            .filter(|u| wanted.allows(u))
-            .map(|u| u.id.as_str())
-            .collect();
+        let expected = wanted.expected(&published, ORIGIN);
         assert_eq!(received, expected, "seed {seed:#x}, replayed {wanted:?}");
     }
 }
