@@ -119,7 +119,7 @@ impl Sizes {
         Self {
             publishes: get("PUBLISHES", (100_000, 3_000), (400, 100)),
             closing_publishes: get("CLOSE_PUBLISHES", (20_000, 1_000), (100, 40)),
-            round_trips: get("ROUND_TRIPS", (2_000, 500), (50, 20)) as usize,
+            round_trips: get("ROUND_TRIPS", (2_000, 200), (50, 20)) as usize,
             new_subscriptions: get("NEW_SUBSCRIPTIONS", (10_000, 500), (64, 16)) as usize,
             idle_subscribers: get("IDLE_SUBSCRIBERS", (10_000, 2_000), (100, 50)) as usize,
             latency_updates: get("LATENCY_UPDATES", (1_000, 100), (10, 5)) as usize,
