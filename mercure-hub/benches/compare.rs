@@ -28,7 +28,7 @@
 //! `flask_mercure_sse/hub.py`): anonymous subscribers are allowed and get
 //! public updates; a publisher needs an HS256 token signed with the
 //! publisher secret whose `mercure.publish` claim matches the topic
-//! (`["*"]` here; 0.x claims, as our hub also accepts). Its subscription
+//! (`["*"]` here, in a 0.x `mercure` claim). Its subscription
 //! response sends nothing, not even the head, until the first event
 //! (gevent writes the head with the first chunk), so a subscription is
 //! known to be registered only from the hub itself: the subscriptions API
@@ -40,6 +40,12 @@
 //! the subscriber, so every delivery phase is paced for both hubs alike:
 //! the next update is published only when every subscriber has the
 //! previous one (then 2 ms, or 50 ms after a fan-out, of pause).
+//!
+//! On a machine shared with other work, wake-ups wait for other
+//! processes' time slices and the figures measure the scheduler (our hub
+//! idled at 10-17 % of its core while publishing): `chrt -f 1 cargo bench
+//! -p mercure-hub --bench compare` runs the hubs and the client in the
+//! real-time class (BENCHMARKS.md).
 //!
 //! Every phase is bounded in count and in time (`BENCH_PHASE_SECONDS`);
 //! flask's counts are smaller (`BENCH_FLASK_*`), rates are computed the
