@@ -28,15 +28,20 @@
 //!     publish throughput spread over the three, and idle subscribers
 //!     held across three fresh instances (as many as this process's
 //!     open-files limit allows: it holds the client side of all of them),
-//!     with each hub's memory per subscriber and Redis's.
+//!     with each hub's memory per subscriber and Redis's;
+//! 12. `soak` (`scripts/soak`): 1,000 subscribers under steady publishing
+//!     (20 updates/s: 20,000 deliveries/s) for 10 minutes, the hub's resident memory sampled
+//!     every 10 s and printed as a curve; passes if it stays within 10 %
+//!     after the warm-up and every subscriber gets every update, in order
+//!     (the process exits with status 1 otherwise).
 //!
 //! Phases 1-7 run on hubs keeping their history in memory (`--history
 //! memory`, unless `BENCH_HUB_ARGS` gives `--history`), as before the
 //! history file; the history phases' hubs get a file in a directory of
 //! their own under the system's temporary directory, removed afterwards.
 //! `BENCH_PHASES` chooses the phases (default: 1-8; the smoke run of
-//! `cargo test` does all, small; `restart`, `replay` and `cluster` run
-//! only when named).
+//! `cargo test` does all, small; `restart`, `replay`, `cluster` and `soak`
+//! run only when named).
 //!
 //! Delivery latencies are given twice: until the event is in the
 //! subscriber's socket (the kernel's receive timestamp, what the hub
@@ -49,20 +54,24 @@
 
 #![allow(missing_docs)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{Cursor, DurableOptions, DurableTransport, Event, Feed, Transport};
+use support::{
+    Latencies, PATH, Publisher, SECRET, SOURCES, connect, env, find, now_nanos, open_files_limit,
+    proc_status_kib, process_cpu_ms, publisher_token, read_stamps, report_latencies, size,
+    subscribe,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-
-const SECRET: &str = "!ChangeThisMercureHubJWTSecretKey!";
-const PATH: &str = "/.well-known/mercure";
+use tokio::net::TcpStream;
 
 struct Settings {
     publishes: u64,
@@ -88,20 +97,19 @@ struct Settings {
     /// `cluster`: Redis's `appendfsync` (`BENCH_REDIS_FSYNC`, default
     /// `always`).
     redis_fsync: String,
+    /// `soak`: subscribers held throughout.
+    soak_subscribers: usize,
+    /// `soak`: updates published per second.
+    soak_rate: u64,
+    /// `soak`: how long it publishes.
+    soak_duration: Duration,
+    /// `soak`: the interval of the memory samples.
+    soak_sample: Duration,
+    /// `soak`: the samples before this are not judged (the history and
+    /// the allocator's pools filling up).
+    soak_warmup: Duration,
     /// The small run of `cargo test`: targets are not judged.
     smoke: bool,
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `default` for a benchmark run, `small` for the smoke run of `cargo test`.
-fn size(name: &str, default: u64, small: u64, smoke: bool) -> u64 {
-    env(name, if smoke { small } else { default })
 }
 
 impl Settings {
@@ -123,7 +131,7 @@ impl Settings {
             phases: std::env::var("BENCH_PHASES").unwrap_or_else(|_| {
                 let phases = "publish,rtt,latency,fanout,floor,new,idle,durable";
                 if smoke {
-                    format!("{phases},restart,replay,cluster")
+                    format!("{phases},restart,replay,cluster,soak")
                 } else {
                     phases.into()
                 }
@@ -141,22 +149,14 @@ impl Settings {
                 50,
             ) as usize,
             redis_fsync: std::env::var("BENCH_REDIS_FSYNC").unwrap_or_else(|_| "always".into()),
+            soak_subscribers: size("BENCH_SOAK_SUBSCRIBERS", 1_000, 20).max(1) as usize,
+            soak_rate: size("BENCH_SOAK_RATE", 20, 50).max(1),
+            soak_duration: Duration::from_secs(size("BENCH_SOAK_SECONDS", 600, 3)),
+            soak_sample: Duration::from_secs(size("BENCH_SOAK_SAMPLE_SECONDS", 10, 1).max(1)),
+            soak_warmup: Duration::from_secs(size("BENCH_SOAK_WARMUP_SECONDS", 60, 1)),
             smoke,
         }
     }
-}
-
-/// This process's open-files limit (the soft one, as `ulimit -n` set it).
-fn open_files_limit() -> u64 {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            limits
-                .lines()
-                .find(|line| line.starts_with("Max open files"))
-                .and_then(|line| line.split_whitespace().nth(3)?.parse().ok())
-        })
-        .unwrap_or(1024)
 }
 
 /// The hub under test, killed (SIGKILL, by its process id) on drop.
@@ -329,313 +329,6 @@ impl HubProcess {
     fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS")
     }
-}
-
-/// CPU time the process `pid` has used (user + system), in milliseconds.
-fn process_cpu_ms(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which ends with ')'): utime and
-    // stime are the 12th and 13th, in clock ticks of 10 ms.
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) * 10
-}
-
-fn proc_status_kib(path: &str, field: &str) -> u64 {
-    let status = std::fs::read_to_string(path).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
-fn publisher_token() -> String {
-    TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
-        .build()
-        .expect("factory")
-        .mint(&Grants::publish_all())
-        .expect("token")
-        .expose()
-        .to_owned()
-}
-
-/// Number of loopback source addresses used (`BENCH_SOURCES`).
-static SOURCES: AtomicU64 = AtomicU64::new(1);
-
-/// Connects from 127.0.0.(1 + n % BENCH_SOURCES) so that many connections do not run
-/// out of ephemeral ports.
-async fn connect(addr: SocketAddr, n: usize) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    let sources = SOURCES.load(Ordering::Relaxed).max(1);
-    if sources > 1 {
-        let source = Ipv4Addr::new(127, 0, 0, 1 + (n as u64 % sources) as u8);
-        socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
-    }
-    let stream = socket.connect(addr).await?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// A keep-alive publisher speaking raw HTTP/1.1.
-struct Publisher {
-    stream: TcpStream,
-    head: String,
-    buffer: Vec<u8>,
-}
-
-impl Publisher {
-    async fn new(addr: SocketAddr, token: &str, n: usize) -> Self {
-        Self {
-            stream: connect(addr, n).await.expect("connect"),
-            head: format!(
-                "POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
-            ),
-            buffer: Vec::with_capacity(4096),
-        }
-    }
-
-    /// Publishes `body`; returns the response status.
-    async fn publish(&mut self, body: &str) -> u16 {
-        self.try_publish(body).await.expect("publish")
-    }
-
-    /// Publishes `body`; returns the response status, or the error of a
-    /// connection that broke (the hub was killed).
-    async fn try_publish(&mut self, body: &str) -> std::io::Result<u16> {
-        let mut request = String::with_capacity(self.head.len() + body.len() + 16);
-        request.push_str(&self.head);
-        request.push_str(&body.len().to_string());
-        request.push_str("\r\n\r\n");
-        request.push_str(body);
-        self.stream.write_all(request.as_bytes()).await?;
-        loop {
-            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
-                let head = std::str::from_utf8(&self.buffer[..end]).expect("utf-8 head");
-                let status: u16 = head[9..12].parse().expect("status");
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length")
-                            .then(|| value.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if self.buffer.len() >= end + 4 + length {
-                    self.buffer.drain(..end + 4 + length);
-                    return Ok(status);
-                }
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the hub closed a publisher connection",
-                ));
-            }
-            self.buffer.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Opens a subscription and waits for the response head and opening comment.
-async fn subscribe(addr: SocketAddr, topic: &str, n: usize) -> std::io::Result<TcpStream> {
-    let mut stream = connect(addr, n).await?;
-    let request = format!(
-        "GET {PATH}?topic={topic} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut buffer = Vec::with_capacity(512);
-    let mut chunk = [0u8; 512];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::other("closed before the stream opened"));
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(end) = find(&buffer, b"\r\n\r\n") {
-            assert!(
-                buffer.starts_with(b"HTTP/1.1 200"),
-                "{}",
-                String::from_utf8_lossy(&buffer)
-            );
-            if find(&buffer[end..], b":\n\n").is_some() {
-                return Ok(stream);
-            }
-        }
-    }
-}
-
-/// One subscription read by [`read_stamps`].
-struct Reader {
-    stream: mio::net::TcpStream,
-    pending: Vec<u8>,
-    seen: usize,
-}
-
-/// Publish→receive latencies, two ways.
-#[derive(Default)]
-struct Latencies {
-    /// Until the event was in the subscriber's socket: the kernel's
-    /// receive timestamp (`SO_TIMESTAMPNS`) of the bytes carrying it.
-    arrived: Vec<u64>,
-    /// Until the subscriber process had read it.
-    read: Vec<u64>,
-}
-
-/// Reads every subscription in `streams` on one thread with one `epoll`
-/// loop until each has delivered `expected` events (or `limit` passes),
-/// recording one latency per `data: <nanos>` line.
-///
-/// A load generator must cost far less than what it measures: the hub
-/// and this process share two cores, and a task per subscription on a
-/// work-stealing runtime (wake-ups, a shared result list) added up to
-/// 200 ms to the tail of a 10,000-subscriber fan-out (docs/decisions.md).
-fn read_stamps(streams: Vec<TcpStream>, expected: usize, limit: Duration) -> Latencies {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
-    use std::os::fd::AsRawFd;
-
-    let poll = mio::Poll::new().expect("poll");
-    let mut readers: Vec<Reader> = streams
-        .into_iter()
-        .enumerate()
-        .map(|(i, stream)| {
-            let std = stream.into_std().expect("std stream");
-            setsockopt(&std, sockopt::ReceiveTimestampns, &true).expect("SO_TIMESTAMPNS");
-            let mut stream = mio::net::TcpStream::from_std(std);
-            poll.registry()
-                .register(&mut stream, mio::Token(i), mio::Interest::READABLE)
-                .expect("register");
-            Reader {
-                stream,
-                pending: Vec::with_capacity(256),
-                seen: 0,
-            }
-        })
-        .collect();
-    let mut poll = poll;
-    let mut latencies = Latencies {
-        arrived: Vec::with_capacity(readers.len() * expected),
-        read: Vec::with_capacity(readers.len() * expected),
-    };
-    let mut remaining = readers.len();
-    let mut events = mio::event::Events::with_capacity(1024);
-    let mut chunk = vec![0u8; 4096];
-    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let deadline = Instant::now() + limit;
-    while remaining > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || poll.poll(&mut events, Some(left)).is_err() {
-            break;
-        }
-        for event in events.iter() {
-            let reader = &mut readers[event.token().0];
-            // Edge-triggered: read until the socket is drained.
-            while reader.seen < expected {
-                let mut iov = [std::io::IoSliceMut::new(&mut chunk)];
-                let (n, arrived) = match recvmsg::<()>(
-                    reader.stream.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut control),
-                    MsgFlags::MSG_DONTWAIT,
-                ) {
-                    Ok(message) => (
-                        message.bytes,
-                        message.cmsgs().ok().and_then(|mut c| {
-                            c.find_map(|c| match c {
-                                ControlMessageOwned::ScmTimestampns(at) => {
-                                    Some(at.tv_sec() as u64 * 1_000_000_000 + at.tv_nsec() as u64)
-                                }
-                                _ => None,
-                            })
-                        }),
-                    ),
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => break,
-                };
-                if n == 0 {
-                    reader.seen = expected;
-                    remaining -= 1;
-                    break;
-                }
-                let read = now_nanos();
-                reader.pending.extend_from_slice(&chunk[..n]);
-                let Some(last_newline) = reader.pending.iter().rposition(|&b| b == b'\n') else {
-                    continue;
-                };
-                for line in reader.pending[..last_newline].split(|&b| b == b'\n') {
-                    if let Some(value) = line.strip_prefix(b"data: ")
-                        && let Ok(text) = std::str::from_utf8(value)
-                        && let Ok(sent) = text.trim().parse::<u64>()
-                    {
-                        latencies.read.push(read.saturating_sub(sent));
-                        if let Some(arrived) = arrived {
-                            latencies.arrived.push(arrived.saturating_sub(sent));
-                        }
-                        reader.seen += 1;
-                    }
-                }
-                reader.pending.drain(..=last_newline);
-                if reader.seen >= expected {
-                    remaining -= 1;
-                }
-                // A read that did not fill the buffer drained the socket:
-                // new bytes raise a new edge, so skip the read that would
-                // only say EAGAIN (one system call per event saved).
-                if n < chunk.len() && reader.pending.is_empty() {
-                    break;
-                }
-            }
-        }
-    }
-    if remaining > 0 {
-        println!("  {remaining} subscribers did not receive every update in time");
-    }
-    latencies
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index] as f64 / 1e6
-}
-
-/// Prints the count, median, 99th percentile and maximum; returns the
-/// median and the 99th percentile, in ms.
-fn report_latencies(name: &str, mut nanos: Vec<u64>) -> (f64, f64) {
-    nanos.sort_unstable();
-    let (p50, p99) = (percentile(&nanos, 0.50), percentile(&nanos, 0.99));
-    println!(
-        "{name}: n={} p50={p50:.3} ms p99={p99:.3} ms max={:.3} ms",
-        nanos.len(),
-        percentile(&nanos, 1.0)
-    );
-    (p50, p99)
 }
 
 /// Publishes from `publish_connections` keep-alive connections; prints
@@ -2263,6 +1956,303 @@ async fn cluster_idle(
     per_subscriber
 }
 
+/// The topic of the `soak` phase.
+const SOAK_TOPIC: &str = "soak";
+
+/// What one subscription of the `soak` phase received.
+struct SoakReader {
+    stream: mio::net::TcpStream,
+    pending: Vec<u8>,
+    /// The sequence number of the next update due (= updates received in
+    /// order so far).
+    next: u64,
+    /// Why it stopped early: a gap, a repeat, an update out of order, the
+    /// stream closed.
+    failed: Option<String>,
+}
+
+/// Reads every `soak` subscription on one thread with one `epoll` loop,
+/// checking that subscriber by subscriber the updates (`data: <n>`) come
+/// as 0, 1, 2, ...; adds each to `received`; stops once every subscriber
+/// has `last` (set by the publisher when it is done; `u64::MAX` until
+/// then) updates or has failed, or at `deadline` (set with `last`).
+/// Returns every subscriber's count and failure.
+fn read_sequences(
+    streams: Vec<TcpStream>,
+    received: Arc<AtomicU64>,
+    last: Arc<AtomicU64>,
+    deadline: Arc<std::sync::Mutex<Option<Instant>>>,
+) -> Vec<(u64, Option<String>)> {
+    use std::io::Read;
+    let poll = mio::Poll::new().expect("poll");
+    let mut readers: Vec<SoakReader> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, stream)| {
+            let mut stream = mio::net::TcpStream::from_std(stream.into_std().expect("std stream"));
+            poll.registry()
+                .register(&mut stream, mio::Token(i), mio::Interest::READABLE)
+                .expect("register");
+            SoakReader {
+                stream,
+                pending: Vec::with_capacity(512),
+                next: 0,
+                failed: None,
+            }
+        })
+        .collect();
+    let mut poll = poll;
+    let mut events = mio::event::Events::with_capacity(1024);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let last = last.load(Ordering::Relaxed);
+        if readers.iter().all(|r| r.failed.is_some() || r.next >= last) {
+            break;
+        }
+        let stop = *deadline.lock().expect("deadline");
+        if stop.is_some_and(|stop| Instant::now() > stop) {
+            break;
+        }
+        // Woken at least every 100 ms to see `last` and the deadline.
+        if poll
+            .poll(&mut events, Some(Duration::from_millis(100)))
+            .is_err()
+        {
+            continue;
+        }
+        for event in events.iter() {
+            let reader = &mut readers[event.token().0];
+            // Edge-triggered: read until the socket is drained.
+            while reader.failed.is_none() {
+                let n = match reader.stream.read(&mut chunk) {
+                    Ok(0) => {
+                        reader.failed = Some(format!("stream closed after {}", reader.next));
+                        break;
+                    }
+                    Ok(n) => n,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                reader.pending.extend_from_slice(&chunk[..n]);
+                let Some(last_newline) = reader.pending.iter().rposition(|&b| b == b'\n') else {
+                    continue;
+                };
+                let before = reader.next;
+                for line in reader.pending[..last_newline].split(|&b| b == b'\n') {
+                    let Some(value) = line.strip_prefix(b"data: ") else {
+                        continue;
+                    };
+                    let number = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    if number == Some(reader.next) {
+                        reader.next += 1;
+                    } else {
+                        reader.failed = Some(format!(
+                            "update {} expected, got {:?}",
+                            reader.next,
+                            String::from_utf8_lossy(value)
+                        ));
+                        break;
+                    }
+                }
+                reader.pending.drain(..=last_newline);
+                received.fetch_add(reader.next - before, Ordering::Relaxed);
+                if n < chunk.len() && reader.pending.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    readers.into_iter().map(|r| (r.next, r.failed)).collect()
+}
+
+/// The `soak` phase: `soak_subscribers` subscribers held while one
+/// publisher sends `soak_rate` updates per second (paced on a fixed
+/// schedule) for `soak_duration`; the hub's RSS every `soak_sample`.
+/// Returns whether it passed: no update lost, duplicated or out of order
+/// for any subscriber, and (not judged in the smoke run) the RSS after the
+/// warm-up within 10 % (largest sample ≤ 1.1 × smallest).
+async fn soak(settings: &Settings, token: &str) -> bool {
+    let hub = HubProcess::spawn(1000);
+    let subscribers = settings.soak_subscribers;
+    println!(
+        "soak: {subscribers} subscribers, {} updates/s for {} s, RSS every {} s (hub pid {}, RSS {} KiB at start)",
+        settings.soak_rate,
+        settings.soak_duration.as_secs(),
+        settings.soak_sample.as_secs(),
+        hub.child.id(),
+        hub.rss_kib()
+    );
+    let mut streams = Vec::with_capacity(subscribers);
+    let connect_deadline = Instant::now() + settings.phase_limit;
+    while streams.len() < subscribers {
+        assert!(
+            Instant::now() < connect_deadline,
+            "soak: {} of {subscribers} subscribers connected in the time limit",
+            streams.len()
+        );
+        let batch = 256.min(subscribers - streams.len());
+        let mut tasks = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let (addr, n) = (hub.addr, streams.len() + i);
+            tasks.push(tokio::spawn(
+                async move { subscribe(addr, SOAK_TOPIC, n).await },
+            ));
+        }
+        for task in tasks {
+            streams.push(task.await.expect("task").expect("subscribe"));
+        }
+    }
+    let received = Arc::new(AtomicU64::new(0));
+    let last = Arc::new(AtomicU64::new(u64::MAX));
+    let deadline = Arc::new(std::sync::Mutex::new(None));
+    let reader = {
+        let (received, last, deadline) = (
+            Arc::clone(&received),
+            Arc::clone(&last),
+            Arc::clone(&deadline),
+        );
+        std::thread::spawn(move || read_sequences(streams, received, last, deadline))
+    };
+    let published = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let publishing = {
+        let (addr, token, published) = (hub.addr, token.to_owned(), Arc::clone(&published));
+        let (rate, duration) = (settings.soak_rate, settings.soak_duration);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("publisher runtime");
+            runtime.block_on(async {
+                let mut publisher = Publisher::new(addr, &token, 0).await;
+                let interval = Duration::from_secs(1) / rate as u32;
+                let mut n: u64 = 0;
+                loop {
+                    let due = started + interval * n as u32;
+                    if due.duration_since(started) >= duration {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                    let status = publisher
+                        .publish(&format!("topic={SOAK_TOPIC}&data={n}"))
+                        .await;
+                    assert_eq!(status, 200, "soak: publish {n} refused");
+                    n += 1;
+                    published.store(n, Ordering::Relaxed);
+                }
+            });
+        })
+    };
+    // The samples: seconds since the start, RSS (KiB), updates published,
+    // deliveries.
+    let mut samples: Vec<(u64, u64, u64, u64)> = Vec::new();
+    println!("  time    hub RSS  published  delivered (of published x subscribers)");
+    let mut next_sample = started;
+    while next_sample.duration_since(started) <= settings.soak_duration {
+        tokio::time::sleep_until(next_sample.into()).await;
+        let sample = (
+            next_sample.duration_since(started).as_secs(),
+            hub.rss_kib(),
+            published.load(Ordering::Relaxed),
+            received.load(Ordering::Relaxed),
+        );
+        println!(
+            "  {:>4} s {:>7} KiB {:>9} {:>10} ({:.1} %)",
+            sample.0,
+            sample.1,
+            sample.2,
+            sample.3,
+            100.0 * sample.3 as f64 / (sample.2 * subscribers as u64).max(1) as f64
+        );
+        samples.push(sample);
+        next_sample += settings.soak_sample;
+    }
+    tokio::task::spawn_blocking(move || publishing.join().expect("publisher thread"))
+        .await
+        .expect("join");
+    let total = published.load(Ordering::Relaxed);
+    let scheduled = settings.soak_rate * settings.soak_duration.as_secs();
+    println!(
+        "soak: {total} of {scheduled} scheduled updates published ({:.1}/s){}",
+        total as f64 / settings.soak_duration.as_secs_f64().max(1.0),
+        if total < scheduled * 99 / 100 {
+            ": the publisher fell behind its schedule (each publish waited for its response)"
+        } else {
+            ""
+        }
+    );
+    *deadline.lock().expect("deadline") = Some(Instant::now() + Duration::from_secs(30));
+    last.store(total, Ordering::Relaxed);
+    let results = tokio::task::spawn_blocking(move || reader.join().expect("reader thread"))
+        .await
+        .expect("join");
+    let complete = results
+        .iter()
+        .filter(|(count, failed)| failed.is_none() && *count == total)
+        .count();
+    for (i, (count, failed)) in results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.0 != total || r.1.is_some())
+        .take(5)
+    {
+        println!(
+            "  subscriber {i}: {count} of {total} in order{}",
+            failed
+                .as_ref()
+                .map_or_else(String::new, |why| format!(", then {why}"))
+        );
+    }
+    let judged: Vec<u64> = samples
+        .iter()
+        .filter(|s| Duration::from_secs(s.0) >= settings.soak_warmup)
+        .map(|s| s.1)
+        .collect();
+    let (low, high) = (
+        judged.iter().copied().min().unwrap_or(0),
+        judged.iter().copied().max().unwrap_or(0),
+    );
+    let spread = if low == 0 {
+        f64::NAN
+    } else {
+        (high - low) as f64 / low as f64
+    };
+    // The curve: one bar per sample, from the smallest sample up.
+    let floor = samples.iter().map(|s| s.1).min().unwrap_or(0);
+    let top = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    println!("  hub RSS over time (bar: from {floor} KiB to {top} KiB):");
+    for (at, rss, _, _) in &samples {
+        let width = if top > floor {
+            ((rss - floor) * 50 / (top - floor)) as usize
+        } else {
+            0
+        };
+        println!("  {at:>4} s {rss:>7} KiB |{}", "#".repeat(width));
+    }
+    let lossless = complete == subscribers;
+    let flat = judged.len() >= 2 && spread <= 0.10;
+    println!(
+        "soak: {total} updates to {subscribers} subscribers: {complete} received every one in order{}",
+        if lossless { "" } else { " (UPDATES LOST)" }
+    );
+    println!(
+        "soak: RSS after the {} s warm-up: {low}-{high} KiB over {} samples, spread {:.1} % (limit 10 %): {}",
+        settings.soak_warmup.as_secs(),
+        judged.len(),
+        spread * 100.0,
+        match (settings.smoke, flat) {
+            (true, _) => "not judged (smoke run)",
+            (false, true) => "flat",
+            (false, false) => "NOT FLAT",
+        }
+    );
+    let passed = lossless && (settings.smoke || flat);
+    println!("soak: {}", if passed { "PASSED" } else { "FAILED" });
+    passed
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -2304,6 +2294,9 @@ fn main() {
         }
         if run("cluster") {
             cluster(&settings, &token).await;
+        }
+        if run("soak") && !soak(&settings, &token).await {
+            std::process::exit(1);
         }
     });
 }

@@ -6,7 +6,9 @@
 # publish,rtt,latency,fanout,floor,new,idle,durable; also restart and
 # replay, which write history files of hundreds of MiB under $TMPDIR or
 # /tmp, removed afterwards, and cluster, which starts a redis-server
-# (installed by scripts/setup) and three hubs sharing it). Loopback only;
+# (installed by scripts/setup) and three hubs sharing it, and soak, which
+# scripts/soak runs). The side-by-side run against flask-mercure-sse's hub
+# is another bench, compare.rs. Loopback only;
 # every phase is bounded in count and in time.
 set -euo pipefail
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
