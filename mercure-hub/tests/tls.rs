@@ -278,6 +278,36 @@ async fn ten_subscriptions_share_one_http2_connection() {
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
+#[tokio::test]
+async fn http2_streams_count_against_the_address_cap_over_tls() {
+    let ca = Ca::new();
+    let leaf = ca.leaf("hub", 1);
+    let tls = TlsConfigSource::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let (hub, _, url) = start(config().max_connections_per_address(3), tls).await;
+    let client = ca.client().build().unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let (stream, version) = Stream::open(&client, &url, "t").await;
+        assert_eq!(version, Version::HTTP_2);
+        streams.push(stream);
+    }
+    // A fourth stream on the same connection is a fourth connection of
+    // the address: 429.
+    let refused = client.get(format!("{url}?topic=t")).send().await.unwrap();
+    assert_eq!(refused.version(), Version::HTTP_2);
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(hub.metrics().subscribers_connected, 3);
+    // One ends: room for another.
+    streams.pop();
+    let deadline = Instant::now() + BOUND;
+    while hub.metrics().subscribers_connected != 2 {
+        assert!(Instant::now() < deadline, "the stream never ended");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (_again, _) = Stream::open(&client, &url, "t").await;
+}
+
 /// Reads from `stream` until the server closes it; how long that took.
 async fn until_closed(stream: &mut TcpStream, started: Instant) -> Duration {
     let mut buffer = [0u8; 1024];
