@@ -484,7 +484,7 @@ async fn ten_sources_server(
     let origin = format!("{scheme}://{}", listener.local_addr().expect("address"));
     let hub = mercure_hub::EmbeddedHub::new(
         mercure_hub::HubConfig::builder()
-            .url(&format!("{origin}/.well-known/mercure"))
+            .url(format!("{origin}/.well-known/mercure"))
             .anonymous(true)
             .build()
             .expect("hub"),
