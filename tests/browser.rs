@@ -450,3 +450,151 @@ async fn template_hub_urls_keep_every_topic_and_the_last_event_id_in_a_browser()
     browser.close().await;
     server.abort();
 }
+
+/// The page of [`ten_event_sources_share_one_http2_connection_over_tls`]:
+/// ten `EventSource`s on the hub of the same origin, counting their opens
+/// and messages.
+const TEN_SOURCES_PAGE: &str = r#"<!doctype html><html><body>
+<script>
+  document.body.dataset.opened = 0;
+  document.body.dataset.received = 0;
+  for (let i = 0; i < 10; i++) {
+    const source = new EventSource('/.well-known/mercure?topic=https%3A%2F%2Fexample.com%2Ften');
+    source.onopen = () => { document.body.dataset.opened = Number(document.body.dataset.opened) + 1; };
+    source.onmessage = () => { document.body.dataset.received = Number(document.body.dataset.received) + 1; };
+  }
+  document.body.dataset.protocol = performance.getEntriesByType('navigation')[0].nextHopProtocol;
+</script>
+</body></html>"#;
+
+/// Serves [`TEN_SOURCES_PAGE`] and an anonymous hub at one origin, over
+/// TLS (`serve_hub_tls`, a self-signed certificate made here) or in clear
+/// (`serve_hub`); returns the hub, the origin and the server's task.
+async fn ten_sources_server(
+    tls: bool,
+) -> (
+    mercure_hub::EmbeddedHub,
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let scheme = if tls { "https" } else { "http" };
+    let origin = format!("{scheme}://{}", listener.local_addr().expect("address"));
+    let hub = mercure_hub::EmbeddedHub::new(
+        mercure_hub::HubConfig::builder()
+            .url(format!("{origin}/.well-known/mercure"))
+            .anonymous(true)
+            .build()
+            .expect("hub"),
+    );
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Html(TEN_SOURCES_PAGE) }),
+        )
+        .merge(hub.router());
+    let server = if tls {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        let source = mercure_hub::TlsConfigSource::from_pem(
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+        )
+        .expect("TLS");
+        tokio::spawn(mercure_hub::serve_hub_tls(
+            listener,
+            hub.clone(),
+            app,
+            source,
+            std::future::pending(),
+        ))
+    } else {
+        tokio::spawn(mercure_hub::serve_hub(
+            listener,
+            hub.clone(),
+            app,
+            std::future::pending(),
+        ))
+    };
+    (hub, origin, server)
+}
+
+/// Ten `EventSource`s on one page: over HTTP/2 (TLS, ALPN) they share one
+/// connection and all ten receive the update; over HTTP/1.1 Chromium opens
+/// at most six connections to a host, so six connect and four wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_event_sources_share_one_http2_connection_over_tls() {
+    use mercure_client::Update;
+
+    let _turn = one_at_a_time().await;
+    let chromedriver = Chromedriver::start().await;
+    // The test server's own certificate: accepted by this test browser only.
+    let browser = chromedriver
+        .browser_with_args(&["--ignore-certificate-errors"])
+        .await;
+
+    let (hub, origin, server) = ten_sources_server(true).await;
+    browser.goto(&format!("{origin}/")).await;
+    assert_eq!(
+        browser.eval("document.body.dataset.protocol").await,
+        json!("h2")
+    );
+    browser
+        .wait_until(
+            "ten EventSources to open",
+            "document.body.dataset.opened === '10'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    assert_eq!(hub.metrics().subscribers_connected, 10);
+    hub.publish(&Update::new("https://example.com/ten", "to all ten").unwrap())
+        .await
+        .expect("publish");
+    browser
+        .wait_until(
+            "ten messages",
+            "document.body.dataset.received === '10'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    server.abort();
+
+    // The same page over HTTP/1.1: six connections, six subscribers.
+    let (hub, origin, server) = ten_sources_server(false).await;
+    browser.goto(&format!("{origin}/")).await;
+    assert_eq!(
+        browser.eval("document.body.dataset.protocol").await,
+        json!("http/1.1")
+    );
+    browser
+        .wait_until(
+            "six EventSources to open",
+            "document.body.dataset.opened === '6'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    hub.publish(&Update::new("https://example.com/ten", "to six").unwrap())
+        .await
+        .expect("publish");
+    browser
+        .wait_until(
+            "six messages",
+            "document.body.dataset.received === '6'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    // The other four wait for a connection that never frees up.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        browser.eval("document.body.dataset.opened").await,
+        json!("6")
+    );
+    assert_eq!(hub.metrics().subscribers_connected, 6);
+    browser.close().await;
+    server.abort();
+}

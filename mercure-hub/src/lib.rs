@@ -57,6 +57,8 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use event::{Cursor, Event};
+#[cfg(feature = "tls")]
+pub use http::{TlsConfigSource, TlsError, serve_hub_tls};
 pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
 pub use key::VerificationKey;

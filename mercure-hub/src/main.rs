@@ -36,7 +36,27 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "MERCURE_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// Public URL of the hub (default: http://ADDR/.well-known/mercure).
+    /// PEM file of the TLS certificate chain (server certificate first):
+    /// serve HTTPS, HTTP/2 and HTTP/1.1 by ALPN. Needs --tls-key. The pair
+    /// is read again on SIGHUP and when either file changes.
+    #[arg(
+        long,
+        env = "MERCURE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key (PKCS#8, PKCS#1 or SEC1). Needs
+    /// --tls-cert.
+    #[arg(
+        long,
+        env = "MERCURE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Public URL of the hub (default: http://ADDR/.well-known/mercure, or
+    /// https:// with TLS).
     #[arg(long, env = "MERCURE_URL")]
     url: Option<String>,
     /// Dialects spoken: 0.x, 1.0 or both.
@@ -248,10 +268,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let url = args
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/.well-known/mercure", args.addr));
+    let url = args.url.clone().unwrap_or_else(|| {
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/.well-known/mercure", args.addr)
+    });
     let support: DialectSupport = args.protocol.parse()?;
     let mut builder = HubConfig::builder()
         .url(&url)
@@ -333,6 +357,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .router()
         .merge(hub.operations_router())
         .merge(hub.front_page_router(true));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls(cert, key)?),
+        _ => None,
+    };
     let socket = if args.addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -349,12 +377,27 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let closer = hub.clone();
     let window = Duration::from_secs(args.drain_window);
     let (stopping, stopped) = tokio::sync::oneshot::channel();
-    let served = mercure_hub::serve_hub(listener, hub.clone(), app, async move {
+    let shutdown = async move {
         let signal = termination().await;
         tracing::info!(%signal, "shutting down: no new connection, subscribers told when to come back");
         closer.drain(window);
         let _ = stopping.send(());
-    });
+    };
+    let served = match tls {
+        Some(tls) => futures_util::future::Either::Left(mercure_hub::serve_hub_tls(
+            listener,
+            hub.clone(),
+            app,
+            tls,
+            shutdown,
+        )),
+        None => futures_util::future::Either::Right(mercure_hub::serve_hub(
+            listener,
+            hub.clone(),
+            app,
+            shutdown,
+        )),
+    };
     let deadline = Duration::from_secs(args.shutdown_timeout);
     tokio::select! {
         served = served => served?,
@@ -367,6 +410,40 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     hub.config().transport().close().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the TLS certificate and key files are looked at for a change.
+const TLS_POLL: Duration = Duration::from_secs(5);
+
+/// The TLS certificate of `--tls-cert` and `--tls-key`, reloaded when the
+/// files change and on SIGHUP (a pair that cannot be used is logged and the
+/// previous one kept).
+fn tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<mercure_hub::TlsConfigSource, Box<dyn std::error::Error>> {
+    let source = mercure_hub::TlsConfigSource::from_pem_files(cert, key)?;
+    tokio::spawn(source.clone().watch(TLS_POLL));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Installed before the hub listens: SIGHUP never kills it.
+        let mut hangup = signal(SignalKind::hangup())?;
+        let reloaded = source.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match reloaded.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(error) => tracing::warn!(
+                        %error,
+                        "SIGHUP: the TLS certificate cannot be used: the previous one is kept"
+                    ),
+                }
+            }
+        });
+    }
+    tracing::info!(cert = %cert.display(), "TLS: HTTP/2 and HTTP/1.1 over rustls");
+    Ok(source)
 }
 
 /// Prints what `--completions` or `--man` asks for, if either is given,

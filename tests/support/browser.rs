@@ -104,6 +104,16 @@ impl Chromedriver {
     /// # Panics
     /// When the session cannot be created.
     pub async fn browser(&self) -> Browser {
+        self.browser_with_args(&[]).await
+    }
+
+    /// Opens a new headless Chromium with a fresh profile and `extra`
+    /// command line flags (say `--ignore-certificate-errors` for a test
+    /// server's own certificate: test browsers only).
+    ///
+    /// # Panics
+    /// When the session cannot be created.
+    pub async fn browser_with_args(&self, extra: &[&str]) -> Browser {
         let profile = tempfile::Builder::new()
             .prefix("mercure-chromium-")
             .tempdir()
@@ -124,6 +134,10 @@ impl Chromedriver {
             "--window-size=900,760".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        let args: Vec<String> = args
+            .into_iter()
+            .chain(extra.iter().map(|flag| (*flag).to_owned()))
+            .collect();
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },

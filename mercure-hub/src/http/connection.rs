@@ -77,9 +77,9 @@ pub(super) enum Protocol {
 
 /// An admitted connection.
 #[derive(Debug)]
-pub(super) struct Connection {
-    /// The socket.
-    pub(super) stream: TcpStream,
+pub(super) struct Connection<S = TcpStream> {
+    /// The socket (or the TLS stream over it).
+    pub(super) stream: S,
     /// Its slot in the server's admission, held for its whole life.
     pub(super) permit: Permit,
     /// When it was accepted: the head timeout runs from there.
@@ -89,14 +89,16 @@ pub(super) struct Connection {
 /// Serves `connection` with hyper and `app`, replaying `prefix` (the bytes
 /// already read from it), until it ends; `shutdown` (when given) asks for a
 /// graceful close once it changes or its sender goes away.
-pub(super) async fn serve(
-    connection: Connection,
+pub(super) async fn serve<S>(
+    connection: Connection<S>,
     prefix: Bytes,
     protocol: Protocol,
     app: Router,
     head_timeout: Duration,
     shutdown: Option<watch::Receiver<()>>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let Connection {
         stream,
         permit,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -229,7 +229,10 @@ struct Watch {
 /// The protocol hyper serves a connection with, from what reading its
 /// first head gave; `None` once the connection is answered (431, 408) or
 /// gone, to be closed.
-pub(super) async fn protocol_of(read: Head, stream: &mut TcpStream) -> Option<Protocol> {
+pub(super) async fn protocol_of<S: AsyncWrite + Unpin>(
+    read: Head,
+    stream: &mut S,
+) -> Option<Protocol> {
     match read {
         Head::Complete => Some(Protocol::Http1),
         Head::Http2 => Some(Protocol::Http2),
@@ -257,13 +260,20 @@ const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
     content-length: 42\r\n\r\n\
     the request head was not received in time\n";
 
-/// Writes `response` if the socket takes it at once, and closes.
-async fn answer_and_close(stream: &mut TcpStream, response: &[u8]) {
+/// Writes `response` if the socket takes it within [`ANSWER_TIME`], and
+/// closes.
+async fn answer_and_close<S: AsyncWrite + Unpin>(stream: &mut S, response: &[u8]) {
     // A client that stalls its own reading gets nothing: the answer is a
     // courtesy, never a wait.
-    let _ = stream.try_write(response);
-    let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+    let _ = tokio::time::timeout(ANSWER_TIME, async {
+        stream.write_all(response).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
+
+/// How long writing a last answer (408, 431) and closing may take.
+const ANSWER_TIME: Duration = Duration::from_millis(100);
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)

@@ -12,6 +12,8 @@ mod operations;
 mod publish;
 mod subscribe;
 mod subscriptions;
+#[cfg(feature = "tls")]
+mod tls;
 mod token;
 
 use std::future::Future;
@@ -32,6 +34,8 @@ use self::connection::Connection;
 use crate::EmbeddedHub;
 
 pub use lean::serve_hub;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfigSource, TlsError, serve_hub_tls};
 
 impl EmbeddedHub {
     /// The hub's routes, to merge into an application's router: the hub
