@@ -38,6 +38,7 @@ mod event;
 mod form;
 mod http;
 mod hub;
+mod jwks;
 mod key;
 mod matcher;
 mod metrics;
@@ -59,6 +60,10 @@ pub use error::{Error, Result};
 pub use event::{Cursor, Event};
 pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
+pub use jwks::{
+    DEFAULT_JWKS_MAX_AGE_BOUNDS, DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_MIN_INTERVAL,
+    DEFAULT_JWKS_REFRESH, DEFAULT_JWKS_TIMEOUT, Jwks, JwksBuilder,
+};
 pub use key::VerificationKey;
 pub use mercure_core::token::Algorithm;
 pub use metrics::Metrics;
