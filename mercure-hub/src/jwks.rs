@@ -71,8 +71,8 @@ pub const DEFAULT_JWKS_MAX_AGE_BOUNDS: (Duration, Duration) =
 ///   the last good set is kept, and it is retried no sooner than the
 ///   minimum interval.
 ///
-/// Cheap to clone: the clones share the set. The URL's user information
-/// and query never appear in `Debug` output or logs.
+/// Cheap to clone: the clones share the set. The URL's query never
+/// appears in `Debug` output or logs; a URL with credentials is refused.
 ///
 /// ```
 /// use mercure_hub::Jwks;
@@ -91,7 +91,7 @@ pub struct Jwks {
 
 struct Source {
     location: Location,
-    /// The URL without user information or query, for logs.
+    /// The URL without its query, for logs.
     shown: String,
     options: JwksOptions,
     timeout: Duration,
@@ -176,7 +176,7 @@ impl Jwks {
         }
     }
 
-    /// The URL, without its user information and query.
+    /// The URL, without its query.
     pub fn url(&self) -> &str {
         &self.inner.shown
     }
@@ -502,9 +502,11 @@ impl JwksBuilder {
     pub fn build(self) -> Result<Jwks, Error> {
         let invalid = |reason: &str| Error::InvalidConfig(format!("JWKS URL: {reason}"));
         let url = Url::parse(&self.url).map_err(|e| invalid(&e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            // They would travel in the Host header; and never in logs.
+            return Err(invalid("credentials in the URL are not supported"));
+        }
         let mut shown = url.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
         shown.set_query(None);
         shown.set_fragment(None);
         let shown = shown.to_string();
@@ -612,14 +614,13 @@ mod tests {
                 .build()
                 .is_ok()
         );
-        let jwks = Jwks::builder("http://user:secret@127.0.0.1/jwks?token=hidden")
-            .build()
-            .unwrap();
+        let error = Jwks::new("https://user:secret@auth.example.com/jwks")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("secret"), "{error}");
+        let jwks = Jwks::new("http://127.0.0.1/jwks?token=hidden").unwrap();
         let shown = format!("{jwks:?} {}", jwks.url());
-        assert!(
-            !shown.contains("secret") && !shown.contains("hidden"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hidden"), "{shown}");
     }
 
     #[test]
