@@ -277,6 +277,9 @@ pub(crate) struct KeyArgs {
     /// `aud` claim: the hub's resource identifier (required for 1.0).
     #[arg(long, env = "MERCURE_JWT_AUDIENCE")]
     pub(crate) audience: Option<String>,
+    /// `kid` header: the id of the key in the hub's JWK set.
+    #[arg(long, env = "MERCURE_JWT_KID", value_name = "KID")]
+    pub(crate) kid: Option<String>,
     /// Token lifetime in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub(crate) ttl: u64,

@@ -61,6 +61,8 @@ fn token_mints_both_dialects() {
             "https://app.example.com",
             "--audience",
             "https://hub.example.com/.well-known/mercure",
+            "--kid",
+            "2026-01",
             "--decode",
         ],
         &[("MERCURE_JWT_SECRET", SECRET)],
@@ -68,6 +70,7 @@ fn token_mints_both_dialects() {
     assert!(output.status.success(), "{}", stderr(&output));
     let decoded: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
     assert_eq!(decoded["header"]["typ"], "at+jwt");
+    assert_eq!(decoded["header"]["kid"], "2026-01");
     assert_eq!(
         decoded["claims"]["authorization_details"][0]["topics"][0],
         serde_json::json!({"match": "https://example.com/books/:id", "match_type": "urlpattern"})

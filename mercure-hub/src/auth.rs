@@ -17,13 +17,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mercure_core::token::{self, Claims, TokenError};
+use mercure_core::clock::Clock;
+use mercure_core::token::{Claims, KeySet, TokenError, UnverifiedToken};
 use mercure_core::{ProtocolVersion, TopicSelector};
 use quick_cache::sync::Cache;
 use url::Url;
 
 use crate::matcher::{Matcher, MatcherCache, MatcherKind, TopicSet};
-use crate::{DialectSupport, Error, HubConfig, VerificationKey};
+use crate::{DialectSupport, Error, HubConfig, Jwks, VerificationKey};
 
 /// The rights a verified token carries.
 #[derive(Debug)]
@@ -75,23 +76,34 @@ impl Authorization {
 /// The hub's token policy: which keys verify which tokens (publishers' or
 /// subscribers'), which dialects, issuers, audience and detail types are
 /// accepted, and the compilation of granted selectors into matchers.
-/// Signatures and claims are read by [`mercure_core::token::Verifier`].
-/// Remembers the tokens it verified.
+/// Signatures and claims are read by [`mercure_core::token`], with the
+/// configured keys, the JWK sets of the role, and the JWK set of the
+/// token's claimed issuer. Remembers the tokens it verified, as long as
+/// the JWK sets do not change.
 pub(crate) struct Verifier {
-    tokens: token::Verifier,
+    /// The keys configured, without a JWK set.
+    keys: KeySet,
+    /// The JWK sets of the role (publishers' or subscribers').
+    jwks: Vec<Jwks>,
+    /// The JWK sets of issuers of 1.0 access tokens.
+    issuer_jwks: Vec<(String, Jwks)>,
+    clock: Arc<dyn Clock>,
     support: DialectSupport,
     /// Trusted issuers and advertised authorization servers.
     issuers: Vec<String>,
     audience: Option<String>,
     allow_missing_issuer: bool,
     accept_short_detail_type: bool,
-    verified: Cache<Box<str>, Arc<Authorization>>,
+    /// Verified tokens, with the generation of the JWK sets then.
+    verified: Cache<Box<str>, (u64, Arc<Authorization>)>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.tokens.keys())
+            .field("keys", &self.keys)
+            .field("jwks", &self.jwks)
+            .field("issuer_jwks", &self.issuer_jwks)
             .field("support", &self.support)
             .field("issuers", &self.issuers)
             .field("audience", &self.audience)
@@ -105,8 +117,9 @@ impl fmt::Debug for Verifier {
 const VERIFIED_CACHE: usize = 4096;
 
 impl Verifier {
-    /// The policy of `config` for tokens verified by `keys`.
-    pub(crate) fn new(keys: Vec<VerificationKey>, config: &HubConfig) -> Self {
+    /// The policy of `config` for tokens verified by `keys` and the JWK
+    /// sets `jwks` (and the issuers' sets of `config`).
+    pub(crate) fn new(keys: Vec<VerificationKey>, jwks: Vec<Jwks>, config: &HubConfig) -> Self {
         let mut issuers = config.issuers.clone();
         for server in &config.authorization_servers {
             if !issuers.contains(server) {
@@ -114,7 +127,10 @@ impl Verifier {
             }
         }
         Self {
-            tokens: token::Verifier::new(keys).with_clock(Arc::clone(&config.clock)),
+            keys: KeySet::new(keys),
+            jwks,
+            issuer_jwks: config.issuer_jwks.clone(),
+            clock: Arc::clone(&config.clock),
             support: config.support,
             issuers,
             audience: config.audience.clone(),
@@ -124,33 +140,121 @@ impl Verifier {
         }
     }
 
+    /// Whether some key or JWK set verifies these tokens.
+    pub(crate) fn has_keys(&self) -> bool {
+        !self.keys.is_empty() || !self.jwks.is_empty() || !self.issuer_jwks.is_empty()
+    }
+
+    /// The generation of every JWK set together: it changes whenever one
+    /// of their keys do.
+    fn generation(&self) -> u64 {
+        self.jwks
+            .iter()
+            .chain(self.issuer_jwks.iter().map(|(_, jwks)| jwks))
+            .fold(0_u64, |sum, jwks| sum.wrapping_add(jwks.generation()))
+    }
+
     /// Verifies `token` and returns its grants.
-    pub(crate) fn verify(
+    pub(crate) async fn verify(
         &self,
         token: &str,
         matchers: &MatcherCache,
     ) -> Result<Arc<Authorization>, Error> {
-        if let Some(found) = self.verified.get(token) {
-            check_expiry(found.expires_at, self.tokens.clock().unix_seconds())?;
+        let generation = self.generation();
+        if let Some((seen, found)) = self.verified.get(token)
+            && seen == generation
+        {
+            check_expiry(found.expires_at, self.clock.unix_seconds())?;
             return Ok(found);
         }
-        let authorization = Arc::new(self.verify_uncached(token, matchers)?);
+        let authorization = Arc::new(self.verify_uncached(token, matchers).await?);
         self.verified
-            .insert(Box::from(token), Arc::clone(&authorization));
+            .insert(Box::from(token), (generation, Arc::clone(&authorization)));
         Ok(authorization)
     }
 
-    fn verify_uncached(
-        &self,
-        token: &str,
-        matchers: &MatcherCache,
-    ) -> Result<Authorization, Error> {
-        if self.tokens.keys().is_empty() {
+    /// Checks the signature of `token` with the keys it may be verified
+    /// with: those configured, the role's JWK sets, and the JWK set of the
+    /// issuer it claims. When its `kid` is in none of the JWK sets (or one
+    /// was never fetched), they are refreshed (within their limits) and
+    /// the token tried once more.
+    async fn verify_signature(&self, token: &str) -> Result<Claims, Error> {
+        if !self.has_keys() {
             return Err(Error::InvalidToken(
                 "the hub has no key for this kind of token".into(),
             ));
         }
-        let mut claims = self.tokens.verify(token).map_err(invalid_token)?;
+        let unverified = UnverifiedToken::parse(token).map_err(invalid_token)?;
+        let issuer = if self.issuer_jwks.is_empty() {
+            None
+        } else {
+            unverified.unverified_issuer().and_then(|iss| {
+                self.issuer_jwks
+                    .iter()
+                    .find(|(issuer, _)| *issuer == iss)
+                    .map(|(issuer, jwks)| (issuer.as_str(), jwks))
+            })
+        };
+        // The issuer's set comes first: index 1 of the sets tried.
+        let sources: Vec<&Jwks> = issuer
+            .map(|(_, jwks)| jwks)
+            .into_iter()
+            .chain(&self.jwks)
+            .collect();
+        for jwks in &sources {
+            jwks.refresh_if_stale();
+        }
+        let mut tried_again = false;
+        loop {
+            let held: Vec<(KeySet, u64)> = sources.iter().map(|jwks| jwks.current()).collect();
+            let mut sets = vec![&self.keys];
+            sets.extend(held.iter().map(|(keys, _)| keys));
+            match unverified.verify(&sets) {
+                Ok((set, claims)) => {
+                    if let Some((issuer, _)) = issuer
+                        && set == 1
+                        && (claims.dialect() != ProtocolVersion::V1
+                            || claims.issuer() != Some(issuer))
+                    {
+                        return Err(Error::InvalidToken(
+                            "an issuer's keys verify only its Mercure 1.0 access tokens".into(),
+                        ));
+                    }
+                    return Ok(claims);
+                }
+                Err(error) => {
+                    let unknown_kid = unverified
+                        .key_id()
+                        .is_some_and(|kid| !held.iter().any(|(keys, _)| keys.contains_key_id(kid)));
+                    let never_fetched = held.iter().any(|(keys, _)| keys.is_empty());
+                    if tried_again || sources.is_empty() || !(unknown_kid || never_fetched) {
+                        return Err(invalid_token(error));
+                    }
+                    tried_again = true;
+                    let refreshed = futures_util::future::join_all(
+                        sources
+                            .iter()
+                            .zip(&held)
+                            .map(|(jwks, (_, seen))| jwks.refresh_for_unknown_kid(*seen)),
+                    )
+                    .await;
+                    if !refreshed.contains(&true) {
+                        return Err(invalid_token(error));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        matchers: &MatcherCache,
+    ) -> Result<Authorization, Error> {
+        let mut claims = self.verify_signature(token).await?;
+        claims
+            .check_time(self.clock.unix_seconds())
+            .map_err(invalid_token)?;
         match claims.dialect() {
             ProtocolVersion::V1 => self.check_access_token(&claims)?,
             ProtocolVersion::V0 => {
@@ -329,10 +433,11 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn far_future_expiries_are_bounded() {
+    #[tokio::test]
+    async fn far_future_expiries_are_bounded() {
         let verifier = Verifier::new(
             vec![VerificationKey::hs256(SECRET).unwrap()],
+            Vec::new(),
             &HubConfig::builder()
                 .url("https://hub.example.com/")
                 .build()
@@ -341,7 +446,7 @@ mod tests {
         let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
         for exp in far_future() {
             for token in far_future_tokens(&exp, "https://hub.example.com/") {
-                let authorization = verifier.verify(&token, &matchers).unwrap();
+                let authorization = verifier.verify(&token, &matchers).await.unwrap();
                 assert_eq!(authorization.expires_at, Some(LATEST_CLAIM_TIME));
                 // What the subscribe path does with it.
                 let at = crate::time::unix_time(LATEST_CLAIM_TIME);
@@ -349,7 +454,7 @@ mod tests {
                 assert_eq!(left, crate::time::FAR_FUTURE);
                 let _ = crate::time::deadline(tokio::time::Instant::now(), left);
                 // Cached, and still valid.
-                assert!(verifier.verify(&token, &matchers).is_ok());
+                assert!(verifier.verify(&token, &matchers).await.is_ok());
             }
         }
     }
@@ -401,14 +506,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tokens_of_other_kinds_do_not_pass_for_0_x_tokens() {
+    #[tokio::test]
+    async fn tokens_of_other_kinds_do_not_pass_for_0_x_tokens() {
         let config = HubConfig::builder()
             .url("https://hub.example.com/.well-known/mercure")
             .audience("https://hub.example.com/.well-known/mercure")
             .build()
             .unwrap();
-        let verifier = Verifier::new(vec![VerificationKey::hs256(SECRET).unwrap()], &config);
+        let verifier = Verifier::new(
+            vec![VerificationKey::hs256(SECRET).unwrap()],
+            Vec::new(),
+            &config,
+        );
         let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
         // `sign` writes `typ: JWT` for a 0.x factory, `at+jwt` for a 1.0 one.
         let sign = |claims: serde_json::Value, typ: &str| {
@@ -429,7 +538,12 @@ mod tests {
             json!({"exp": exp, "mercure": {"subscribe": ["*"]}}),
             json!({"exp": exp, "aud": "https://hub.example.com/.well-known/mercure", "mercure": {"subscribe": ["*"]}}),
         ] {
-            assert!(verifier.verify(&sign(claims, "JWT"), &matchers).is_ok());
+            assert!(
+                verifier
+                    .verify(&sign(claims, "JWT"), &matchers)
+                    .await
+                    .is_ok()
+            );
         }
         // An ID token of an identity provider sharing the key, a token for
         // another API, an access token without Mercure 1.0 grants.
@@ -449,7 +563,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    verifier.verify(&sign(claims.clone(), typ), &matchers),
+                    verifier.verify(&sign(claims.clone(), typ), &matchers).await,
                     Err(Error::InvalidToken(_))
                 ),
                 "{claims}"

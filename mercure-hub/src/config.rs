@@ -10,7 +10,7 @@ use mercure_core::clock::{Clock, SystemClock};
 use url::Url;
 
 use crate::matcher::MatcherLimits;
-use crate::{Error, MemoryTransport, Transport, VerificationKey};
+use crate::{Error, Jwks, MemoryTransport, Transport, VerificationKey};
 
 /// Which dialects the hub speaks, like the official hub's
 /// `protocol_version_compatibility`.
@@ -90,6 +90,10 @@ pub struct HubConfig {
     pub(crate) support: DialectSupport,
     pub(crate) publisher_keys: Vec<VerificationKey>,
     pub(crate) subscriber_keys: Vec<VerificationKey>,
+    pub(crate) publisher_jwks: Vec<Jwks>,
+    pub(crate) subscriber_jwks: Vec<Jwks>,
+    /// Issuers whose 1.0 access tokens the keys of their JWK set verify.
+    pub(crate) issuer_jwks: Vec<(String, Jwks)>,
     pub(crate) anonymous: bool,
     pub(crate) issuers: Vec<String>,
     pub(crate) audience: Option<String>,
@@ -127,6 +131,9 @@ impl fmt::Debug for HubConfig {
             .field("support", &self.support)
             .field("publisher_keys", &self.publisher_keys)
             .field("subscriber_keys", &self.subscriber_keys)
+            .field("publisher_jwks", &self.publisher_jwks)
+            .field("subscriber_jwks", &self.subscriber_jwks)
+            .field("issuer_jwks", &self.issuer_jwks)
             .field("anonymous", &self.anonymous)
             .field("issuers", &self.issuers)
             .field("audience", &self.audience)
@@ -164,6 +171,23 @@ impl HubConfig {
         &self.transport
     }
 
+    /// Every JWK set configured (publishers', subscribers', issuers'),
+    /// each once: to fetch them before serving.
+    pub fn jwks(&self) -> Vec<Jwks> {
+        let mut all: Vec<Jwks> = Vec::new();
+        let configured = self
+            .publisher_jwks
+            .iter()
+            .chain(&self.subscriber_jwks)
+            .chain(self.issuer_jwks.iter().map(|(_, jwks)| jwks));
+        for jwks in configured {
+            if !all.iter().any(|known| known.same(jwks)) {
+                all.push(jwks.clone());
+            }
+        }
+        all
+    }
+
     /// Default number of compiled topic matchers kept in the cache.
     pub const DEFAULT_MATCHER_CACHE_SIZE: usize = MatcherLimits::CACHE_ENTRIES;
     /// Default estimated bytes the cached topic matchers may take together
@@ -198,6 +222,9 @@ impl HubConfig {
             support: DialectSupport::default(),
             publisher_keys: Vec::new(),
             subscriber_keys: Vec::new(),
+            publisher_jwks: Vec::new(),
+            subscriber_jwks: Vec::new(),
+            issuer_jwks: Vec::new(),
             anonymous: false,
             issuers: Vec::new(),
             audience: None,
@@ -267,6 +294,9 @@ pub struct HubConfigBuilder {
     support: DialectSupport,
     publisher_keys: Vec<VerificationKey>,
     subscriber_keys: Vec<VerificationKey>,
+    publisher_jwks: Vec<Jwks>,
+    subscriber_jwks: Vec<Jwks>,
+    issuer_jwks: Vec<(String, Jwks)>,
     anonymous: bool,
     issuers: Vec<String>,
     audience: Option<String>,
@@ -341,6 +371,43 @@ impl HubConfigBuilder {
     /// One key for both publishers and subscribers.
     pub fn key(self, key: VerificationKey) -> Self {
         self.publisher_key(key.clone()).subscriber_key(key)
+    }
+
+    /// A JWK set whose keys verify publisher tokens of either dialect (and
+    /// subscriber tokens, unless subscriber keys or sets are set), beside
+    /// the keys of [`HubConfigBuilder::publisher_key`]. See [`Jwks`] for
+    /// how it is fetched and refreshed, and
+    /// [`KeySet`](mercure_core::token::KeySet) for how a token's `kid`
+    /// chooses its keys.
+    pub fn publisher_jwks(mut self, jwks: Jwks) -> Self {
+        self.publisher_jwks.push(jwks);
+        self
+    }
+
+    /// A JWK set whose keys verify subscriber tokens of either dialect.
+    pub fn subscriber_jwks(mut self, jwks: Jwks) -> Self {
+        self.subscriber_jwks.push(jwks);
+        self
+    }
+
+    /// One JWK set for both publishers and subscribers.
+    pub fn jwks(self, jwks: Jwks) -> Self {
+        self.publisher_jwks(jwks.clone()).subscriber_jwks(jwks)
+    }
+
+    /// Trusts the 1.0 access tokens of `issuer` (as
+    /// [`HubConfigBuilder::issuer`]) signed by a key of its JWK set, for
+    /// publishing and subscribing. Those keys verify only 1.0 tokens whose
+    /// `iss` is `issuer` (the token's claimed issuer chooses the set, and
+    /// is checked again once verified); the other keys of the hub still
+    /// verify that issuer's tokens too.
+    pub fn issuer_jwks(mut self, issuer: impl Into<String>, jwks: Jwks) -> Self {
+        let issuer = issuer.into();
+        if !self.issuers.contains(&issuer) {
+            self.issuers.push(issuer.clone());
+        }
+        self.issuer_jwks.push((issuer, jwks));
+        self
     }
 
     /// Whether subscribers without a token are served (public updates only).
@@ -626,11 +693,12 @@ impl HubConfigBuilder {
                 "the head and body timeouts must not be zero".into(),
             ));
         }
-        let subscriber_keys = if self.subscriber_keys.is_empty() {
-            self.publisher_keys.clone()
-        } else {
-            self.subscriber_keys
-        };
+        let (subscriber_keys, subscriber_jwks) =
+            if self.subscriber_keys.is_empty() && self.subscriber_jwks.is_empty() {
+                (self.publisher_keys.clone(), self.publisher_jwks.clone())
+            } else {
+                (self.subscriber_keys, self.subscriber_jwks)
+            };
         let audience = self.audience.or_else(|| Some(url.as_str().to_owned()));
         Ok(HubConfig {
             transport: self
@@ -640,6 +708,9 @@ impl HubConfigBuilder {
             support: self.support,
             publisher_keys: self.publisher_keys,
             subscriber_keys,
+            publisher_jwks: self.publisher_jwks,
+            subscriber_jwks,
+            issuer_jwks: self.issuer_jwks,
             anonymous: self.anonymous,
             issuers: self.issuers,
             audience,

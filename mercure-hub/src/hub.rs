@@ -91,8 +91,16 @@ impl EmbeddedHub {
     pub fn new(config: HubConfig) -> Self {
         mercure_core::crypto::install_default_provider();
         let matchers = MatcherCache::new(config.matcher_cache_size, config.url.clone());
-        let publishers = Verifier::new(config.publisher_keys.clone(), &config);
-        let subscribers = Verifier::new(config.subscriber_keys.clone(), &config);
+        let publishers = Verifier::new(
+            config.publisher_keys.clone(),
+            config.publisher_jwks.clone(),
+            &config,
+        );
+        let subscribers = Verifier::new(
+            config.subscriber_keys.clone(),
+            config.subscriber_jwks.clone(),
+            &config,
+        );
         let counters = Arc::new(Counters::default());
         let dispatcher = Arc::new(Dispatcher::new(config.url.clone(), Arc::clone(&counters)));
         let head = config.transport.start(Feed::new(Arc::clone(&dispatcher)));

@@ -33,9 +33,9 @@ impl From<TokenError> for Error {
             TokenError::InvalidKey {
                 algorithm, reason, ..
             } => Error::InvalidKey(format!("{reason} ({algorithm:?})")),
-            TokenError::AlgorithmMismatch { .. } | TokenError::UnknownAlgorithm { .. } => {
-                Error::InvalidKey(error.to_string())
-            }
+            TokenError::AlgorithmMismatch { .. }
+            | TokenError::UnknownAlgorithm { .. }
+            | TokenError::InvalidKeySet { .. } => Error::InvalidKey(error.to_string()),
             other => Error::InvalidToken(other.to_string()),
         }
     }

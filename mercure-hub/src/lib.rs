@@ -38,6 +38,7 @@ mod event;
 mod form;
 mod http;
 mod hub;
+mod jwks;
 mod key;
 mod matcher;
 mod metrics;
@@ -61,6 +62,10 @@ pub use event::{Cursor, Event};
 pub use http::{TlsConfigSource, TlsError, serve_hub_tls};
 pub use http::{serve, serve_hub, serve_with_shutdown};
 pub use hub::EmbeddedHub;
+pub use jwks::{
+    DEFAULT_JWKS_MAX_AGE_BOUNDS, DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_MIN_INTERVAL,
+    DEFAULT_JWKS_REFRESH, DEFAULT_JWKS_TIMEOUT, Jwks, JwksBuilder,
+};
 pub use key::VerificationKey;
 pub use mercure_core::token::Algorithm;
 pub use metrics::Metrics;

@@ -17,8 +17,8 @@ use clap::{CommandFactory, Parser};
 use mercure_core::ProtocolVersion;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{
-    DialectSupport, DurableOptions, DurableTransport, EmbeddedHub, HubConfig, MemoryTransport,
-    RedisOptions, RedisTransport, Transport, VerificationKey,
+    DialectSupport, DurableOptions, DurableTransport, EmbeddedHub, HubConfig, Jwks,
+    MemoryTransport, RedisOptions, RedisTransport, Transport, VerificationKey,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -84,6 +84,43 @@ struct Args {
     /// Algorithm of the subscriber key (default: --jwt-algorithm).
     #[arg(long, env = "MERCURE_SUBSCRIBER_JWT_ALGORITHM")]
     subscriber_jwt_algorithm: Option<String>,
+    /// JWK set (RFC 7517) whose keys verify publisher and subscriber
+    /// tokens, beside the key above: an https:// URL (http:// only on a
+    /// loopback address) or a file:// path. Fetched before serving, then
+    /// refreshed (see --jwks-min-interval).
+    #[arg(long, env = "MERCURE_JWKS_URL", value_name = "URL")]
+    jwks_url: Option<String>,
+    /// JWK set verifying publisher tokens only.
+    #[arg(long, env = "MERCURE_PUBLISHER_JWKS_URL", value_name = "URL")]
+    publisher_jwks_url: Option<String>,
+    /// JWK set verifying subscriber tokens only.
+    #[arg(long, env = "MERCURE_SUBSCRIBER_JWKS_URL", value_name = "URL")]
+    subscriber_jwks_url: Option<String>,
+    /// ISSUER=URL: the JWK set of a trusted issuer of 1.0 access tokens
+    /// (repeatable, or comma-separated); its keys verify only the 1.0
+    /// tokens whose iss is ISSUER, which is trusted as --issuer is.
+    #[arg(
+        long,
+        env = "MERCURE_ISSUER_JWKS",
+        value_delimiter = ',',
+        value_name = "ISSUER=URL"
+    )]
+    issuer_jwks: Vec<String>,
+    /// Seconds between two JWKS fetches for tokens naming an unknown kid
+    /// (and before a failed fetch is retried).
+    #[arg(long, env = "MERCURE_JWKS_MIN_INTERVAL", default_value_t = mercure_hub::DEFAULT_JWKS_MIN_INTERVAL.as_secs())]
+    jwks_min_interval: u64,
+    /// Seconds a JWK set is used when its response sets no
+    /// Cache-Control max-age (max-age is honored between 1 minute and 1 day).
+    #[arg(long, env = "MERCURE_JWKS_REFRESH", default_value_t = mercure_hub::DEFAULT_JWKS_REFRESH.as_secs())]
+    jwks_refresh: u64,
+    /// Fetch JWK sets over plain http:// from any host (tests only: anyone
+    /// on the path can replace the keys).
+    #[arg(long, env = "MERCURE_JWKS_ALLOW_HTTP")]
+    jwks_allow_http: bool,
+    /// Read symmetric (oct) keys of JWK sets as HMAC secrets.
+    #[arg(long, env = "MERCURE_JWKS_ALLOW_HMAC")]
+    jwks_allow_hmac: bool,
     /// Serve subscribers without a token (public updates only).
     #[arg(long, env = "MERCURE_ANONYMOUS")]
     anonymous: bool,
@@ -321,7 +358,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .as_deref()
             .unwrap_or(&args.jwt_algorithm);
         builder = builder.publisher_key(VerificationKey::from_config(algorithm, key)?);
-    } else {
+    } else if args.jwks_url.is_none()
+        && args.publisher_jwks_url.is_none()
+        && args.issuer_jwks.is_empty()
+    {
         tracing::warn!("no publisher key configured: publishing over HTTP is refused");
     }
     if let Some(key) = &subscriber_key {
@@ -334,7 +374,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for issuer in &args.issuer {
         builder = builder.issuer(issuer);
     }
-    if args.issuer.is_empty() && support.accepts(ProtocolVersion::V1) {
+    builder = key_sets(&args, builder)?;
+    if args.issuer.is_empty() && args.issuer_jwks.is_empty() && support.accepts(ProtocolVersion::V1)
+    {
         tracing::warn!("no --issuer: 1.0 tokens from any issuer are accepted");
     }
     if let Some(audience) = &args.audience {
@@ -351,6 +393,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => history(&args)?,
     });
     let config = builder.build()?;
+    // Every JWK set is fetched before serving: a wrong URL stops the hub.
+    for loaded in futures_util::future::join_all(config.jwks().iter().map(Jwks::refresh)).await {
+        loaded?;
+    }
     let hub = EmbeddedHub::new(config);
     // The front page at `/` (none when the hub itself is served there).
     let app = hub
@@ -596,6 +642,39 @@ fn history(args: &Args) -> Result<Arc<dyn Transport>, Box<dyn std::error::Error>
         "history file opened"
     );
     Ok(Arc::new(transport))
+}
+
+/// The JWK sets of `--jwks-url`, `--publisher-jwks-url`,
+/// `--subscriber-jwks-url` and `--issuer-jwks`, added to `builder`.
+fn key_sets(
+    args: &Args,
+    mut builder: mercure_hub::HubConfigBuilder,
+) -> Result<mercure_hub::HubConfigBuilder, Box<dyn std::error::Error>> {
+    let jwks = |url: &str| {
+        Jwks::builder(url)
+            .allow_http(args.jwks_allow_http)
+            .allow_hmac(args.jwks_allow_hmac)
+            .min_interval(Duration::from_secs(args.jwks_min_interval))
+            .refresh_interval(Duration::from_secs(args.jwks_refresh))
+            .build()
+    };
+    if let Some(url) = &args.jwks_url {
+        builder = builder.jwks(jwks(url)?);
+    }
+    if let Some(url) = &args.publisher_jwks_url {
+        builder = builder.publisher_jwks(jwks(url)?);
+    }
+    if let Some(url) = &args.subscriber_jwks_url {
+        builder = builder.subscriber_jwks(jwks(url)?);
+    }
+    for pair in &args.issuer_jwks {
+        let (issuer, url) = pair
+            .split_once('=')
+            .filter(|(issuer, url)| !issuer.is_empty() && !url.is_empty())
+            .ok_or("--issuer-jwks takes ISSUER=URL")?;
+        builder = builder.issuer_jwks(issuer, jwks(url)?);
+    }
+    Ok(builder)
 }
 
 /// A key from the environment variable `variable` or from `file`, not both.

@@ -44,6 +44,9 @@ pub(crate) fn factory(args: &KeyArgs, version: ProtocolVersion) -> Result<TokenF
     if let Some(audience) = &args.audience {
         builder = builder.audience(audience);
     }
+    if let Some(kid) = &args.kid {
+        builder = builder.key_id(kid);
+    }
     Ok(builder.build()?)
 }
 

@@ -239,6 +239,25 @@ impl TokenFactoryBuilder {
         self
     }
 
+    /// The `kid` header of the tokens: which of the verifier's keys checks
+    /// them (default: the key's own, [`SigningKey::with_key_id`]).
+    ///
+    /// ```
+    /// use mercure_core::token::{Grants, SigningKey, TokenFactory, UnverifiedToken};
+    ///
+    /// let factory = TokenFactory::builder(SigningKey::hs256(b"secret").unwrap())
+    ///     .key_id("2026-01")
+    ///     .build()
+    ///     .unwrap();
+    /// let token = factory.mint(&Grants::publish_all()).unwrap();
+    /// let header = UnverifiedToken::parse(token.expose()).unwrap();
+    /// assert_eq!(header.key_id(), Some("2026-01"));
+    /// ```
+    pub fn key_id(mut self, kid: impl Into<String>) -> Self {
+        self.key = self.key.with_key_id(kid);
+        self
+    }
+
     /// The clock stamping `iat` and `exp` (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

@@ -4,6 +4,7 @@
 //! the algorithm's family otherwise, and one algorithm per key.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 
@@ -147,6 +148,7 @@ impl fmt::Debug for SigningKey {
 pub struct VerificationKey {
     algorithm: Algorithm,
     key: DecodingKey,
+    key_id: Option<Arc<str>>,
 }
 
 impl VerificationKey {
@@ -157,10 +159,10 @@ impl VerificationKey {
     /// [`TokenError::InvalidKey`] for an empty secret.
     pub fn hmac(algorithm: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, TokenError> {
         let secret = hmac_secret(algorithm, secret.as_ref(), <DecodingKey as KeyKind>::KIND)?;
-        Ok(Self {
+        Ok(Self::from_parts(
             algorithm,
-            key: DecodingKey::from_secret(secret),
-        })
+            DecodingKey::from_secret(secret),
+        ))
     }
 
     /// The `HS256` secret most hubs are configured with.
@@ -180,7 +182,7 @@ impl VerificationKey {
     /// algorithm.
     pub fn from_pem(algorithm: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, TokenError> {
         let key = parse_pem::<DecodingKey>(algorithm, pem.as_ref())?;
-        Ok(Self { algorithm, key })
+        Ok(Self::from_parts(algorithm, key))
     }
 
     /// Builds a key from an algorithm name and key text as found in
@@ -208,6 +210,27 @@ impl VerificationKey {
         }
     }
 
+    pub(super) fn from_parts(algorithm: Algorithm, key: DecodingKey) -> Self {
+        Self {
+            algorithm,
+            key,
+            key_id: None,
+        }
+    }
+
+    /// Names this key: a token whose header has a `kid` is verified by the
+    /// keys of that id first (see [`KeySet`](super::KeySet)).
+    #[must_use]
+    pub fn with_key_id(mut self, key_id: impl Into<String>) -> Self {
+        self.key_id = Some(Arc::from(key_id.into()));
+        self
+    }
+
+    /// The key's id (`kid`), if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
     /// The only algorithm this key accepts.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
@@ -222,6 +245,7 @@ impl fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerificationKey")
             .field("algorithm", &self.algorithm)
+            .field("key_id", &self.key_id)
             .field("key", &"<redacted>")
             .finish()
     }

@@ -9,6 +9,7 @@ mod claims;
 mod factory;
 mod grants;
 mod key;
+mod key_set;
 mod secret;
 #[cfg(test)]
 mod test_keys;
@@ -18,10 +19,13 @@ pub use claims::{Claims, LATEST_CLAIM_TIME};
 pub use factory::{DEFAULT_TOKEN_LIFETIME, TokenFactory, TokenFactoryBuilder};
 pub use grants::{AUTHORIZATION_DETAIL_TYPE, Grants};
 pub use key::{SigningKey, VerificationKey};
+pub use key_set::{JwksOptions, KeySet, MAX_JWKS_KEYS, MAX_KEY_ID_LEN, MAX_KEYS_TRIED, SkippedKey};
 pub use secret::Token;
-pub use verifier::{MAX_TOKEN_LEN, Verifier};
+pub use verifier::{MAX_TOKEN_LEN, UnverifiedToken, Verifier};
 
 pub use jsonwebtoken::Algorithm;
+/// JSON Web Keys (RFC 7517), as `jsonwebtoken` models them.
+pub use jsonwebtoken::jwk;
 
 /// Why a key could not be built, or a token minted, supplied or verified.
 /// Never contains key material or token text.
@@ -93,6 +97,16 @@ pub enum TokenError {
     /// No trusted key verifies the token's signature.
     #[error("the token's signature is invalid")]
     InvalidSignature,
+    /// The token's header names a key id (`kid`) no trusted key has, and
+    /// no key without an id verifies it.
+    #[error("the token's key id (kid) names no trusted key")]
+    UnknownKeyId,
+    /// A JWK set could not be read.
+    #[error("invalid JWK set: {reason}")]
+    InvalidKeySet {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The claims of a verified token are not a JWT claims set of the
     /// expected shape.
     #[error("invalid claims: {reason}")]

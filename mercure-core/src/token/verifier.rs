@@ -1,5 +1,6 @@
 //! Verifying tokens: the counterpart of [`TokenFactory`](super::TokenFactory).
 
+use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -7,7 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::key::parse_algorithm;
-use super::{Claims, TokenError, VerificationKey};
+use super::key_set::candidates;
+use super::{Algorithm, Claims, KeySet, TokenError, VerificationKey};
 use crate::clock::{Clock, SystemClock};
 
 /// Verifies JWTs with a set of keys and reads their claims in either
@@ -15,7 +17,8 @@ use crate::clock::{Clock, SystemClock};
 ///
 /// A token is accepted when one of the keys bound to the algorithm its
 /// header names verifies its signature (so `alg: none`, unknown algorithms
-/// and algorithm substitution are refused), and when the verifier's clock
+/// and algorithm substitution are refused; the keys tried are chosen by
+/// the token's `kid` and are at most a few, as [`KeySet`] says), and when the verifier's clock
 /// is within its `nbf` and `exp`. Its claims are read only then. Which
 /// issuers, audiences and dialects to trust is left to the caller, who
 /// reads them from the returned [`Claims`]. Cheap to clone.
@@ -46,7 +49,7 @@ use crate::clock::{Clock, SystemClock};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    keys: Arc<[VerificationKey]>,
+    keys: KeySet,
     clock: Arc<dyn Clock>,
 }
 
@@ -54,7 +57,7 @@ impl Verifier {
     /// A verifier trusting `keys`, checking times with the system clock.
     pub fn new(keys: impl IntoIterator<Item = VerificationKey>) -> Self {
         Self {
-            keys: keys.into_iter().collect(),
+            keys: KeySet::new(keys),
             clock: Arc::new(SystemClock),
         }
     }
@@ -66,8 +69,22 @@ impl Verifier {
         self
     }
 
+    /// A verifier trusting the keys of `keys`, checking times with the
+    /// system clock.
+    pub fn with_key_set(keys: KeySet) -> Self {
+        Self {
+            keys,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
     /// The trusted keys.
     pub fn keys(&self) -> &[VerificationKey] {
+        self.keys.keys()
+    }
+
+    /// The trusted keys, as a set.
+    pub fn key_set(&self) -> &KeySet {
         &self.keys
     }
 
@@ -96,6 +113,63 @@ impl Verifier {
 
     /// Verifies the signature and reads the claims, leaving times unchecked.
     fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
+        UnverifiedToken::parse(token)?
+            .verify(&[&self.keys])
+            .map(|(_, claims)| claims)
+    }
+}
+
+/// A token whose header is read and whose signature is not checked yet:
+/// what chooses the keys to check it with. [`Verifier`] does it all for one
+/// set of keys; this is for callers that choose among several (by the
+/// token's `kid`, or its unverified issuer).
+///
+/// ```
+/// use mercure_core::token::{
+///     Algorithm, KeySet, SigningKey, TokenFactory, UnverifiedToken, VerificationKey, Grants,
+/// };
+///
+/// let signing = SigningKey::hs256(b"secret").unwrap().with_key_id("k1");
+/// let token = TokenFactory::builder(signing).build().unwrap().mint(&Grants::publish_all()).unwrap();
+/// let unverified = UnverifiedToken::parse(token.expose()).unwrap();
+/// assert_eq!(unverified.algorithm(), Algorithm::HS256);
+/// assert_eq!(unverified.key_id(), Some("k1"));
+///
+/// let other = KeySet::new([VerificationKey::hs256(b"other").unwrap().with_key_id("k0")]);
+/// let mine = KeySet::new([VerificationKey::hs256(b"secret").unwrap().with_key_id("k1")]);
+/// let (set, claims) = unverified.verify(&[&other, &mine]).unwrap();
+/// assert_eq!(set, 1);
+/// assert!(claims.grants().publish_selectors().len() == 1);
+/// ```
+#[derive(Clone)]
+pub struct UnverifiedToken<'t> {
+    /// The header and payload, as signed.
+    signing_input: &'t str,
+    payload: &'t str,
+    signature: Vec<u8>,
+    algorithm: Algorithm,
+    typ: Option<String>,
+    kid: Option<String>,
+}
+
+impl fmt::Debug for UnverifiedToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnverifiedToken")
+            .field("algorithm", &self.algorithm)
+            .field("typ", &self.typ)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'t> UnverifiedToken<'t> {
+    /// Reads the header of `token` (a JWS in compact serialization).
+    ///
+    /// # Errors
+    /// [`TokenError::MalformedToken`] when it is not a readable JWS or its
+    /// header has `crit`, [`TokenError::UnknownAlgorithm`] for `alg: none`
+    /// or another unknown algorithm. The errors never quote the token.
+    pub fn parse(token: &'t str) -> Result<Self, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(malformed("the token is longer than 64 KiB"));
         }
@@ -105,7 +179,7 @@ impl Verifier {
         else {
             return Err(malformed("a JWS has three dot-separated parts"));
         };
-        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        let signing_input = &token[..header.len() + 1 + payload.len()];
         let header: RawHeader = serde_json::from_slice(&base64(header, "header")?)
             .map_err(|e| malformed(&format!("unreadable header: {e}")))?;
         if header.crit {
@@ -119,23 +193,80 @@ impl Verifier {
         }
         let algorithm = parse_algorithm(&header.alg)?;
         let signature = base64(signature, "signature")?;
-        let mut keys = self
-            .keys
-            .iter()
-            .filter(|key| key.algorithm() == algorithm)
-            .peekable();
-        if keys.peek().is_none() {
-            return Err(TokenError::UnacceptedAlgorithm { algorithm });
+        Ok(Self {
+            signing_input,
+            payload,
+            signature,
+            algorithm,
+            typ: header.typ,
+            kid: header.kid,
+        })
+    }
+
+    /// The algorithm the header names.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key id (`kid`) the header names, if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `iss` claim, read without checking the signature: only to choose
+    /// the keys that check it, never to trust it. `None` when the payload
+    /// has none or cannot be read.
+    pub fn unverified_issuer(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Issuer {
+            iss: Option<String>,
         }
-        let verified = keys.any(|key| {
-            (crate::crypto::provider().verifier_factory)(&algorithm, key.decoding_key())
-                .is_ok_and(|verifier| verifier.verify(signing_input, &signature).is_ok())
+        let payload = URL_SAFE_NO_PAD.decode(self.payload).ok()?;
+        serde_json::from_slice::<Issuer>(&payload).ok()?.iss
+    }
+
+    /// Checks the signature with the keys of `sets` that the rule of
+    /// [`KeySet`] chooses (at most [`MAX_KEYS_TRIED`] of them, over all
+    /// sets), then reads the claims; returns the index in `sets` of the set
+    /// whose key verified it, and the claims. Times (`exp`, `nbf`) are left
+    /// unchecked: see [`Claims::check_time`].
+    ///
+    /// # Errors
+    /// [`TokenError::UnknownKeyId`] when the header's `kid` is no key's of
+    /// `sets` and no key without an id verifies it,
+    /// [`TokenError::UnacceptedAlgorithm`] when no key is bound to the
+    /// algorithm, [`TokenError::InvalidSignature`] when no key chosen
+    /// verifies it, [`TokenError::InvalidClaims`] as [`Claims::decode`].
+    pub fn verify(&self, sets: &[&KeySet]) -> Result<(usize, Claims), TokenError> {
+        let algorithm = self.algorithm;
+        let kid = self.kid.as_deref();
+        let unknown_kid = kid.is_some_and(|kid| !sets.iter().any(|set| set.contains_key_id(kid)));
+        let keys = candidates(sets, algorithm, kid);
+        if keys.is_empty() {
+            return Err(if unknown_kid {
+                TokenError::UnknownKeyId
+            } else {
+                TokenError::UnacceptedAlgorithm { algorithm }
+            });
+        }
+        let verified = keys.into_iter().find(|(_, key)| {
+            (crate::crypto::provider().verifier_factory)(&algorithm, key.decoding_key()).is_ok_and(
+                |verifier| {
+                    verifier
+                        .verify(self.signing_input.as_bytes(), &self.signature)
+                        .is_ok()
+                },
+            )
         });
-        if !verified {
-            return Err(TokenError::InvalidSignature);
-        }
-        let claims = Claims::decode(&base64(payload, "payload")?)?;
-        Ok(claims.with_token_type(header.typ))
+        let Some((set, _)) = verified else {
+            return Err(if unknown_kid {
+                TokenError::UnknownKeyId
+            } else {
+                TokenError::InvalidSignature
+            });
+        };
+        let claims = Claims::decode(&base64(self.payload, "payload")?)?;
+        Ok((set, claims.with_token_type(self.typ.clone())))
     }
 }
 
@@ -147,6 +278,7 @@ impl Verifier {
 struct RawHeader {
     alg: String,
     typ: Option<String>,
+    kid: Option<String>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
 }

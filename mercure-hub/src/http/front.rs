@@ -103,7 +103,10 @@ fn render(hub: &EmbeddedHub, operations: bool) -> String {
     } else {
         "Subscribers need a token: <code>Authorization: Bearer</code> or the dialect&#39;s cookie."
     };
-    let publish_keys = if config.publisher_keys.is_empty() {
+    let publish_keys = if config.publisher_keys.is_empty()
+        && config.publisher_jwks.is_empty()
+        && config.issuer_jwks.is_empty()
+    {
         " No publisher key is configured: publishing over HTTP is refused."
     } else {
         ""

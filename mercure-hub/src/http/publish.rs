@@ -29,7 +29,7 @@ pub(super) async fn publish(
     body: Body,
 ) -> Response {
     let config = hub.config();
-    let authorization = match admit(&hub, query.as_deref(), &headers) {
+    let authorization = match admit(&hub, query.as_deref(), &headers).await {
         Ok(authorization) => authorization,
         Err(error) => return refuse(&hub, &error),
     };
@@ -62,7 +62,7 @@ fn refuse(hub: &EmbeddedHub, error: &Error) -> Response {
 /// What can be decided of a publish request from its head alone: the
 /// token (`Authorization` header, 0.x `authorization` query parameter or
 /// cookie) verified, with some right to publish, and the content type.
-fn admit(
+async fn admit(
     hub: &EmbeddedHub,
     query: Option<&str>,
     headers: &HeaderMap,
@@ -84,7 +84,7 @@ fn admit(
     if source == Source::Cookie {
         check_origin(headers, &config.publish_origins)?;
     }
-    let authorization = inner.publishers.verify(&token, &inner.matchers)?;
+    let authorization = inner.publishers.verify(&token, &inner.matchers).await?;
     if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
         return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
     }

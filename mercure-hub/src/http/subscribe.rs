@@ -57,7 +57,7 @@ pub(super) async fn query_method(
     }
     // The token is found and verified before the body is read: a client
     // that may not subscribe never has its body read.
-    let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers) {
+    let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers).await {
         Ok(authorization) => authorization,
         Err(error) => {
             tracing::debug!(%error, "subscription refused");
@@ -221,14 +221,14 @@ async fn handle_query(
         ProtocolVersion::V0 => query.token.take(),
         ProtocolVersion::V1 => None,
     };
-    let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers)?;
+    let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers).await?;
     subscribe_with(hub, query, authorization, headers).await
 }
 
 /// The verified token of a subscription request in `dialect` (`None`:
 /// anonymous, when the hub allows it), from its head alone: the
 /// `Authorization` header, the 0.x `query_token`, or the dialect's cookie.
-fn authorize(
+async fn authorize(
     hub: &EmbeddedHub,
     dialect: ProtocolVersion,
     query_token: Option<&str>,
@@ -242,7 +242,7 @@ fn authorize(
     }
     match token::find(headers, query_token, &dialects) {
         Some((token, source)) => {
-            let authorization = inner.subscribers.verify(&token, &inner.matchers)?;
+            let authorization = inner.subscribers.verify(&token, &inner.matchers).await?;
             if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
                 return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
             }

@@ -74,7 +74,7 @@ async fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Re
     let inner = &hub.inner;
     let (token, _) =
         token::find(headers, None, &cookie_dialects(config.support)).ok_or(Error::MissingToken)?;
-    let authorization = inner.subscribers.verify(&token, &inner.matchers)?;
+    let authorization = inner.subscribers.verify(&token, &inner.matchers).await?;
     let base = collection_path(config.path(), ProtocolVersion::V0, None);
     let rest = path
         .strip_prefix(base.as_str())
