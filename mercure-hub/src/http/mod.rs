@@ -2,6 +2,7 @@
 
 mod admission;
 mod body;
+mod client;
 mod connection;
 mod cors;
 mod errors;
@@ -175,6 +176,7 @@ where
                 app,
                 head_timeout,
                 Some(signal),
+                None,
             )
             .await;
         });
@@ -208,6 +210,7 @@ async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> Connectio
                 return Connection {
                     stream,
                     permit,
+                    peer,
                     started: tokio::time::Instant::now(),
                 };
             }
