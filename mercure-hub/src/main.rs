@@ -660,13 +660,14 @@ mod telemetry {
         })
     }
 
-    /// Without the `otlp` feature: refuses `--otlp-endpoint`.
+    /// Without the `otlp` feature: says that `--otlp-endpoint` is ignored
+    /// (the variable may be set for every process of a host).
     #[cfg(not(feature = "otlp"))]
     pub(super) fn start(args: &Args, filter: EnvFilter) -> Result<Telemetry, String> {
         if args.otlp_endpoint.as_deref().is_some_and(|e| !e.is_empty()) {
-            return Err(
-                "--otlp-endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) needs a build with the otlp feature"
-                    .into(),
+            eprintln!(
+                "mercure-hub: --otlp-endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) ignored: \
+                 this binary was built without the otlp feature"
             );
         }
         Ok(Telemetry {
