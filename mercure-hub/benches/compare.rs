@@ -298,6 +298,8 @@ impl Hub {
                 "--max-connections-per-address",
                 "0",
             ])
+            // Thousands of subscriptions a second from one address.
+            .args(["--subscribe-rate", "0"])
             .env("MERCURE_JWT_KEY", SECRET)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

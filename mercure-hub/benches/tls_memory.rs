@@ -45,6 +45,8 @@ impl Hub {
                 "--max-connections-per-address",
                 "0",
             ])
+            // Thousands of subscriptions a second from one address.
+            .args(["--subscribe-rate", "0"])
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -33,6 +33,11 @@ pub(crate) struct Authorization {
     pub(crate) dialect: ProtocolVersion,
     /// The `sub` claim.
     pub(crate) subject: Option<String>,
+    /// Whether `subject` names the token's holder rather than the
+    /// application that issued it (a `sub` equal to `iss`, what 1.0 token
+    /// factories put there when they are given no subject, names every
+    /// user of that application at once).
+    subject_names_holder: bool,
     /// Topics the holder may publish to.
     pub(crate) publish: Vec<Arc<Matcher>>,
     /// Topics whose private updates the holder may receive.
@@ -46,6 +51,16 @@ pub(crate) struct Authorization {
 }
 
 impl Authorization {
+    /// The subject that keys the holder's rate limits: the `sub` claim,
+    /// unless it only names the issuing application (then the client's
+    /// address keys them, so that the users of one application do not
+    /// share one bucket).
+    pub(crate) fn rate_subject(&self) -> Option<&str> {
+        self.subject
+            .as_deref()
+            .filter(|_| self.subject_names_holder)
+    }
+
     /// Whether every topic may be published.
     pub(crate) fn may_publish_all(&self, topics: &TopicSet, base: &Url) -> bool {
         topics
@@ -286,8 +301,11 @@ impl Verifier {
             .map(|(topics, payload)| Ok((compile(topics)?, payload.cloned())))
             .collect::<Result<_, Error>>()?;
         let expires_at = claims.expires_at();
+        let subject_names_holder =
+            claims.subject().is_some() && claims.subject() != claims.issuer();
         let grants = claims.into_grants();
         Ok(Authorization {
+            subject_names_holder,
             dialect,
             publish: compile(grants.publish_selectors())?,
             subscribe: compile(grants.subscribe_selectors())?,

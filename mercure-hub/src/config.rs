@@ -10,7 +10,7 @@ use mercure_core::clock::{Clock, SystemClock};
 use url::Url;
 
 use crate::matcher::MatcherLimits;
-use crate::{Error, Jwks, MemoryTransport, Transport, VerificationKey};
+use crate::{Error, Jwks, MemoryTransport, RateLimit, Transport, VerificationKey};
 
 /// Which dialects the hub speaks, like the official hub's
 /// `protocol_version_compatibility`.
@@ -82,6 +82,18 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 /// Default maximum number of connections from one IP address served at
 /// once by [`serve_hub`](crate::serve_hub).
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 512;
+/// Default rate limit of publish requests per client (token subject, else
+/// address): 100,000 a second, in bursts of up to 100,000; about what one
+/// hub instance absorbs on two cores, so that it stops a flood without
+/// ever slowing a real publisher.
+pub const DEFAULT_PUBLISH_RATE: RateLimit = RateLimit::new(100_000.0, 100_000);
+/// Default rate limit of subscribe requests (and subscriptions API
+/// requests, which share it) per client: 1,000 a second, in bursts of up
+/// to 5,000 (a crowd reconnecting behind one address at once).
+pub const DEFAULT_SUBSCRIBE_RATE: RateLimit = RateLimit::new(1_000.0, 5_000);
+/// Default number of clients whose rate limit state is kept, per limit;
+/// past it the idlest are forgotten (and start with a full bucket).
+pub const DEFAULT_RATE_LIMIT_KEYS: usize = 100_000;
 
 /// The hub's settings; build with [`HubConfig::builder`].
 #[derive(Clone)]
@@ -118,6 +130,9 @@ pub struct HubConfig {
     pub(crate) body_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) max_connections_per_address: usize,
+    pub(crate) publish_rate: Option<RateLimit>,
+    pub(crate) subscribe_rate: Option<RateLimit>,
+    pub(crate) rate_limit_keys: usize,
     pub(crate) accept_v0_tokens_for_v1: bool,
     pub(crate) allow_missing_issuer: bool,
     pub(crate) accept_short_detail_type: bool,
@@ -158,6 +173,9 @@ impl fmt::Debug for HubConfig {
                 "max_connections_per_address",
                 &self.max_connections_per_address,
             )
+            .field("publish_rate", &self.publish_rate)
+            .field("subscribe_rate", &self.subscribe_rate)
+            .field("rate_limit_keys", &self.rate_limit_keys)
             .field("accept_v0_tokens_for_v1", &self.accept_v0_tokens_for_v1)
             .field("allow_missing_issuer", &self.allow_missing_issuer)
             .field("accept_short_detail_type", &self.accept_short_detail_type)
@@ -209,7 +227,9 @@ impl HubConfig {
     /// anonymous subscribers refused, 1000 events of history, queues of
     /// 1000 events, heartbeats every 40 s, 1 MiB publish bodies of at most
     /// 100 topics, request heads within 10 s and bodies within 30 s,
-    /// 20,000 connections of which 512 per IP address, the selector and
+    /// 20,000 connections of which 512 per IP address, request rate limits
+    /// per client of [`DEFAULT_PUBLISH_RATE`] and [`DEFAULT_SUBSCRIBE_RATE`],
+    /// the selector and
     /// pattern limits of [`HubConfigBuilder::selector_limits`] and
     /// [`HubConfigBuilder::pattern_limits`], no CORS, no
     /// subscriptions API, no metrics, and the strict token rules (see
@@ -252,6 +272,9 @@ impl HubConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            publish_rate: Some(DEFAULT_PUBLISH_RATE),
+            subscribe_rate: Some(DEFAULT_SUBSCRIBE_RATE),
+            rate_limit_keys: DEFAULT_RATE_LIMIT_KEYS,
             accept_v0_tokens_for_v1: false,
             allow_missing_issuer: false,
             accept_short_detail_type: false,
@@ -324,6 +347,9 @@ pub struct HubConfigBuilder {
     body_timeout: Duration,
     max_connections: usize,
     max_connections_per_address: usize,
+    publish_rate: Option<RateLimit>,
+    subscribe_rate: Option<RateLimit>,
+    rate_limit_keys: usize,
     accept_v0_tokens_for_v1: bool,
     allow_missing_issuer: bool,
     accept_short_detail_type: bool,
@@ -616,6 +642,38 @@ impl HubConfigBuilder {
         self
     }
 
+    /// The rate of publish requests one client may send (default
+    /// [`DEFAULT_PUBLISH_RATE`]; `None`: no limit). A client is its token's
+    /// subject (`sub`) when its token has one, else its IPv4 address or
+    /// IPv6 /64 network; beyond its limit a request is answered 429 with
+    /// `Retry-After`. The token is verified first (an invalid one gets 401
+    /// and takes nothing from a bucket), the body is read after. Applies
+    /// to HTTP requests (the address is known when the router is served by
+    /// [`serve_hub`](crate::serve_hub) or [`serve`](crate::serve), or with
+    /// axum's `ConnectInfo<SocketAddr>`), never to the in-process API.
+    pub fn publish_rate(mut self, limit: Option<RateLimit>) -> Self {
+        self.publish_rate = limit;
+        self
+    }
+
+    /// The rate of subscribe requests one client may send, subscriptions
+    /// API requests included (default [`DEFAULT_SUBSCRIBE_RATE`]; `None`:
+    /// no limit); keyed and answered as [`HubConfigBuilder::publish_rate`]
+    /// says, on the lean path as through the router.
+    pub fn subscribe_rate(mut self, limit: Option<RateLimit>) -> Self {
+        self.subscribe_rate = limit;
+        self
+    }
+
+    /// Clients whose rate limit state is kept, for each limit (default
+    /// [`DEFAULT_RATE_LIMIT_KEYS`], about 100 bytes each): past it the
+    /// idlest are forgotten, so a client rotating addresses cannot grow
+    /// the table (a forgotten client starts again with a full bucket).
+    pub fn rate_limit_keys(mut self, keys: usize) -> Self {
+        self.rate_limit_keys = keys;
+        self
+    }
+
     /// Whether 0.x tokens (the `mercure` claim: no `typ`, `aud`, `iss` or
     /// `exp` checked) authorize 1.0 requests: `match=` subscriptions and the
     /// 1.0 subscriptions API. Default `false`: a 1.0 request needs a 1.0
@@ -693,6 +751,17 @@ impl HubConfigBuilder {
                 "the head and body timeouts must not be zero".into(),
             ));
         }
+        for limit in [self.publish_rate, self.subscribe_rate]
+            .into_iter()
+            .flatten()
+        {
+            limit.quota()?;
+        }
+        if self.rate_limit_keys == 0 {
+            return Err(Error::InvalidConfig(
+                "the rate limit table must hold at least one key".into(),
+            ));
+        }
         let (subscriber_keys, subscriber_jwks) =
             if self.subscriber_keys.is_empty() && self.subscriber_jwks.is_empty() {
                 (self.publisher_keys.clone(), self.publisher_jwks.clone())
@@ -738,6 +807,9 @@ impl HubConfigBuilder {
             body_timeout: crate::time::clamp(self.body_timeout),
             max_connections: self.max_connections,
             max_connections_per_address: self.max_connections_per_address,
+            publish_rate: self.publish_rate,
+            subscribe_rate: self.subscribe_rate,
+            rate_limit_keys: self.rate_limit_keys,
             accept_v0_tokens_for_v1: self.accept_v0_tokens_for_v1,
             allow_missing_issuer: self.allow_missing_issuer,
             accept_short_detail_type: self.accept_short_detail_type,

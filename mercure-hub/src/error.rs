@@ -57,6 +57,13 @@ pub enum Error {
     /// cannot be read now (HTTP 503).
     #[error("the hub's history is unavailable: {0}")]
     Unavailable(String),
+    /// The client sent more requests than its rate limit allows (HTTP 429
+    /// with `Retry-After`).
+    #[error("too many requests: try again in {} s", crate::rate::retry_after_seconds(*retry_after))]
+    RateLimited {
+        /// How long until the client's next request is allowed.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// The result type of this crate.

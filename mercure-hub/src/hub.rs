@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) publishers: Verifier,
     pub(crate) subscribers: Verifier,
     pub(crate) counters: Arc<Counters>,
+    /// The request rate limits of HTTP clients.
+    pub(crate) rate_limits: crate::rate::RateLimits,
     /// The replay budget, in KiB (see [`crate::subscription::Replay`]).
     pub(crate) replay_budget: Arc<tokio::sync::Semaphore>,
     dispatcher: Arc<Dispatcher>,
@@ -108,8 +110,16 @@ impl EmbeddedHub {
         let replay_budget = Arc::new(tokio::sync::Semaphore::new(
             crate::subscription::replay_budget_units(config.replay_bytes),
         ));
+        // Checked by `HubConfigBuilder::build`.
+        let rate_limits = crate::rate::RateLimits::of(
+            config.publish_rate,
+            config.subscribe_rate,
+            config.rate_limit_keys,
+        )
+        .unwrap_or_default();
         let hub = Self {
             inner: Arc::new(Inner {
+                rate_limits,
                 matchers,
                 publishers,
                 subscribers,
@@ -374,6 +384,12 @@ impl EmbeddedHub {
     /// A snapshot of the counters (and, in a cluster, of the instance id).
     pub fn metrics(&self) -> Metrics {
         let mut metrics = self.inner.counters.snapshot();
+        let limits = &self.inner.rate_limits;
+        metrics.rate_limit_keys = [&limits.publish, &limits.subscribe]
+            .into_iter()
+            .flatten()
+            .map(|limiter| limiter.keys() as u64)
+            .sum();
         metrics.instance = self.instance_id().map(Arc::from);
         metrics
     }

@@ -42,7 +42,10 @@ mod jwks;
 mod key;
 mod matcher;
 mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod outbox;
+mod rate;
 mod subscriber;
 mod subscription;
 mod template;
@@ -53,8 +56,9 @@ pub use cluster::{Cluster, ClusterCommand, ClusterSubscriptions, Member, Presenc
 pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_SIZE,
     DEFAULT_HUB_URL, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_TOPICS, DEFAULT_QUEUE_BYTES,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_REPLAY_BYTES, DialectSupport, HubConfig, HubConfigBuilder,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_TOPICS, DEFAULT_PUBLISH_RATE,
+    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RATE_LIMIT_KEYS, DEFAULT_REPLAY_BYTES,
+    DEFAULT_SUBSCRIBE_RATE, DialectSupport, HubConfig, HubConfigBuilder,
 };
 pub use error::{Error, Result};
 pub use event::{Cursor, Event};
@@ -69,6 +73,7 @@ pub use jwks::{
 pub use key::VerificationKey;
 pub use mercure_core::token::Algorithm;
 pub use metrics::Metrics;
+pub use rate::RateLimit;
 pub use subscriber::{PrivateAccess, SubscribeRequest, SubscriptionInfo};
 pub use subscription::Subscription;
 #[cfg(feature = "durable")]

@@ -18,7 +18,7 @@ use mercure_core::ProtocolVersion;
 use mercure_core::token::{Grants, SigningKey, TokenFactory};
 use mercure_hub::{
     DialectSupport, DurableOptions, DurableTransport, EmbeddedHub, HubConfig, Jwks,
-    MemoryTransport, RedisOptions, RedisTransport, Transport, VerificationKey,
+    MemoryTransport, RateLimit, RedisOptions, RedisTransport, Transport, VerificationKey,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -215,6 +215,25 @@ struct Args {
     /// (0: no limit; behind a reverse proxy, raise it or set 0); more: 429.
     #[arg(long, env = "MERCURE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = mercure_hub::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
     max_connections_per_address: usize,
+    /// Publish requests a second one client may send (its token's subject,
+    /// else its IPv4 address or IPv6 /64; fractions allowed; 0: no limit);
+    /// more: 429 with Retry-After.
+    #[arg(long, env = "MERCURE_PUBLISH_RATE", default_value_t = mercure_hub::DEFAULT_PUBLISH_RATE.per_second(), help_heading = "Rate limits")]
+    publish_rate: f64,
+    /// Publish requests one client may send at once, beyond its rate.
+    #[arg(long, env = "MERCURE_PUBLISH_BURST", default_value_t = mercure_hub::DEFAULT_PUBLISH_RATE.burst(), help_heading = "Rate limits")]
+    publish_burst: u32,
+    /// Subscribe and subscriptions API requests a second one client may
+    /// send (keyed as --publish-rate; 0: no limit); more: 429.
+    #[arg(long, env = "MERCURE_SUBSCRIBE_RATE", default_value_t = mercure_hub::DEFAULT_SUBSCRIBE_RATE.per_second(), help_heading = "Rate limits")]
+    subscribe_rate: f64,
+    /// Subscribe requests one client may send at once, beyond its rate.
+    #[arg(long, env = "MERCURE_SUBSCRIBE_BURST", default_value_t = mercure_hub::DEFAULT_SUBSCRIBE_RATE.burst(), help_heading = "Rate limits")]
+    subscribe_burst: u32,
+    /// Clients whose rate limit state is kept, per limit (the idlest are
+    /// forgotten beyond).
+    #[arg(long, env = "MERCURE_RATE_LIMIT_KEYS", default_value_t = mercure_hub::DEFAULT_RATE_LIMIT_KEYS, help_heading = "Rate limits")]
+    rate_limit_keys: usize,
     /// Let 0.x tokens (no typ, aud, iss or exp checked) authorize 1.0
     /// requests (match= subscriptions, the 1.0 subscriptions API).
     #[arg(long, env = "MERCURE_ACCEPT_V0_TOKENS_FOR_V1")]
@@ -251,6 +270,12 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "MERCURE_LOG", default_value = "info")]
     log: String,
+    /// Export the hub's spans (mercure.publish, mercure.subscribe,
+    /// mercure.subscriptions, mercure.transport.history) to this OTLP/HTTP
+    /// collector, e.g. http://localhost:4318 (binaries built with the
+    /// `otlp` feature).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
     /// Print tokens and curl commands to try the hub (needs an HMAC key).
     #[arg(long, env = "MERCURE_DEMO")]
     demo: bool,
@@ -269,6 +294,23 @@ fn main() -> ExitCode {
         return code;
     }
     let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut telemetry = match telemetry::start(&args, filter) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("mercure-hub: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(filter) = telemetry.log_filter.take() {
+        logs(&args, filter);
+    }
+    let code = serve(args);
+    telemetry.flush();
+    code
+}
+
+/// Logs to standard output, through `filter`.
+fn logs(args: &Args, filter: EnvFilter) {
     if args.log_format == "json" {
         tracing_subscriber::fmt()
             .json()
@@ -283,6 +325,9 @@ fn main() -> ExitCode {
             .with_env_filter(filter)
             .init();
     }
+}
+
+fn serve(args: Args) -> ExitCode {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         runtime.worker_threads(workers.max(1));
@@ -336,6 +381,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .body_timeout(Duration::from_secs(args.body_timeout))
         .max_connections(args.max_connections)
         .max_connections_per_address(args.max_connections_per_address)
+        .publish_rate(
+            (args.publish_rate != 0.0)
+                .then(|| RateLimit::new(args.publish_rate, args.publish_burst)),
+        )
+        .subscribe_rate(
+            (args.subscribe_rate != 0.0)
+                .then(|| RateLimit::new(args.subscribe_rate, args.subscribe_burst)),
+        )
+        .rate_limit_keys(args.rate_limit_keys)
         .accept_v0_tokens_for_v1(args.accept_v0_tokens_for_v1)
         .allow_missing_issuer(args.allow_missing_issuer)
         .accept_short_detail_type(args.accept_short_detail_type)
@@ -692,5 +746,88 @@ fn secret(
             format!("cannot read the key file {}: {error}", path.display()).into()
         }),
         (None, None) => Ok(None),
+    }
+}
+
+/// OpenTelemetry export of the hub's spans (`--otlp-endpoint`).
+mod telemetry {
+    use tracing_subscriber::EnvFilter;
+
+    use super::Args;
+
+    /// What [`start`] set up.
+    pub(super) struct Telemetry {
+        /// The log filter, when the logs are still to be set up.
+        pub(super) log_filter: Option<EnvFilter>,
+        #[cfg(feature = "otlp")]
+        provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    }
+
+    impl Telemetry {
+        /// Sends the spans not exported yet.
+        pub(super) fn flush(self) {
+            #[cfg(feature = "otlp")]
+            if let Some(provider) = self.provider
+                && let Err(error) = provider.shutdown()
+            {
+                eprintln!("mercure-hub: the last spans could not be exported: {error}");
+            }
+        }
+    }
+
+    /// Sets up the logs and the span exporter together when
+    /// `--otlp-endpoint` is given; otherwise leaves the logs to the caller.
+    #[cfg(feature = "otlp")]
+    pub(super) fn start(args: &Args, filter: EnvFilter) -> Result<Telemetry, String> {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+
+        let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) else {
+            return Ok(Telemetry {
+                log_filter: Some(filter),
+                provider: None,
+            });
+        };
+        let service = std::env::var("OTEL_SERVICE_NAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "mercure-hub".to_owned());
+        let provider =
+            mercure_hub::otlp::exporter(endpoint, &service).map_err(|e| e.to_string())?;
+        let fmt = tracing_subscriber::fmt::layer();
+        let fmt = if args.log_format == "json" {
+            fmt.json().boxed()
+        } else {
+            fmt.with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stdout())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
+            .boxed()
+        };
+        tracing_subscriber::registry()
+            .with(fmt.with_filter(filter))
+            .with(mercure_hub::otlp::layer(&provider))
+            .init();
+        tracing::info!(endpoint, service, "exporting spans over OTLP");
+        Ok(Telemetry {
+            log_filter: None,
+            provider: Some(provider),
+        })
+    }
+
+    /// Without the `otlp` feature: says that `--otlp-endpoint` is ignored
+    /// (the variable may be set for every process of a host).
+    #[cfg(not(feature = "otlp"))]
+    pub(super) fn start(args: &Args, filter: EnvFilter) -> Result<Telemetry, String> {
+        if args.otlp_endpoint.as_deref().is_some_and(|e| !e.is_empty()) {
+            eprintln!(
+                "mercure-hub: --otlp-endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) ignored: \
+                 this binary was built without the otlp feature"
+            );
+        }
+        Ok(Telemetry {
+            log_filter: Some(filter),
+        })
     }
 }

@@ -13,6 +13,8 @@ pub(crate) struct Counters {
     pub(crate) updates_published: AtomicU64,
     pub(crate) updates_deduplicated: AtomicU64,
     pub(crate) updates_rejected: AtomicU64,
+    pub(crate) publishes_rate_limited: AtomicU64,
+    pub(crate) subscribes_rate_limited: AtomicU64,
 }
 
 impl Counters {
@@ -24,6 +26,9 @@ impl Counters {
             updates_published: self.updates_published.load(Ordering::Relaxed),
             updates_deduplicated: self.updates_deduplicated.load(Ordering::Relaxed),
             updates_rejected: self.updates_rejected.load(Ordering::Relaxed),
+            publishes_rate_limited: self.publishes_rate_limited.load(Ordering::Relaxed),
+            subscribes_rate_limited: self.subscribes_rate_limited.load(Ordering::Relaxed),
+            rate_limit_keys: 0,
             instance: None,
         }
     }
@@ -47,8 +52,15 @@ pub struct Metrics {
     pub updates_published: u64,
     /// Publishes answered from history because their id was already published.
     pub updates_deduplicated: u64,
-    /// Publish requests refused (invalid, unauthorized).
+    /// Publish requests refused (invalid, unauthorized, rate limited).
     pub updates_rejected: u64,
+    /// Publish requests refused by the client's rate limit (429).
+    pub publishes_rate_limited: u64,
+    /// Subscribe and subscriptions API requests refused by the client's
+    /// rate limit (429).
+    pub subscribes_rate_limited: u64,
+    /// Clients whose rate limit state is held now (both limits together).
+    pub rate_limit_keys: u64,
     /// The id of this hub instance in a cluster (see
     /// [`Cluster::instance`](crate::Cluster::instance)); `None` for a hub
     /// that is the only one.
@@ -65,7 +77,7 @@ impl Metrics {
     /// assert!(text.contains("mercure_subscribers_connected 0\n"));
     /// ```
     pub fn to_prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, u64); 6] = [
+        let rows: [(&str, &str, &str, u64); 9] = [
             (
                 "mercure_subscribers_connected",
                 "gauge",
@@ -101,6 +113,24 @@ impl Metrics {
                 "counter",
                 "Publish requests refused.",
                 self.updates_rejected,
+            ),
+            (
+                "mercure_publish_rate_limited_total",
+                "counter",
+                "Publish requests refused by the client's rate limit.",
+                self.publishes_rate_limited,
+            ),
+            (
+                "mercure_subscribe_rate_limited_total",
+                "counter",
+                "Subscribe and subscriptions API requests refused by the client's rate limit.",
+                self.subscribes_rate_limited,
+            ),
+            (
+                "mercure_rate_limit_keys",
+                "gauge",
+                "Clients whose rate limit state is held.",
+                self.rate_limit_keys,
             ),
         ];
         let mut text = String::with_capacity(1024);

@@ -306,6 +306,11 @@ pub(crate) enum Direct {
 }
 
 impl Subscription {
+    /// The subscriber's id.
+    pub(crate) fn subscriber_id(&self) -> &str {
+        &self.entry.id
+    }
+
     /// The bytes sent before live events, a piece at a time: the opening
     /// comment, then the history the subscriber asked for, read one page
     /// at a time (nothing more of it is held). `None` once all are sent,
@@ -342,7 +347,21 @@ impl Subscription {
             let reading = replay.reading.get_or_insert_with(|| {
                 let transport = Arc::clone(&self.hub.config.transport);
                 let page = Page::new(replay.after, replay.up_to, PAGE_EVENTS, PAGE_BYTES);
-                SyncWrapper::new(Box::pin(async move { transport.page(page).await }))
+                let span = tracing::debug_span!(
+                    "mercure.transport.history",
+                    subscriber_id = %self.entry.id,
+                    events = tracing::field::Empty,
+                );
+                SyncWrapper::new(Box::pin(tracing::Instrument::instrument(
+                    async move {
+                        let events = transport.page(page).await;
+                        if let Ok(events) = &events {
+                            tracing::Span::current().record("events", events.len());
+                        }
+                        events
+                    },
+                    span,
+                )))
             });
             let events = match reading.get_mut().as_mut().poll(cx) {
                 Poll::Pending if chunk.is_empty() => return Poll::Pending,

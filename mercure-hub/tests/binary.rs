@@ -412,6 +412,50 @@ async fn limits_and_token_rules_come_from_flags_and_the_environment() {
     );
 }
 
+#[tokio::test]
+async fn rate_limits_come_from_flags_and_the_environment() {
+    let hub = spawn(
+        &[
+            "--publish-rate",
+            "0.01",
+            "--publish-burst",
+            "2",
+            "--anonymous",
+        ],
+        &[
+            (
+                "MERCURE_JWT_KEY",
+                std::str::from_utf8(support::SECRET).unwrap(),
+            ),
+            ("MERCURE_SUBSCRIBE_RATE", "0.01"),
+            ("MERCURE_SUBSCRIBE_BURST", "1"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let token = support::factory(ProtocolVersion::V0, &hub.url)
+        .mint(&Grants::publish_all())
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = client
+            .post(&hub.url)
+            .bearer_auth(token.expose())
+            .form(&[("topic", "https://example.com/t")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert_eq!(response.headers()["retry-after"], "100");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let subscribe = || client.get(format!("{}?topic=t", hub.url)).send();
+    let open = subscribe().await.unwrap();
+    assert_eq!(open.status(), 200);
+    assert_eq!(subscribe().await.unwrap().status(), 429);
+}
+
 /// Stops `hub` (SIGKILL: nothing is flushed on the way out) and returns its
 /// working directory.
 fn kill(mut hub: Hub) -> WorkDir {

@@ -7,7 +7,7 @@
 //! ([`Permit::another`]).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -240,24 +240,10 @@ async fn answer(mut stream: TcpStream, why: Refused) {
 }
 
 /// The source a connection is counted against: its IPv4 address, or the
-/// /64 network of its IPv6 address (one host commonly holds a whole /64).
+/// /64 network of its IPv6 address (one host commonly holds a whole /64);
+/// the rate limits key clients the same way.
 fn source(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(
-                segments[0],
-                segments[1],
-                segments[2],
-                segments[3],
-                0,
-                0,
-                0,
-                0,
-            ))
-        }
-    }
+    crate::rate::source(peer)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -41,6 +43,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, Sleep};
 
 use super::admission::{Permit, Refused};
+use super::client::Counted;
 
 /// How long a write may wait for the client to read before the connection
 /// (on the lean path: the subscriber) is dropped.
@@ -82,13 +85,17 @@ pub(super) struct Connection<S = TcpStream> {
     pub(super) stream: S,
     /// Its slot in the server's admission, held for its whole life.
     pub(super) permit: Permit,
+    /// The client's address.
+    pub(super) peer: SocketAddr,
     /// When it was accepted: the head timeout runs from there.
     pub(super) started: Instant,
 }
 
 /// Serves `connection` with hyper and `app`, replaying `prefix` (the bytes
 /// already read from it), until it ends; `shutdown` (when given) asks for a
-/// graceful close once it changes or its sender goes away.
+/// graceful close once it changes or its sender goes away. Every request
+/// carries the client's address (axum's `ConnectInfo<SocketAddr>`), the
+/// first also `counted` when given (the lean path's rate limit verdict).
 pub(super) async fn serve<S>(
     connection: Connection<S>,
     prefix: Bytes,
@@ -96,16 +103,22 @@ pub(super) async fn serve<S>(
     app: Router,
     head_timeout: Duration,
     shutdown: Option<watch::Receiver<()>>,
+    counted: Option<Counted>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let Connection {
         stream,
         permit,
+        peer,
         started,
     } = connection;
     let io = TokioIo::new(Io::new(stream, prefix));
-    let service = TowerToHyperService::new(app);
+    let service = WithClient {
+        inner: TowerToHyperService::new(app),
+        peer: ConnectInfo(peer),
+        counted: Arc::new(Mutex::new(counted)),
+    };
     match protocol {
         Protocol::Http1 => {
             let mut builder = http1::Builder::new();
@@ -348,10 +361,39 @@ impl Drop for StreamGuard {
     }
 }
 
+/// The router, told who the client is on every request.
+#[derive(Debug, Clone)]
+struct WithClient {
+    inner: TowerToHyperService<Router>,
+    peer: ConnectInfo<SocketAddr>,
+    /// For the first request only.
+    counted: Arc<Mutex<Option<Counted>>>,
+}
+
+impl Service<Request<Incoming>> for WithClient {
+    type Response = <TowerToHyperService<Router> as Service<Request<Incoming>>>::Response;
+    type Error = <TowerToHyperService<Router> as Service<Request<Incoming>>>::Error;
+    type Future = <TowerToHyperService<Router> as Service<Request<Incoming>>>::Future;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        let extensions = request.extensions_mut();
+        extensions.insert(self.peer);
+        let counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(counted) = counted {
+            extensions.insert(counted);
+        }
+        self.inner.call(request)
+    }
+}
+
 /// The router, counting the streams of an HTTP/2 connection.
 #[derive(Debug, Clone)]
 struct Tracked {
-    inner: TowerToHyperService<Router>,
+    inner: WithClient,
     streams: Arc<Streams>,
 }
 

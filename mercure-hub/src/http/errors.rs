@@ -16,6 +16,7 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, Some(Some("insufficient_scope"))),
         Error::NotFound => (StatusCode::NOT_FOUND, None),
         Error::Closed | Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, None),
         Error::InvalidConfig(_) | Error::InvalidKey(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         _ => (StatusCode::BAD_REQUEST, None),
     };
@@ -34,6 +35,12 @@ pub(super) fn respond(hub: &EmbeddedHub, error: &Error) -> Response {
         other => other.to_string(),
     };
     let mut response = (status, format!("{public}\n")).into_response();
+    if let Error::RateLimited { retry_after } = error {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::rate::retry_after_seconds(*retry_after)),
+        );
+    }
     if let Some(code) = challenge
         && hub.config().support.accepts(ProtocolVersion::V1)
     {

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::admission::{Admission, Limits};
+use super::client::{Client, Counted};
 use super::connection::{Connection, Protocol, WRITE_TIMEOUT};
 use super::cors::Cors;
 use crate::subscription::Direct;
@@ -191,8 +192,9 @@ async fn connection(
         read = read_head(&mut connection.stream, &mut head, head_timeout) => read,
         _ = signal.changed() => return,
     };
+    let mut client = Client::at(connection.peer.ip());
     if read == Head::Complete
-        && let Some(subscription) = lean_subscription(&hub, &head).await
+        && let Some(subscription) = lean_subscription(&hub, &head, &mut client).await
     {
         let cors = cors_headers(cors.as_deref(), &head);
         // Free the request buffer: the stream may stay open for hours.
@@ -214,6 +216,9 @@ async fn connection(
         app,
         head_timeout,
         Some(signal),
+        // A subscription refused here is answered by the router, with
+        // the rate limit verdict reached here (counted once).
+        client.verdict.map(Counted),
     )
     .await;
     drop(alive);
@@ -282,14 +287,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The subscription a request head asks for, when it is a plain HTTP/1.1
 /// `GET` of the hub that the hub accepts; `None` sends it to hyper (which
 /// also writes the error responses).
-async fn lean_subscription(hub: &EmbeddedHub, head: &[u8]) -> Option<Subscription> {
+async fn lean_subscription(
+    hub: &EmbeddedHub,
+    head: &[u8],
+    client: &mut Client,
+) -> Option<Subscription> {
     let (query, map) = lean_request(hub, head)?;
     // Boxed: the subscribing future is large and short-lived, and the
     // connection's task, which lives as long as the stream, would
     // otherwise keep room for it (kilobytes per idle subscriber).
-    Box::pin(super::subscribe::handle(hub, query.as_bytes(), &map))
-        .await
-        .ok()
+    Box::pin(super::subscribe::handle(
+        hub,
+        query.as_bytes(),
+        &map,
+        client,
+    ))
+    .await
+    .ok()
 }
 
 /// The query and headers of a request head that may take the lean path
@@ -653,7 +667,11 @@ mod tests {
     #[tokio::test]
     async fn only_plain_http_1_1_subscriptions_take_the_lean_path() {
         let hub = hub();
-        assert!(lean_subscription(&hub, GET).await.is_some());
+        assert!(
+            lean_subscription(&hub, GET, &mut Client::default())
+                .await
+                .is_some()
+        );
         for head in [
             &b"GET /.well-known/mercure?topic=t HTTP/1.0\r\n\r\n"[..],
             b"POST /.well-known/mercure?topic=t HTTP/1.1\r\n\r\n",
@@ -673,7 +691,9 @@ mod tests {
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         ] {
             assert!(
-                lean_subscription(&hub, head).await.is_none(),
+                lean_subscription(&hub, head, &mut Client::default())
+                    .await
+                    .is_none(),
                 "{}",
                 String::from_utf8_lossy(head)
             );

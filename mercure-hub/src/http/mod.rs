@@ -2,6 +2,7 @@
 
 mod admission;
 mod body;
+mod client;
 mod connection;
 mod cors;
 mod errors;
@@ -179,6 +180,7 @@ where
                 app,
                 head_timeout,
                 Some(signal),
+                None,
             )
             .await;
         });
@@ -212,6 +214,7 @@ async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> Connectio
                 return Connection {
                     stream,
                     permit,
+                    peer,
                     started: tokio::time::Instant::now(),
                 };
             }

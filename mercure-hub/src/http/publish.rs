@@ -8,7 +8,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mercure_core::{ProtocolVersion, Update};
+use tracing::Instrument;
+use tracing::field::Empty;
 
+use super::client::{self, Client, Limit};
 use super::errors::respond;
 use super::token::{self, Source};
 use crate::auth::Authorization;
@@ -21,10 +24,36 @@ use crate::{DialectSupport, EmbeddedHub, Error};
 /// found and verified, the right to publish at all, the content type), so
 /// that a client without a publisher's token never has its body read; then
 /// the body is read, within the hub's size and time limits, and the update
-/// checked against the token's topics.
+/// checked against the token's topics. In a `mercure.publish` span (the
+/// request's W3C trace context its parent, with the `otlp` feature).
 pub(super) async fn publish(
     State(hub): State<EmbeddedHub>,
+    client: Client,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let span = tracing::debug_span!(
+        "mercure.publish",
+        otel.kind = "server",
+        dialect = Empty,
+        topics = Empty,
+        update_id = Empty,
+        status = Empty,
+    );
+    #[cfg(feature = "otlp")]
+    crate::otlp::set_parent(&span, &headers);
+    let response = publish_in_span(hub, client, query, headers, body)
+        .instrument(span.clone())
+        .await;
+    span.record("status", response.status().as_u16());
+    response
+}
+
+async fn publish_in_span(
+    hub: EmbeddedHub,
+    mut client: Client,
+    query: Option<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -33,6 +62,15 @@ pub(super) async fn publish(
         Ok(authorization) => authorization,
         Err(error) => return refuse(&hub, &error),
     };
+    // After the token (whose subject is the client), before the body.
+    if let Err(error) = client::check(
+        &hub,
+        Limit::Publish,
+        authorization.rate_subject(),
+        &mut client,
+    ) {
+        return refuse(&hub, &error);
+    }
     let body = match super::body::read(&headers, body, config.max_body, config.body_timeout).await {
         Ok(body) => body,
         Err(error) => {
@@ -88,6 +126,7 @@ async fn admit(
     if source == Source::Query && authorization.dialect == ProtocolVersion::V1 {
         return Err(Error::InvalidToken(QUERY_TOKEN_IS_V0.into()));
     }
+    tracing::Span::current().record("dialect", tracing::field::display(authorization.dialect));
     if authorization.publish.is_empty() {
         return Err(Error::Forbidden(
             "the token does not allow publishing".into(),
@@ -119,6 +158,8 @@ async fn handle(
     let config = hub.config();
     let inner = &hub.inner;
     let update = parse_form(body, config.max_topics)?;
+    let span = tracing::Span::current();
+    span.record("topics", update.topics().len());
     inner.validate(&update)?;
     let topics = TopicSet::new(Arc::from(update.topics()));
     if !authorization.may_publish_all(&topics, &config.url) {
@@ -126,7 +167,9 @@ async fn handle(
             "the token does not allow publishing to every topic of this update".into(),
         ));
     }
-    Ok(inner.dispatch(&update).await?.into_string())
+    let id = inner.dispatch(&update).await?.into_string();
+    span.record("update_id", id.as_str());
+    Ok(id)
 }
 
 /// Why a 1.0 token is refused in the `authorization` query parameter: that

@@ -7,7 +7,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mercure_core::{ProtocolVersion, TopicSelector};
+use tracing::Instrument;
+use tracing::field::Empty;
 
+use super::client::{self, Client, Limit};
 use super::errors::respond;
 use super::publish::{QUERY_TOKEN_IS_V0, cookie_dialects};
 use super::token::{self, Source};
@@ -18,10 +21,12 @@ use crate::{EmbeddedHub, Error, SubscribeRequest, Subscription};
 
 pub(super) async fn subscribe(
     State(hub): State<EmbeddedHub>,
+    mut client: Client,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    match handle(&hub, query.as_deref().unwrap_or("").as_bytes(), &headers).await {
+    let query = query.as_deref().unwrap_or("").as_bytes();
+    match handle(&hub, query, &headers, &mut client).await {
         Ok(subscription) => subscription.into_response(),
         Err(error) => {
             tracing::debug!(%error, "subscription refused");
@@ -42,6 +47,7 @@ pub(super) const MAX_QUERY_BODY: usize = 64 * 1024;
 /// of at most [`MAX_QUERY_BODY`] bytes, is read. Other methods get 405.
 pub(super) async fn query_method(
     State(hub): State<EmbeddedHub>,
+    client: Client,
     method: axum::http::Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -55,9 +61,52 @@ pub(super) async fn query_method(
         )
             .into_response();
     }
+    let span = subscribe_span(&headers);
+    query_in_span(hub, client, query, headers, body)
+        .instrument(span)
+        .await
+}
+
+/// The `mercure.subscribe` span of a request (the request's W3C trace
+/// context its parent, with the `otlp` feature).
+fn subscribe_span(headers: &HeaderMap) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "mercure.subscribe",
+        otel.kind = "server",
+        dialect = Empty,
+        selectors = Empty,
+        subscriber_id = Empty,
+    );
+    #[cfg(feature = "otlp")]
+    crate::otlp::set_parent(&span, headers);
+    #[cfg(not(feature = "otlp"))]
+    let _ = headers;
+    span
+}
+
+/// Records what a subscription request gave in its span.
+fn record(result: &Result<Subscription, Error>) {
+    if let Ok(subscription) = result {
+        tracing::Span::current().record("subscriber_id", subscription.subscriber_id());
+    }
+}
+
+async fn query_in_span(
+    hub: EmbeddedHub,
+    mut client: Client,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
     // The token is found and verified before the body is read: a client
     // that may not subscribe never has its body read.
-    let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers).await {
+    let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers)
+        .await
+        .and_then(|authorization| {
+            let subject = authorization.as_ref().and_then(|a| a.rate_subject());
+            client::check(&hub, Limit::Subscribe, subject, &mut client)?;
+            Ok(authorization)
+        }) {
         Ok(authorization) => authorization,
         Err(error) => {
             tracing::debug!(%error, "subscription refused");
@@ -83,6 +132,7 @@ pub(super) async fn query_method(
         )),
         Err(error) => Err(error),
     };
+    record(&result);
     match result {
         Ok(subscription) => subscription.into_response(),
         Err(error) => {
@@ -201,27 +251,42 @@ fn too_many_selectors(max: usize) -> Error {
     Error::InvalidSubscribe(format!("at most {max} topic selectors are allowed"))
 }
 
-/// Subscribes as the query string `query` asks.
+/// Subscribes as the query string `query` asks, for `client` (whose rate
+/// limit is checked once the token is verified).
 pub(super) async fn handle(
     hub: &EmbeddedHub,
     query: &[u8],
     headers: &HeaderMap,
+    client: &mut Client,
 ) -> Result<Subscription, Error> {
-    let query = parse_query(hub, query)?;
-    handle_query(hub, query, headers).await
+    let span = subscribe_span(headers);
+    async {
+        let query = parse_query(hub, query)?;
+        let result = handle_query(hub, query, headers, client).await;
+        record(&result);
+        result
+    }
+    .instrument(span)
+    .await
 }
 
 async fn handle_query(
     hub: &EmbeddedHub,
     mut query: Query,
     headers: &HeaderMap,
+    client: &mut Client,
 ) -> Result<Subscription, Error> {
     // The `authorization` query parameter is a 0.x feature.
     let query_token = match query.dialect {
         ProtocolVersion::V0 => query.token.take(),
         ProtocolVersion::V1 => None,
     };
+    let span = tracing::Span::current();
+    span.record("dialect", tracing::field::display(query.dialect));
+    span.record("selectors", query.selectors.len());
     let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers).await?;
+    let subject = authorization.as_ref().and_then(|a| a.rate_subject());
+    client::check(hub, Limit::Subscribe, subject, client)?;
     subscribe_with(hub, query, authorization, headers).await
 }
 

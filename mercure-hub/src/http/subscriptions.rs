@@ -7,6 +7,7 @@ use mercure_core::{EventId, ProtocolVersion, TopicSelector};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
+use super::client::{self, Client, Limit};
 use super::errors::respond;
 use super::publish::cookie_dialects;
 use super::token;
@@ -19,10 +20,16 @@ const TRUNCATED: header::HeaderName = header::HeaderName::from_static("mercure-t
 
 pub(super) async fn subscriptions(
     State(hub): State<EmbeddedHub>,
+    mut client: Client,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match handle(&hub, uri.path(), &headers).await {
+    let span = tracing::debug_span!("mercure.subscriptions", otel.kind = "server");
+    #[cfg(feature = "otlp")]
+    crate::otlp::set_parent(&span, &headers);
+    let handled =
+        tracing::Instrument::instrument(handle(&hub, uri.path(), &headers, &mut client), span);
+    match handled.await {
         Ok(response) => response,
         Err(error) => respond(&hub, &error),
     }
@@ -69,12 +76,18 @@ fn parse_target(rest: &[&str], dialect: ProtocolVersion) -> Result<Target, Error
     }
 }
 
-async fn handle(hub: &EmbeddedHub, path: &str, headers: &HeaderMap) -> Result<Response, Error> {
+async fn handle(
+    hub: &EmbeddedHub,
+    path: &str,
+    headers: &HeaderMap,
+    client: &mut Client,
+) -> Result<Response, Error> {
     let config = hub.config();
     let inner = &hub.inner;
     let (token, _) =
         token::find(headers, None, &cookie_dialects(config.support)).ok_or(Error::MissingToken)?;
     let authorization = inner.subscribers.verify(&token, &inner.matchers).await?;
+    client::check(hub, Limit::Subscribe, authorization.rate_subject(), client)?;
     let base = collection_path(config.path(), ProtocolVersion::V0, None);
     let rest = path
         .strip_prefix(base.as_str())

@@ -379,6 +379,7 @@ async fn connection(
     let Connection {
         stream,
         permit,
+        peer,
         started,
     } = accepted;
     let handshake = tokio::time::timeout_at(
@@ -419,6 +420,7 @@ async fn connection(
         Connection {
             stream,
             permit,
+            peer,
             started,
         },
         prefix,
@@ -426,6 +428,9 @@ async fn connection(
         app,
         head_timeout,
         Some(signal),
+        // Over TLS every request goes through the router, whose handlers
+        // apply the rate limits.
+        None,
     )
     .await;
     drop(alive);
