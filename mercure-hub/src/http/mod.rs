@@ -32,6 +32,7 @@ use self::connection::Connection;
 use crate::EmbeddedHub;
 
 pub use lean::serve_hub;
+pub(crate) use publish::parse_form;
 
 impl EmbeddedHub {
     /// The hub's routes, to merge into an application's router: the hub
