@@ -20,8 +20,11 @@ pub mod sse;
 pub mod token;
 pub mod www_authenticate;
 
+/// A target's body.
+pub type Run = fn(&[u8]);
+
 /// Every target, by the name of its binary and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Run)] = &[
     ("lean_head", lean_head::run),
     ("link_header", link_header::run),
     ("publish_form", publish_form::run),

@@ -92,10 +92,15 @@ pub fn run(body: &[u8]) {
         "data: \"{}\"",
         shown(body)
     );
-    assert_eq!(update.id(), all("id").last(), "id: \"{}\"", shown(body));
+    assert_eq!(
+        update.id(),
+        all("id").next_back(),
+        "id: \"{}\"",
+        shown(body)
+    );
     assert_eq!(
         update.event_type(),
-        all("type").last(),
+        all("type").next_back(),
         "type: \"{}\"",
         shown(body)
     );
