@@ -36,6 +36,8 @@ mod documents;
 mod error;
 mod event;
 mod form;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod hub;
 mod jwks;

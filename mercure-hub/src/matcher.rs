@@ -746,14 +746,21 @@ impl MatcherCache {
 
     fn compile_url_pattern(&self, expression: &str) -> Result<UrlMatcher, String> {
         let limit = self.limits.max_pattern_size;
+        check_brackets(expression)?;
         check_regex_groups(expression, limit)?;
-        let init = UrlPatternInit::parse_constructor_string::<regex::Regex>(
-            expression,
-            Some(self.base.clone()),
-        )
-        .map_err(|e| e.to_string())?;
-        let parsed = urlpattern::quirks::parse_pattern(init, UrlPatternOptions::default())
-            .map_err(|e| e.to_string())?;
+        // `urlpattern` 0.3 panics on some patterns (an `unwrap` in
+        // `generate_pattern_string` for `*://*/**\t**`, found by the
+        // `selector` fuzz target): a pattern it cannot read is refused,
+        // whatever the way it fails.
+        let base = self.base.clone();
+        let parsed = std::panic::catch_unwind(move || {
+            let init =
+                UrlPatternInit::parse_constructor_string::<regex::Regex>(expression, Some(base))
+                    .map_err(|e| e.to_string())?;
+            urlpattern::quirks::parse_pattern(init, UrlPatternOptions::default())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|_| "the URL pattern parser failed on this pattern".to_owned())??;
         let mut size = std::mem::size_of::<UrlMatcher>();
         let mut compile = |component: UrlPatternComponent| -> Result<ComponentMatcher, String> {
             let matcher = component.matcher;
@@ -810,6 +817,32 @@ fn off_worker<T>(compile: impl FnOnce() -> T) -> T {
     } else {
         compile()
     }
+}
+
+/// Refuses a pattern where an unescaped `]` closes no `[` before it:
+/// `urlpattern` 0.3's constructor parser counts IPv6 brackets of the
+/// hostname in an unsigned integer and subtracts for such a `]`, which
+/// panics (overflow checks) or wraps and misreads the rest of the pattern
+/// (found by the `selector` fuzz target). Conservative: a `]` anywhere
+/// counts, as a bracket in a hostname, a group or a class would.
+fn check_brackets(expression: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut bytes = expression.bytes();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b'\\' => {
+                bytes.next();
+            }
+            b'[' => depth += 1,
+            b']' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| "a ']' without a '[' before it".to_owned())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// At most 64 characters of `expression`, for error messages.
@@ -1194,6 +1227,31 @@ mod tests {
                     .unwrap_or(false);
                 assert_eq!(ours.matches(topic, &base), expected, "{pattern} vs {topic}");
             }
+        }
+    }
+
+    /// `urlpattern` 0.3 subtracts for a hostname's `]` without a `[`
+    /// (a panic with overflow checks): refused before it is reached.
+    #[test]
+    fn a_closing_bracket_without_an_opening_one_is_refused() {
+        let cache = cache();
+        for pattern in [
+            "https:]//*.example\u{3}/books/:id*",
+            "https://]example.com/*",
+            "https://[::1]]/*",
+        ] {
+            assert!(
+                cache.get(MatcherKind::UrlPattern, pattern).is_err(),
+                "{pattern}"
+            );
+        }
+        // Refused without a panic: `urlpattern` 0.3 unwraps a `None` here.
+        assert!(cache.get(MatcherKind::UrlPattern, "*://*/**\t**").is_err());
+        for pattern in ["/books/:id", "https://*.example.com/books/:id"] {
+            assert!(
+                cache.get(MatcherKind::UrlPattern, pattern).is_ok(),
+                "{pattern}"
+            );
         }
     }
 

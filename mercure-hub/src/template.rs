@@ -120,6 +120,11 @@ impl UriTemplate {
             && self.regex.is_match(topic)
     }
 
+    /// [`UriTemplate::is_match`] without the prefix and suffix shortcut.
+    pub(crate) fn is_match_without_shortcut(&self, topic: &str) -> bool {
+        self.regex.is_match(topic)
+    }
+
     /// An estimate of the bytes the compiled template takes.
     pub(crate) fn size(&self) -> usize {
         self.size

@@ -230,7 +230,7 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
 
 /// Reads the publish form into an [`Update`]: strictly UTF-8, at most
 /// `max_topics` topics (counted while reading).
-fn parse_form(body: &[u8], max_topics: usize) -> Result<Update, Error> {
+pub(crate) fn parse_form(body: &[u8], max_topics: usize) -> Result<Update, Error> {
     let mut topics = Vec::new();
     let mut data = None;
     let mut private = false;
