@@ -64,6 +64,13 @@ impl MatcherLimits {
     /// Default [`MatcherLimits::max_pattern_size`] (32 KiB: realistic
     /// patterns take 1 to 10 KiB).
     pub(crate) const MAX_PATTERN_SIZE: usize = 32 << 10;
+    /// Most wildcards and groups (`*`, `:name`, `(regex)`: each one a
+    /// group of the regular expression a component compiles to) one URL
+    /// pattern may hold. Matching a topic costs about its length times the
+    /// size of the automaton, which grows with every group: 200 wildcards
+    /// (`*://*/***...`, found by the `selector` fuzz target) took 7 ms per
+    /// topic within the size limit; realistic patterns use a handful.
+    pub(crate) const MAX_PATTERN_GROUPS: usize = 16;
 }
 
 impl Default for MatcherLimits {
@@ -425,23 +432,15 @@ fn ascii_only(hir: Hir) -> Hir {
     }
 }
 
-/// Builds `pattern` as the `regex` crate would (Unicode, UTF-8, leftmost
-/// first), for `haystack`, with every automaton limited to `limit` bytes:
+/// Builds `hir` (a pattern parsed for its haystack) as the `regex` crate
+/// would (Unicode, UTF-8, leftmost first), with every automaton limited to
+/// `limit` bytes:
 /// past it the build stops and the pattern is refused. No capture groups
 /// are kept and no DFA is built, lazy or full (matching only asks whether
 /// short anchored texts match, which the one-pass DFA or the bounded
 /// backtracker answer without the reverse automaton and caches of a lazy
 /// DFA; and whether a full DFA is built would depend on the features other
 /// crates enable).
-pub(crate) fn bounded_regex(
-    pattern: &str,
-    limit: usize,
-    haystack: Haystack,
-) -> Result<meta::Regex, String> {
-    build_regex(&parse(pattern, haystack)?, limit)
-}
-
-/// Builds `hir` as [`bounded_regex`] does.
 pub(crate) fn build_regex(hir: &Hir, limit: usize) -> Result<meta::Regex, String> {
     meta::Builder::new()
         .configure(
@@ -762,6 +761,7 @@ impl MatcherCache {
         })
         .map_err(|_| "the URL pattern parser failed on this pattern".to_owned())??;
         let mut size = std::mem::size_of::<UrlMatcher>();
+        let mut groups = 0usize;
         let mut compile = |component: UrlPatternComponent| -> Result<ComponentMatcher, String> {
             let matcher = component.matcher;
             let inner = match matcher.inner {
@@ -774,7 +774,15 @@ impl MatcherCache {
                     allow_empty,
                 },
                 ParsedInner::RegExp { regexp } => {
-                    ComponentInner::Regex(Box::new(bounded_regex(&regexp, limit, Haystack::Ascii)?))
+                    let hir = parse(&regexp, Haystack::Ascii)?;
+                    groups = groups.saturating_add(hir.properties().explicit_captures_len());
+                    if groups > MatcherLimits::MAX_PATTERN_GROUPS {
+                        return Err(format!(
+                            "it holds more than the {} wildcards and groups a URL pattern may hold",
+                            MatcherLimits::MAX_PATTERN_GROUPS
+                        ));
+                    }
+                    ComponentInner::Regex(Box::new(build_regex(&hir, limit)?))
                 }
             };
             let component = ComponentMatcher {
@@ -1247,6 +1255,26 @@ mod tests {
         }
         // Refused without a panic: `urlpattern` 0.3 unwraps a `None` here.
         assert!(cache.get(MatcherKind::UrlPattern, "*://*/**\t**").is_err());
+    }
+
+    #[test]
+    fn url_patterns_hold_a_bounded_number_of_wildcards_and_groups() {
+        let cache = cache();
+        let many = format!("*://*/{}", "*".repeat(200));
+        let error = cache.get(MatcherKind::UrlPattern, &many).unwrap_err();
+        assert!(
+            error.to_string().contains("wildcards and groups"),
+            "{error}"
+        );
+        let interleaved = format!("https://example.com/{}", "a*".repeat(17));
+        assert!(cache.get(MatcherKind::UrlPattern, &interleaved).is_err());
+        // Up to the bound, in any component.
+        let names: String = (1..=15).map(|i| format!(":p{i}/")).collect();
+        let bounded = format!("https://*.example.com/{names}");
+        assert!(
+            cache.get(MatcherKind::UrlPattern, &bounded).is_ok(),
+            "{bounded}"
+        );
         for pattern in ["/books/:id", "https://*.example.com/books/:id"] {
             assert!(
                 cache.get(MatcherKind::UrlPattern, pattern).is_ok(),

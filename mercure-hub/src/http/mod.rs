@@ -35,9 +35,9 @@ use self::connection::Connection;
 use crate::EmbeddedHub;
 
 pub use lean::serve_hub;
+pub(crate) use publish::parse_form;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfigSource, TlsError, serve_hub_tls};
-pub(crate) use publish::parse_form;
 
 impl EmbeddedHub {
     /// The hub's routes, to merge into an application's router: the hub
