@@ -598,3 +598,113 @@ async fn ten_event_sources_share_one_http2_connection_over_tls() {
     browser.close().await;
     server.abort();
 }
+
+/// The hub's debugger page (`--ui`) in Chromium: subscribe to a topic from
+/// the form, publish an update with a pasted token from the other form,
+/// and the update appears in the page's list, as text.
+#[tokio::test]
+async fn the_debugger_page_subscribes_and_publishes_in_a_browser() {
+    use mercure_client::token::{Grants, SigningKey, TokenFactory};
+    use mercure_hub::VerificationKey;
+
+    const SECRET: &str = "debugger-page-test-secret-of-32-bytes!";
+    let _turn = one_at_a_time().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let hub = mercure_hub::EmbeddedHub::new(
+        mercure_hub::HubConfig::builder()
+            .url(format!("{base}/.well-known/mercure"))
+            .anonymous(true)
+            .publisher_key(VerificationKey::hs256(SECRET).expect("key"))
+            .build()
+            .expect("hub"),
+    );
+    let app = hub.router().merge(hub.debugger_router());
+    let server = tokio::spawn(mercure_hub::serve(listener, app));
+    let token = TokenFactory::builder(SigningKey::hs256(SECRET).expect("key"))
+        .protocol(ProtocolVersion::V0)
+        .build()
+        .expect("factory")
+        .mint(&Grants::publish_all())
+        .expect("token")
+        .expose()
+        .to_owned();
+
+    let chromedriver = Chromedriver::start().await;
+    let browser = chromedriver.browser().await;
+    browser
+        .goto(&format!("{base}/.well-known/mercure/ui/"))
+        .await;
+    let set = |id: &str, value: &str| {
+        format!(
+            "(document.getElementById({}).value = {}, true)",
+            json!(id),
+            json!(value)
+        )
+    };
+    browser.eval(&set("dialect", "0.x")).await;
+    browser
+        .eval(&set("topics", "https://example.com/debug"))
+        .await;
+    browser
+        .eval("(document.getElementById('subscribe').click(), true)")
+        .await;
+    browser
+        .wait_until(
+            "the page's EventSource to connect",
+            "document.getElementById('state').textContent === 'Subscribed.'",
+            DEFAULT_WAIT,
+        )
+        .await;
+    let data = "<b>not markup</b> & 1";
+    browser
+        .eval(&set("publish-topics", "https://example.com/debug"))
+        .await;
+    browser.eval(&set("data", data)).await;
+    browser.eval(&set("publisher-token", &token)).await;
+    browser
+        .eval("(document.getElementById('publish').click(), true)")
+        .await;
+    browser
+        .wait_until(
+            "the published update in the list",
+            &format!(
+                "[...document.querySelectorAll('#events li')].some(li => li.textContent.endsWith({}))",
+                json!(format!("\n{data}"))
+            ),
+            DEFAULT_WAIT,
+        )
+        .await;
+    let published = browser
+        .eval("document.getElementById('published').textContent")
+        .await;
+    assert!(
+        published
+            .as_str()
+            .is_some_and(|t| t.starts_with("Published: urn:uuid:")),
+        "{published}"
+    );
+    // Written as text: no element came from the update's data.
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('#events b').length")
+            .await,
+        json!(0)
+    );
+    // A publish without a token is refused by the hub, and the page says so.
+    browser.eval(&set("publisher-token", "")).await;
+    browser
+        .eval("(document.getElementById('publish').click(), true)")
+        .await;
+    browser
+        .wait_until(
+            "the refusal",
+            "document.getElementById('published').textContent.startsWith('401')",
+            DEFAULT_WAIT,
+        )
+        .await;
+    browser.close().await;
+    server.abort();
+}

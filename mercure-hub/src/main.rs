@@ -254,6 +254,11 @@ struct Args {
     /// Enable subscription events and the subscriptions API.
     #[arg(long, env = "MERCURE_SUBSCRIPTIONS")]
     subscriptions: bool,
+    /// Serve the debugger page at <hub path>/ui/ (subscribe and watch,
+    /// publish with a pasted token; it holds no secret and can do nothing
+    /// a token does not allow).
+    #[arg(long, env = "MERCURE_UI")]
+    ui: bool,
     /// Serve Prometheus metrics at /metrics.
     #[arg(long, env = "MERCURE_METRICS")]
     metrics: bool,
@@ -453,10 +458,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let hub = EmbeddedHub::new(config);
     // The front page at `/` (none when the hub itself is served there).
-    let app = hub
+    let mut app = hub
         .router()
         .merge(hub.operations_router())
         .merge(hub.front_page_router(true));
+    if args.ui {
+        app = app.merge(hub.debugger_router());
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls(cert, key)?),
         _ => None,

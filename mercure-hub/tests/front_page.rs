@@ -313,3 +313,65 @@ fn prints_the_manual_page() {
     assert!(man.contains("MERCURE_ADDR"), "{man}");
     assert!(man.contains("history"), "{man}");
 }
+
+#[tokio::test]
+async fn the_debugger_page_is_served_with_ui_only() {
+    let client = reqwest::Client::new();
+    let without = spawn(&[], &[]);
+    for path in [
+        "/.well-known/mercure/ui/",
+        "/.well-known/mercure/ui/debugger.js",
+    ] {
+        let response = client
+            .get(format!("{}{path}", without.origin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path} without --ui");
+    }
+
+    let hub = spawn(&["--ui"], &[("MERCURE_JWT_KEY", KEY)]);
+    let page = client
+        .get(format!("{}/.well-known/mercure/ui/", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers()["content-security-policy"].to_str().unwrap(),
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; \
+         form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains(r#"<body data-hub="/.well-known/mercure">"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<script src="/.well-known/mercure/ui/debugger.js"></script>"#),
+        "{body}"
+    );
+    assert!(!body.contains(KEY), "{body}");
+    let script = client
+        .get(format!("{}/.well-known/mercure/ui/debugger.js", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let script = script.text().await.unwrap();
+    assert!(script.contains("new EventSource("), "{script}");
+    assert!(!script.contains(KEY));
+    // The hub is served as before beside it (it asks for a token: the hub
+    // is not anonymous).
+    let subscribe = client
+        .get(format!("{}/.well-known/mercure?topic=x", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribe.status(), 401);
+}

@@ -172,7 +172,7 @@ dd {{ margin: 0 0 0.5rem 1.5rem; }}
 
 /// `text` with the characters special to HTML (in text and in quoted
 /// attribute values) replaced by references.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -5,6 +5,7 @@ mod body;
 mod client;
 mod connection;
 mod cors;
+mod debugger;
 mod errors;
 mod front;
 mod lean;
