@@ -33,11 +33,13 @@ pub(crate) struct Authorization {
     pub(crate) dialect: ProtocolVersion,
     /// The `sub` claim.
     pub(crate) subject: Option<String>,
-    /// Whether `subject` names the token's holder rather than the
-    /// application that issued it (a `sub` equal to `iss`, what 1.0 token
-    /// factories put there when they are given no subject, names every
-    /// user of that application at once).
-    subject_names_holder: bool,
+    /// What keys the holder's rate limits: the issuer and the subject
+    /// together (two issuers' subjects are distinct clients), or nothing
+    /// when the subject names the issuing application rather than the
+    /// holder (a `sub` equal to `iss`, what 1.0 token factories put there
+    /// when they are given no subject, names every user of that
+    /// application at once).
+    rate_subject: Option<String>,
     /// Topics the holder may publish to.
     pub(crate) publish: Vec<Arc<Matcher>>,
     /// Topics whose private updates the holder may receive.
@@ -51,14 +53,10 @@ pub(crate) struct Authorization {
 }
 
 impl Authorization {
-    /// The subject that keys the holder's rate limits: the `sub` claim,
-    /// unless it only names the issuing application (then the client's
-    /// address keys them, so that the users of one application do not
-    /// share one bucket).
+    /// What keys the holder's rate limits (see the field); `None`: the
+    /// client's address does.
     pub(crate) fn rate_subject(&self) -> Option<&str> {
-        self.subject
-            .as_deref()
-            .filter(|_| self.subject_names_holder)
+        self.rate_subject.as_deref()
     }
 
     /// Whether every topic may be published.
@@ -301,11 +299,15 @@ impl Verifier {
             .map(|(topics, payload)| Ok((compile(topics)?, payload.cloned())))
             .collect::<Result<_, Error>>()?;
         let expires_at = claims.expires_at();
-        let subject_names_holder =
-            claims.subject().is_some() && claims.subject() != claims.issuer();
+        let rate_subject = match (claims.issuer(), claims.subject()) {
+            (_, None) => None,
+            (Some(issuer), Some(subject)) if issuer == subject => None,
+            (Some(issuer), Some(subject)) => Some(format!("{issuer}\0{subject}")),
+            (None, Some(subject)) => Some(subject.to_owned()),
+        };
         let grants = claims.into_grants();
         Ok(Authorization {
-            subject_names_holder,
+            rate_subject,
             dialect,
             publish: compile(grants.publish_selectors())?,
             subscribe: compile(grants.subscribe_selectors())?,

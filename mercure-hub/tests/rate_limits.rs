@@ -173,6 +173,26 @@ async fn a_subject_naming_only_the_issuer_keys_by_address() {
     assert_eq!(hub.hub.metrics().publishes_rate_limited, 2);
 }
 
+#[tokio::test]
+async fn requests_refused_for_their_token_cost_their_address() {
+    // Checking a signature is work: a client sending bad tokens is limited
+    // by its address like any other.
+    let hub = start(
+        config()
+            .metrics(true)
+            .publish_rate(Some(RateLimit::new(0.01, 2))),
+    )
+    .await;
+    let forged = format!("{}x", publisher(&hub, Some("alice")));
+    let one = client_from(1);
+    assert_eq!(statuses(&hub, &one, &forged, 3).await, [401, 401, 429]);
+    // Another address, and Alice's own bucket, are untouched.
+    let two = client_from(2);
+    assert_eq!(statuses(&hub, &two, &forged, 1).await, [401]);
+    let alice = publisher(&hub, Some("alice"));
+    assert_eq!(statuses(&hub, &one, &alice, 2).await, [200, 200]);
+}
+
 /// Status and `Retry-After` of a subscription request from `client`.
 async fn subscribe_from(
     hub: &TestHub,

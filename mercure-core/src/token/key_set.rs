@@ -18,6 +18,10 @@ use super::{TokenError, VerificationKey};
 /// number of keys trusted.
 pub const MAX_KEYS_TRIED: usize = 4;
 
+/// The shortest secret of an `oct` (HMAC) key taken from a JWK set: the
+/// output size of SHA-256.
+const MIN_HMAC_KEY_BYTES: usize = 32;
+
 /// The most keys a JWK set may hold; a larger set is refused whole.
 pub const MAX_JWKS_KEYS: usize = 100;
 
@@ -369,8 +373,12 @@ fn read_jwk(
             if !options.allow_hmac {
                 return Err("symmetric (oct) keys are not accepted".into());
             }
-            if decode(&params.value, "k")?.is_empty() {
-                return Err("its secret is empty".into());
+            // RFC 7518 (3.2): a key at least as long as the hash; shorter
+            // ones can be found offline from one token.
+            if decode(&params.value, "k")?.len() < MIN_HMAC_KEY_BYTES {
+                return Err(format!(
+                    "its secret is shorter than {MIN_HMAC_KEY_BYTES} bytes"
+                ));
             }
             fits(AlgorithmFamily::Hmac, &HMAC_ALGORITHMS)?
         }
@@ -600,6 +608,9 @@ mod tests {
         assert!(Verifier::with_key_set(allowed).verify(&token).is_ok());
         let empty = vec![json!({"kty": "oct", "kid": "h", "k": ""})];
         assert!(set(empty, JwksOptions::new().allow_hmac(true)).is_empty());
+        let short = URL_SAFE_NO_PAD.encode([7u8; MIN_HMAC_KEY_BYTES - 1]);
+        let short = vec![json!({"kty": "oct", "kid": "h", "k": short})];
+        assert!(set(short, JwksOptions::new().allow_hmac(true)).is_empty());
     }
 
     #[test]

@@ -96,3 +96,19 @@ pub(super) fn check(
     };
     verdict.map_err(|retry_after| Error::RateLimited { retry_after })
 }
+
+/// A request refused for its token still costs its client's address one
+/// request: checking the token's signature was work, and a client sending
+/// bad tokens must not escape the limits. Returns what to answer: the rate
+/// limit's refusal when the address has no request left, else `error`.
+pub(super) fn charge_refusal(
+    hub: &EmbeddedHub,
+    limit: Limit,
+    client: &mut Client,
+    error: Error,
+) -> Error {
+    match check(hub, limit, None, client) {
+        Err(limited) => limited,
+        Ok(()) => error,
+    }
+}

@@ -60,7 +60,10 @@ async fn publish_in_span(
     let config = hub.config();
     let authorization = match admit(&hub, query.as_deref(), &headers).await {
         Ok(authorization) => authorization,
-        Err(error) => return refuse(&hub, &error),
+        Err(error) => {
+            let error = client::charge_refusal(&hub, Limit::Publish, &mut client, error);
+            return refuse(&hub, &error);
+        }
     };
     // After the token (whose subject is the client), before the body.
     if let Err(error) = client::check(

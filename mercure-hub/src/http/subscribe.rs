@@ -102,6 +102,7 @@ async fn query_in_span(
     // that may not subscribe never has its body read.
     let authorization = match authorize(&hub, ProtocolVersion::V1, None, &headers)
         .await
+        .map_err(|error| client::charge_refusal(&hub, Limit::Subscribe, &mut client, error))
         .and_then(|authorization| {
             let subject = authorization.as_ref().and_then(|a| a.rate_subject());
             client::check(&hub, Limit::Subscribe, subject, &mut client)?;
@@ -284,7 +285,9 @@ async fn handle_query(
     let span = tracing::Span::current();
     span.record("dialect", tracing::field::display(query.dialect));
     span.record("selectors", query.selectors.len());
-    let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers).await?;
+    let authorization = authorize(hub, query.dialect, query_token.as_deref(), headers)
+        .await
+        .map_err(|error| client::charge_refusal(hub, Limit::Subscribe, client, error))?;
     let subject = authorization.as_ref().and_then(|a| a.rate_subject());
     client::check(hub, Limit::Subscribe, subject, client)?;
     subscribe_with(hub, query, authorization, headers).await

@@ -86,7 +86,11 @@ async fn handle(
     let inner = &hub.inner;
     let (token, _) =
         token::find(headers, None, &cookie_dialects(config.support)).ok_or(Error::MissingToken)?;
-    let authorization = inner.subscribers.verify(&token, &inner.matchers).await?;
+    let authorization = inner
+        .subscribers
+        .verify(&token, &inner.matchers)
+        .await
+        .map_err(|error| client::charge_refusal(hub, Limit::Subscribe, client, error))?;
     client::check(hub, Limit::Subscribe, authorization.rate_subject(), client)?;
     let base = collection_path(config.path(), ProtocolVersion::V0, None);
     let rest = path

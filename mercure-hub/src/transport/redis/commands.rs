@@ -17,6 +17,7 @@
 //! connection replaces it, so a burst of timeouts opens one connection.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ struct Inner {
     /// The Redis URL as it may be shown.
     shown: Arc<str>,
     current: Mutex<Current>,
+    /// Commands answered (successfully or with an error from Redis).
+    answers: AtomicU64,
 }
 
 struct Current {
@@ -84,6 +87,7 @@ impl Commands {
                     generation: 0,
                     manager,
                 }),
+                answers: AtomicU64::new(0),
             }),
             db,
         })
@@ -106,14 +110,17 @@ impl Commands {
             inner: &self.inner,
             generation,
             sent: Instant::now(),
+            answers: self.inner.answers.load(Ordering::Relaxed),
             done: false,
         };
         let result = request(&mut manager).await;
         pending.done = true;
-        if let Err(error) = &result
-            && error.is_timeout()
-        {
-            self.inner.retire(generation);
+        match &result {
+            Err(error) if error.is_timeout() => self.inner.retire(generation),
+            Err(error) if error.is_io_error() => {}
+            _ => {
+                self.inner.answers.fetch_add(1, Ordering::Relaxed);
+            }
         }
         result
     }
@@ -154,17 +161,25 @@ impl Inner {
 }
 
 /// A command on its way: when its caller abandons it after half the time
-/// limit (its own time-out fired first), it counts as unanswered.
+/// limit (its own time-out fired first) and no command was answered since
+/// it was sent, it counts as unanswered. (A client cancelling its request
+/// while Redis is merely slow, other commands being answered, does not
+/// retire the connection.)
 struct Pending<'a> {
     inner: &'a Inner,
     generation: u64,
     sent: Instant,
+    /// [`Inner::answers`] when it was sent.
+    answers: u64,
     done: bool,
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if !self.done && self.sent.elapsed() >= self.inner.limit / 2 {
+        if !self.done
+            && self.sent.elapsed() >= self.inner.limit / 2
+            && self.inner.answers.load(Ordering::Relaxed) == self.answers
+        {
             self.inner.retire(self.generation);
         }
     }
