@@ -226,7 +226,7 @@ impl<'t> UnverifiedToken<'t> {
     }
 
     /// Checks the signature with the keys of `sets` that the rule of
-    /// [`KeySet`] chooses (at most [`MAX_KEYS_TRIED`] of them, over all
+    /// [`KeySet`] chooses (at most [`MAX_KEYS_TRIED`](super::MAX_KEYS_TRIED) of them, over all
     /// sets), then reads the claims; returns the index in `sets` of the set
     /// whose key verified it, and the claims. Times (`exp`, `nbf`) are left
     /// unchecked: see [`Claims::check_time`].
