@@ -108,7 +108,29 @@ pub(crate) struct Verifier {
     allow_missing_issuer: bool,
     accept_short_detail_type: bool,
     /// Verified tokens, with the generation of the JWK sets then.
-    verified: Cache<Box<str>, (u64, Arc<Authorization>)>,
+    verified: Cache<Box<str>, (u64, Arc<Authorization>), TokenWeighter>,
+}
+
+/// What a remembered token weighs: its bytes (a token may be up to 64 KiB)
+/// and its authorization's, at least [`VERIFIED_CACHE_BYTES`] /
+/// [`VERIFIED_CACHE`], so that the cache is bounded in bytes and in
+/// entries.
+#[derive(Debug, Clone, Copy)]
+struct TokenWeighter;
+
+impl quick_cache::Weighter<Box<str>, (u64, Arc<Authorization>)> for TokenWeighter {
+    fn weight(&self, token: &Box<str>, (_, authorization): &(u64, Arc<Authorization>)) -> u64 {
+        let bytes = std::mem::size_of::<(Box<str>, (u64, Arc<Authorization>))>()
+            + std::mem::size_of::<Authorization>()
+            + token.len()
+            + authorization.subject.as_ref().map_or(0, String::len)
+            + authorization.rate_subject.as_ref().map_or(0, String::len)
+            + std::mem::size_of::<Arc<Matcher>>()
+                * (authorization.publish.len() + 2 * authorization.subscribe.len());
+        u64::try_from(bytes)
+            .unwrap_or(u64::MAX)
+            .max(VERIFIED_CACHE_BYTES / VERIFIED_CACHE as u64)
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -126,8 +148,11 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// How many verified tokens are remembered.
+/// How many verified tokens are remembered, at most.
 const VERIFIED_CACHE: usize = 4096;
+/// How many bytes the remembered tokens take, at most (about: see
+/// [`TokenWeighter`]).
+const VERIFIED_CACHE_BYTES: u64 = 16 << 20;
 
 impl Verifier {
     /// The policy of `config` for tokens verified by `keys` and the JWK
@@ -149,7 +174,7 @@ impl Verifier {
             audience: config.audience.clone(),
             allow_missing_issuer: config.allow_missing_issuer,
             accept_short_detail_type: config.accept_short_detail_type,
-            verified: Cache::new(VERIFIED_CACHE),
+            verified: Cache::with_weighter(VERIFIED_CACHE, VERIFIED_CACHE_BYTES, TokenWeighter),
         }
     }
 
@@ -451,6 +476,35 @@ mod tests {
             json!(u64::MAX),
             json!(f64::MAX),
         ]
+    }
+
+    #[tokio::test]
+    async fn remembered_tokens_are_bounded_in_bytes() {
+        let verifier = Verifier::new(
+            vec![VerificationKey::hs256(SECRET).unwrap()],
+            Vec::new(),
+            &HubConfig::builder()
+                .url("https://hub.example.com/")
+                .build()
+                .unwrap(),
+        );
+        let matchers = MatcherCache::new(16, url::Url::parse("https://hub.example.com/").unwrap());
+        let factory = factory(ProtocolVersion::V0, "https://hub.example.com/");
+        // 600 valid tokens of about 40 KiB each (a long subject): 24 MiB
+        // if all were kept.
+        let padding = "x".repeat(30 << 10);
+        for n in 0..600 {
+            let token = factory
+                .mint(&Grants::subscribe_all().with_subject(format!("{n}-{padding}")))
+                .unwrap();
+            verifier.verify(token.expose(), &matchers).await.unwrap();
+        }
+        assert!(
+            verifier.verified.weight() <= VERIFIED_CACHE_BYTES,
+            "{} bytes remembered",
+            verifier.verified.weight()
+        );
+        assert!(verifier.verified.len() < 600);
     }
 
     #[tokio::test]
