@@ -762,12 +762,32 @@ async fn floor(settings: &Settings, subscribers: usize, updates: usize, label: &
     drop(stdin);
     let _ = child.kill();
     let _ = child.wait();
-    report_delivery(
-        &format!("{label}, bare writer with {threads} threads"),
-        subscribers,
-        updates,
-        latencies,
-    );
+    let label = format!("{label}, bare writer with {threads} threads");
+    let expected = subscribers * updates;
+    if latencies.read.len() < expected {
+        // The floor measures this machine, not the hub: a shortfall (seen
+        // once in a smoke run on a machine loaded by other builds) is
+        // reported, and the figures are of what was read, instead of
+        // failing the run as a hub's loss does.
+        println!(
+            "  {label}: {} of {expected} deliveries read; the figures below are of those",
+            latencies.read.len()
+        );
+        report_latencies(
+            &format!(
+                "{label} ({subscribers} subscribers x {updates} updates), in the subscriber's socket"
+            ),
+            latencies.arrived,
+        );
+        report_latencies(
+            &format!(
+                "{label} ({subscribers} subscribers x {updates} updates), read by the subscriber"
+            ),
+            latencies.read,
+        );
+        return;
+    }
+    report_delivery(&label, subscribers, updates, latencies);
 }
 
 /// Prints both latencies of a delivery phase, after checking that every
