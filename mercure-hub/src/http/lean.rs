@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::Watch;
 use super::admission::{Admission, Limits};
 use super::client::{Client, Counted};
 use super::connection::{Connection, Protocol, WRITE_TIMEOUT};
@@ -81,37 +82,17 @@ where
             .accepts(mercure_core::ProtocolVersion::V1),
     )
     .map(Arc::new);
-    let mut shutdown = std::pin::pin!(shutdown);
-    // Told to every connection at shutdown.
-    let (closing, _) = watch::channel(());
-    // Held by every connection's task: all gone once `recv` says so.
-    let (alive, mut all_gone) = tokio::sync::mpsc::channel::<()>(1);
-    loop {
-        let accepted = tokio::select! {
-            accepted = super::accept(&listener, &admission) => accepted,
-            () = &mut shutdown => break,
-        };
-        // Spawned as is: a wrapping `async` block would hold the future
-        // twice (once captured, once awaited), kilobytes per subscriber.
+    super::accept_until(listener, &admission, shutdown, |accepted, watch| {
         tokio::spawn(connection(
             accepted,
             Arc::clone(&admission),
             hub.clone(),
             app.clone(),
             cors.clone(),
-            Watch {
-                signal: closing.subscribe(),
-                _alive: alive.clone(),
-            },
+            watch,
         ));
-    }
-    // No new connection; requests in flight are answered, keep-alive
-    // connections closed after them, streams ended (with their `retry:`
-    // field when the hub was drained).
-    drop(listener);
-    let _ = closing.send(());
-    drop(alive);
-    let _ = all_gone.recv().await;
+    })
+    .await;
     Ok(())
 }
 
@@ -222,13 +203,6 @@ async fn connection(
     )
     .await;
     drop(alive);
-}
-
-/// What a connection's task holds of the server: the shutdown signal, and
-/// its share of the count of open connections (dropped when it ends).
-struct Watch {
-    signal: watch::Receiver<()>,
-    _alive: tokio::sync::mpsc::Sender<()>,
 }
 
 /// The protocol hyper serves a connection with, from what reading its

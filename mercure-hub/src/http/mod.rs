@@ -194,6 +194,54 @@ where
     Ok(())
 }
 
+/// What a connection's task holds of the server: the shutdown signal, and
+/// its share of the count of open connections (dropped when it ends).
+#[derive(Debug)]
+struct Watch {
+    signal: tokio::sync::watch::Receiver<()>,
+    _alive: tokio::sync::mpsc::Sender<()>,
+}
+
+/// Accepts connections within `admission` and hands each to `spawn` with
+/// its [`Watch`], until `shutdown`; then accepts no more, tells every
+/// connection, and waits until their tasks are all gone. (`spawn` spawns
+/// the connection's future as is: a wrapping `async` block would hold it
+/// twice, kilobytes per subscriber.)
+async fn accept_until<F>(
+    listener: TcpListener,
+    admission: &Arc<Admission>,
+    shutdown: F,
+    mut spawn: impl FnMut(Connection, Watch),
+) where
+    F: Future<Output = ()>,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
+    // Told to every connection at shutdown.
+    let (closing, _) = tokio::sync::watch::channel(());
+    // Held by every connection's task: all gone once `recv` says so.
+    let (alive, mut all_gone) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        let accepted = tokio::select! {
+            accepted = accept(&listener, admission) => accepted,
+            () = &mut shutdown => break,
+        };
+        spawn(
+            accepted,
+            Watch {
+                signal: closing.subscribe(),
+                _alive: alive.clone(),
+            },
+        );
+    }
+    // No new connection; requests in flight are answered, keep-alive
+    // connections closed after them, streams ended (with their `retry:`
+    // field when the hub was drained).
+    drop(listener);
+    let _ = closing.send(());
+    drop(alive);
+    let _ = all_gone.recv().await;
+}
+
 /// The next connection admitted by `admission`, with `TCP_NODELAY` set;
 /// connections beyond its limits are answered and closed meanwhile.
 async fn accept(listener: &TcpListener, admission: &Arc<Admission>) -> Connection {

@@ -341,29 +341,17 @@ where
     let admission = Admission::new(Limits::of(hub.config()));
     let head_timeout = admission.limits().head_timeout;
     drop(hub);
-    let mut shutdown = std::pin::pin!(shutdown);
-    // Told to every connection at shutdown.
-    let (closing, _) = watch::channel(());
-    // Held by every connection's task: all gone once `recv` says so.
-    let (alive, mut all_gone) = tokio::sync::mpsc::channel::<()>(1);
-    loop {
-        let accepted = tokio::select! {
-            accepted = super::accept(&listener, &admission) => accepted,
-            () = &mut shutdown => break,
-        };
+    super::accept_until(listener, &admission, shutdown, |accepted, watch| {
         tokio::spawn(connection(
             accepted,
             tls.acceptor(),
             app.clone(),
             head_timeout,
-            closing.subscribe(),
-            alive.clone(),
+            watch.signal,
+            watch._alive,
         ));
-    }
-    drop(listener);
-    let _ = closing.send(());
-    drop(alive);
-    let _ = all_gone.recv().await;
+    })
+    .await;
     Ok(())
 }
 
